@@ -1,0 +1,35 @@
+"""elCurator JSON export (created_at "YYYY-MM-DD HH:MM:SS UTC", title, url, description, tags).
+Pure: bytes in, an ImportBatch out; no network, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags
+from aggregator.models import ImportBatch
+
+
+def is_elcurator(document: Any) -> bool:
+    if not isinstance(document, list) or not document or not isinstance(document[0], Mapping):
+        return False
+    return {"url", "created_at", "is_saved"} <= set(document[0])
+
+
+def read_elcurator(data: bytes, *, path: str | None = None) -> ImportBatch:
+    document = load_json(data, path)
+    if not isinstance(document, list):
+        raise fail("an elCurator export is a JSON array", path)
+    found = Collector(path)
+    for item in document:
+        if not isinstance(item, Mapping):
+            found.skip("not an object", None)
+            continue
+        found.add_link(
+            item.get("url"),
+            title=item.get("title"),
+            tags=split_tags(item.get("tags"), ","),
+            note=item.get("description") or None,
+            saved_at=date_from_text(item.get("created_at")),
+        )
+    return found.batch("elcurator")

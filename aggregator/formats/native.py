@@ -1,0 +1,72 @@
+"""Our own JSON export: an array of article objects with the export fields (url, title, tags,
+note, saved_at, state, starred, excerpt, content_html, ...). Written by write_json, read back by
+read_native so an export round-trips. Pure: no network, no SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags, truthy
+from aggregator.models import ImportBatch
+from aggregator.sanitize import sanitize_html
+
+ARTICLE_FIELDS = (
+    "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
+    "tags", "text", "content_html", "excerpt", "saved", "saved_at", "state", "starred", "note",
+    "word_count", "reading_time", "lang", "image",
+)
+STATES = ("unread", "read", "archived")
+_MARKERS = {"saved_at", "state", "starred", "feed_url", "word_count", "saved", "note"}
+
+
+def is_native(document: Any) -> bool:
+    """An array of objects with a url and some of our export fields (an empty array counts)."""
+    if not isinstance(document, list):
+        return False
+    if not document:
+        return True
+    first = document[0]
+    return isinstance(first, Mapping) and "url" in first and bool(_MARKERS & set(first))
+
+
+def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
+    document = load_json(data, path)
+    if not isinstance(document, list):
+        raise fail("an Aggregator export is a JSON array of articles", path)
+    found = Collector(path)
+    for item in document:
+        if not isinstance(item, Mapping):
+            found.skip("not an object", None)
+            continue
+        state = item.get("state")
+        content = item.get("content_html")
+        # A file claiming to be ours may have been edited by anyone: sanitise again.
+        content_html = sanitize_html(str(content), base_url=str(item.get("url"))) if content else ""
+        found.add_link(
+            item.get("url"),
+            title=item.get("title"),
+            tags=split_tags(item.get("tags"), ","),
+            note=item.get("note"),
+            saved_at=date_from_text(item.get("saved_at")),
+            state=state if state in STATES else None,
+            starred=truthy(item.get("starred")),
+            excerpt=item.get("excerpt"),
+            content_html=content_html or None,
+        )
+    return found.batch("json")
+
+
+def export_row(article: Mapping[str, Any]) -> dict[str, Any]:
+    """The article with exactly the export fields, in their order; missing ones as None."""
+    row = {name: article.get(name) for name in ARTICLE_FIELDS}
+    row["tags"] = [str(tag) for tag in (article.get("tags") or [])]
+    row["saved"] = bool(article.get("saved"))
+    row["starred"] = bool(article.get("starred"))
+    return row
+
+
+def write_json(articles: Sequence[Mapping[str, Any]]) -> bytes:
+    rows = [export_row(article) for article in articles]
+    return json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"

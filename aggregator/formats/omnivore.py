@@ -1,0 +1,44 @@
+"""Omnivore JSON export (`metadata_*.json`: title, url, state, labels, savedAt, description).
+Pure: bytes in, an ImportBatch out; no network, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags
+from aggregator.models import ImportBatch
+
+
+def is_omnivore(document: Any) -> bool:
+    if not isinstance(document, list) or not document or not isinstance(document[0], Mapping):
+        return False
+    keys = set(document[0])
+    return "url" in keys and bool(keys & {"savedAt", "slug", "labels"})
+
+
+def read_omnivore(data: bytes, *, path: str | None = None) -> ImportBatch:
+    document = load_json(data, path)
+    if not isinstance(document, list):
+        raise fail("an Omnivore export is a JSON array", path)
+    found = Collector(path)
+    for item in document:
+        if not isinstance(item, Mapping):
+            found.skip("not an object", None)
+            continue
+        state = str(item.get("state") or "").lower()
+        if state == "deleted":
+            found.skip("deleted in Omnivore", item.get("url"))
+            continue
+        labels = item.get("labels")
+        if isinstance(labels, list):
+            labels = [lab.get("name") if isinstance(lab, Mapping) else lab for lab in labels]
+        found.add_link(
+            item.get("url"),
+            title=item.get("title"),
+            tags=split_tags(labels, ","),
+            saved_at=date_from_text(item.get("savedAt")),
+            state="archived" if state == "archived" else "unread",
+            excerpt=item.get("description"),
+        )
+    return found.batch("omnivore")

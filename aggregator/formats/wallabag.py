@@ -1,0 +1,46 @@
+"""wallabag JSON exports, v1 (is_read, is_fav, comma-separated tags) and v2 (is_archived,
+is_starred, tag list), with the full article HTML (sanitised here). Pure: bytes in, an
+ImportBatch out; no network, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags, truthy
+from aggregator.models import ImportBatch
+from aggregator.sanitize import sanitize_html
+
+
+def is_wallabag(document: Any) -> bool:
+    if not isinstance(document, list) or not document or not isinstance(document[0], Mapping):
+        return False
+    keys = set(document[0])
+    return "url" in keys and bool(keys & {"is_archived", "is_read"}) and bool(
+        keys & {"is_starred", "is_fav"}
+    )
+
+
+def read_wallabag(data: bytes, *, path: str | None = None) -> ImportBatch:
+    document = load_json(data, path)
+    if not isinstance(document, list):
+        raise fail("a wallabag export is a JSON array", path)
+    found = Collector(path)
+    for item in document:
+        if not isinstance(item, Mapping):
+            found.skip("not an object", None)
+            continue
+        url = item.get("url")
+        archived = truthy(item.get("is_archived", item.get("is_read")))
+        content = item.get("content")
+        content_html = sanitize_html(str(content), base_url=str(url or "")) if content else ""
+        found.add_link(
+            url,
+            title=item.get("title"),
+            tags=split_tags(item.get("tags"), ","),
+            saved_at=date_from_text(item.get("created_at")),
+            state="archived" if archived else "unread",
+            starred=truthy(item.get("is_starred", item.get("is_fav"))),
+            content_html=content_html or None,
+        )
+    return found.batch("wallabag")
