@@ -73,6 +73,17 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
     return absolute
 
 
+def site_of(url: str | None) -> str | None:
+    """The site of a URL for grouping: its host name, lower case, without `www.`."""
+    if not url:
+        return None
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+    return host[4:] if host.startswith("www.") else host or None
+
+
 def _link_url(url: str, base: str | None) -> str | None:
     if url.startswith("#"):
         return url

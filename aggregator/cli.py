@@ -1,0 +1,389 @@
+"""The command line: a thin layer over service.py. Each command opens the database, calls one
+service function and turns known errors into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import sqlite_utils
+
+from . import service, store
+from .errors import AggregatorError
+
+DEFAULT_DB = "data/aggregator.db"
+T = TypeVar("T")
+
+
+class Group(click.Group):
+    """Turns every known error into `Error: <one line>` and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AggregatorError as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"database error: {exc}") from None
+        except OSError as exc:
+            if exc.errno == 28:
+                raise click.ClickException("disk full: nothing was written") from None
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+
+@click.group(cls=Group)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), envvar="AGGREGATOR_DB",
+              default=DEFAULT_DB, show_default=True,
+              help="SQLite database (env AGGREGATOR_DB); created and migrated on first use.")
+@click.version_option(package_name="aggregator")
+@click.pass_context
+def cli(ctx: click.Context, db_path: str) -> None:
+    """Aggregator: your feeds and saved links in one SQLite database, served by Datasette."""
+    ctx.obj = {"db_path": db_path}
+
+
+def _db(ctx: click.Context) -> sqlite_utils.Database:
+    if "db" not in ctx.obj:
+        ctx.obj["db"] = store.open_db(ctx.obj["db_path"])
+    db: sqlite_utils.Database = ctx.obj["db"]
+    return db
+
+
+def _run(coro_factory: Callable[[Any], Any]) -> Any:
+    """Run an async service call with a fresh HTTP client."""
+    from .fetch import AddressPolicy, make_client
+
+    async def main() -> Any:
+        async with make_client(policy=AddressPolicy.from_env(),
+                               proxy=os.environ.get("AGGREGATOR_PROXY") or None) as client:
+            return await coro_factory(client)
+
+    return asyncio.run(main())
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; nothing when output is piped."""
+    if total and sys.stderr.isatty():
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            yield bar.update
+    else:
+        yield lambda n: None
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--tag", "tags", multiple=True, help="Tag for the feed and its articles (repeatable).")
+@click.option("--full-text/--no-full-text", default=None,
+              help="Always / never fetch the linked page for full text (default: automatic).")
+@click.pass_context
+def subscribe(ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...],
+              full_text: bool | None) -> None:
+    """Subscribe to feeds: a feed URL, or a site or profile page whose feed is found."""
+    db = _db(ctx)
+    results = _run(lambda client: service.subscribe(db, client, urls, tags=tags, full_text=full_text))
+    failed = 0
+    for res in results:
+        if res.error:
+            failed += 1
+            click.echo(f"Error: {res.url}: {res.error}", err=True)
+        elif res.created:
+            click.echo(f"Subscribed to {res.title or res.feed_url} <{res.feed_url}> ({res.entries} entries)")
+        else:
+            click.echo(f"Already subscribed to {res.title or res.feed_url} <{res.feed_url}>")
+    if failed == len(results):
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("url")
+@click.pass_context
+def unsubscribe(ctx: click.Context, url: str) -> None:
+    """Remove a feed and its articles (saved, starred or noted articles are kept)."""
+    if not service.unsubscribe(_db(ctx), url):
+        raise click.ClickException(f"not subscribed: {url}")
+    click.echo(f"Unsubscribed from {url}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def feeds(ctx: click.Context, fmt: str) -> None:
+    """List the feeds with their state and number of articles."""
+    rows = store.list_feeds(_db(ctx))
+    keys = ("url", "title", "site_url", "tags", "status", "last_fetched_at", "last_error",
+            "error_count", "next_check_at", "article_count")
+    out = [{k: r[k] for k in keys} | {"articles": r["article_count"]} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    if not out:
+        click.echo("No feeds. Add one with: aggregator subscribe URL")
+        return
+    for r in out:
+        error = f"  ERROR ({r['error_count']}): {r['last_error']}" if r["last_error"] else ""
+        tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
+        click.echo(f"{r['title'] or '(untitled)'}  <{r['url']}>  {r['articles']} articles  "
+                   f"{r['status']}{tags}{error}")
+
+
+@cli.command()
+@click.option("--concurrency", default=20, show_default=True, type=click.IntRange(1, 500),
+              help="Requests in flight at once.")
+@click.option("--per-host", default=8, show_default=True, type=click.IntRange(1, 500),
+              help="Requests in flight to one host.")
+@click.option("--all", "all_", is_flag=True, help="Refresh every feed, even those not due yet.")
+@click.pass_context
+def fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> None:
+    """Refresh the feeds that are due and download pages waiting for their text."""
+    db = _db(ctx)
+    due = len(store.feeds_due(db, all=all_))
+
+    async def work(client: Any) -> Any:
+        with _progress(due, "Fetching feeds") as tick:
+            summary = await service.refresh_feeds(db, client, concurrency=concurrency,
+                                                  per_host=per_host, all=all_, progress=tick)
+        pages = None
+        if hasattr(service, "fetch_pages"):
+            pending = len(store.pages_due(db))
+            with _progress(pending, "Fetching pages") as tick:
+                pages = await service.fetch_pages(db, client, concurrency=concurrency,
+                                                  per_host=per_host, progress=tick)
+        return summary, pages
+
+    summary, pages = _run(work)
+    for url, error in summary.errors[:20]:
+        click.echo(f"  failed: {url}: {error}", err=True)
+    if len(summary.errors) > 20:
+        click.echo(f"  ... and {len(summary.errors) - 20} more failed feeds (see `aggregator feeds`)", err=True)
+    click.echo(summary.line())
+    if pages is not None and pages.total:
+        click.echo(pages.line())
+
+
+@cli.command()
+@click.argument("url")
+@click.pass_context
+def resume(ctx: click.Context, url: str) -> None:
+    """Resume polling a feed that was paused or marked gone."""
+    db = _db(ctx)
+    feed = store.get_feed(db, url)
+    if not feed:
+        raise click.ClickException(f"not subscribed: {url}")
+    store.update_feed(db, feed["id"], status="ok", next_check_at=None, error_count=0)
+    click.echo(f"Resumed {url}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
+@click.option("--feed", "feed_url", help="Only articles of this feed URL.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def search(ctx: click.Context, query: str, tags: tuple[str, ...], feed_url: str | None,
+           limit: int, fmt: str) -> None:
+    """Ranked full-text search (title weighted over body)."""
+    rows = store.search_articles(_db(ctx), query, tags=tags, feed_url=feed_url, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No matches.", err=True)
+        return
+    for row in rows:
+        date = (row["published"] or "")[:10]
+        click.echo(f"{row['title'] or '(untitled)'}  {date}  {row['feed_title'] or row['site'] or ''}")
+        click.echo(f"  {row['url']}")
+        click.echo("  " + " ".join((row["snippet"] or "").split()))
+
+
+@cli.command()
+@click.option("--tag", "tags", multiple=True, help="Articles with all of these tags.")
+@click.option("--query", help="Full-text query.")
+@click.option("--feed", "feed_url", help="Articles of this feed URL.")
+@click.option("--state", type=click.Choice(["unread", "read", "archived", "starred"]))
+@click.option("--since", help="Articles since this date (YYYY-MM-DD or ISO 8601).")
+@click.option("--format", "fmt", default="json", show_default=True,
+              type=click.Choice(["json", "csv", "md", "html", "opml", "atom", "netscape"]))
+@click.option("--group-by", type=click.Choice(["tag", "date"]), help="Group a Markdown list.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
+@click.pass_context
+def export(ctx: click.Context, tags: tuple[str, ...], query: str | None, feed_url: str | None,
+           state: str | None, since: str | None, fmt: str, group_by: str | None, output: str | None) -> None:
+    """Export articles (or, as OPML, the subscriptions)."""
+    from .formats import write_export
+
+    db = _db(ctx)
+    since_iso = None
+    if since:
+        from .parse import parse_date
+
+        since_iso = parse_date(since if "T" in since else since + "T00:00:00Z")
+        if since_iso is None:
+            raise click.ClickException(f"not a date: {since}")
+    articles: list[dict[str, Any]] = []
+    feeds_list: list[dict[str, Any]] = []
+    if fmt == "opml":
+        feeds_list = store.list_feeds(db)
+        if feed_url:
+            feeds_list = [f for f in feeds_list if f["url"] == feed_url]
+        if tags:
+            wanted = {t.lower() for t in tags}
+            feeds_list = [f for f in feeds_list if wanted <= {t.lower() for t in f["tags"]}]
+    else:
+        articles = store.query_articles(db, tags=tags, feed_url=feed_url, query=query, state=state,
+                                        since=since_iso)
+    data = write_export(fmt, articles=articles, feeds=feeds_list, group_by=group_by)
+    if output:
+        Path(output).write_bytes(data)
+        click.echo(f"Wrote {len(feeds_list) if fmt == 'opml' else len(articles)} "
+                   f"{'feeds' if fmt == 'opml' else 'articles'} to {output}", err=True)
+    else:
+        click.echo(data.decode("utf-8"), nl=not data.endswith(b"\n"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--metadata", type=click.Path(exists=True, dir_okay=False),
+              help="Datasette metadata file (default: the project's metadata.yml).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, metadata: str | None) -> None:
+    """Serve the database with Datasette (database `aggregator`)."""
+    from .web.app import build_datasette, check_exposure
+
+    store.open_db(ctx.obj["db_path"]).conn.close()  # create and migrate first
+    check_exposure(host)
+    ds = build_datasette(ctx.obj["db_path"], metadata_path=metadata, host=host, port=port)
+    import uvicorn
+
+    click.echo(f"Serving {ctx.obj['db_path']} at http://{host}:{port}/aggregator", err=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+
+
+@cli.command("load-sample")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False), default="data/sample")
+@click.pass_context
+def load_sample(ctx: click.Context, directory: str) -> None:
+    """Load the shipped sample collection from disk (works offline)."""
+    feeds_n, articles_n = service.load_sample(_db(ctx), directory)
+    click.echo(f"Loaded the sample: {feeds_n} feeds, {articles_n} new articles")
+
+
+# ---------------------------------------------------------------------------------------------
+# Import
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "opml", "pocket", "netscape", "instapaper", "wallabag",
+                                 "omnivore", "json"]))
+@click.option("--tag", "tags", multiple=True, help="Add this tag to everything imported.")
+@click.pass_context
+def import_(ctx: click.Context, file: str, fmt: str, tags: tuple[str, ...]) -> None:
+    """Import subscriptions (OPML) or saved links (Pocket, browsers, Instapaper, wallabag,
+    Omnivore, JSON). Offline: the next `fetch` downloads them."""
+    if not Path(file).exists():
+        raise click.ClickException(f"no such file: {file}")
+    db = _db(ctx)
+    with _progress(0, "Importing") as tick:
+        summary = service.import_file(db, file, format=fmt, tags=tags, progress=tick)
+    for warning in summary.warnings[:10]:
+        click.echo(f"  warning: {warning}", err=True)
+    if len(summary.warnings) > 10:
+        click.echo(f"  ... and {len(summary.warnings) - 10} more warnings", err=True)
+    click.echo(summary.line())
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved links and reading state
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--note", help="A note kept with the link.")
+@click.option("--title", help="Title to use until the page gives one.")
+@click.option("--now", is_flag=True, help="Download and extract the page now, not at the next fetch.")
+@click.pass_context
+def save(ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...], note: str | None,
+         title: str | None, now: bool) -> None:
+    """Save links to read later (downloaded by the next fetch, or now with --now)."""
+    db = _db(ctx)
+    bad = 0
+    for raw in urls:
+        url = service.normalise_input_url(raw)
+        if url is None:
+            click.echo(f"Error: not an http(s) URL: {raw}", err=True)
+            bad += 1
+            continue
+        _, created = store.save_link(db, url, tags=tags, note=note, title=title)
+        click.echo(f"{'Saved' if created else 'Updated'} {url}")
+    if bad == len(urls):
+        ctx.exit(1)
+    if now:
+        summary = _run(lambda client: service.save_now(db, client))
+        for url, error in summary.errors:
+            click.echo(f"  failed: {url}: {error}", err=True)
+        click.echo(summary.line())
+
+
+def _article(ctx: click.Context, url: str) -> int:
+    db = _db(ctx)
+    article_id = store.article_id_for_url(db, url)
+    if article_id is None:
+        normal = service.normalise_input_url(url)
+        article_id = store.article_id_for_url(db, normal) if normal else None
+    if article_id is None:
+        raise click.ClickException(f"no article with URL {url}")
+    return article_id
+
+
+def _state_command(name: str, help: str, **change: Any) -> None:
+    @cli.command(name, help=help)
+    @click.argument("urls", nargs=-1, required=True)
+    @click.pass_context
+    def command(ctx: click.Context, urls: tuple[str, ...]) -> None:
+        for url in urls:
+            store.set_state(_db(ctx), _article(ctx, url), **change)
+            click.echo(f"{name.capitalize()}: {url}")
+
+
+_state_command("read", "Mark articles read.", state="read")
+_state_command("unread", "Mark articles unread.", state="unread")
+_state_command("archive", "Archive articles.", state="archived")
+_state_command("star", "Star articles.", starred=True)
+_state_command("unstar", "Remove the star from articles.", starred=False)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--add", "add", multiple=True, help="Tag to add (repeatable).")
+@click.option("--remove", "remove", multiple=True, help="Tag to remove (repeatable).")
+@click.pass_context
+def tag(ctx: click.Context, url: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Add or remove tags of an article."""
+    tags = store.change_tags(_db(ctx), _article(ctx, url), add=add, remove=remove)
+    click.echo(f"Tags of {url}: {', '.join(tags) if tags else '(none)'}")

@@ -1,0 +1,339 @@
+"""Feed parsing: feed bytes -> ParsedFeed. Pure: no I/O, no SQL; the only feedparser user.
+
+RSS 0.9x/1.0/2.0 and Atom go through feedparser, always as bytes (given a str or path it would
+open local files). JSON Feed 1.0/1.1 is read from JSON. Text fields come out as plain text,
+links absolute, dates as UTC ISO 8601 (`2024-05-01T09:30:00Z`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+import feedparser.datetimes
+
+from .errors import NotAFeedError, ParseError
+from .models import Entry, ParsedFeed
+from .sanitize import MAX_FIELD, clean_text, safe_url
+
+MAX_ENTRIES = 10_000
+MAX_KEY = 2_000
+_TAIL_CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>", b"</channel>")
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html|<head|<body)", re.I | re.S)
+
+# feedparser resolves relative URIs itself; our own sanitiser (nh3) runs later on the content,
+# so feedparser's slower one is switched off.
+feedparser.SANITIZE_HTML = False
+feedparser.RESOLVE_RELATIVE_URIS = True
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
+               charset: str | None = None, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
+    """Parse a feed document. Raises NotAFeedError for empty, HTML or binary bodies and
+    ParseError for a JSON Feed with the wrong shape."""
+    if not isinstance(body, (bytes, bytearray)):
+        raise TypeError("parse_feed takes the body as bytes")
+    stripped = bytes(body).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise NotAFeedError("empty response: no feed document", url=url)
+    ctype = (content_type or "").lower()
+    if stripped[:1] in (b"{", b"[") or "json" in ctype:
+        return parse_json_feed(stripped, url=url, max_entries=max_entries)
+    if _looks_binary(stripped[:512]):
+        raise NotAFeedError("not a feed: binary content", url=url)
+    if _HTML_START.match(stripped[:2048]):
+        raise NotAFeedError("not a feed: the address gives an HTML page", url=url)
+    return _parse_xml_feed(bytes(body), url=url, content_type=content_type, charset=charset,
+                           max_entries=max_entries)
+
+
+def _looks_binary(head: bytes) -> bool:
+    if head.startswith((b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"%PDF", b"\x1f\x8b")):
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 BOM: text
+        return False
+    return head.count(b"\x00") > 4
+
+
+def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, charset: str | None,
+                    max_entries: int) -> ParsedFeed:
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
+    d = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    version = d.get("version") or ""
+    raw_entries = list(d.get("entries") or [])
+    if not version and not raw_entries:
+        exc = d.get("bozo_exception")
+        reason = _one_line(exc) if exc else "no RSS, Atom or JSON Feed document found"
+        raise NotAFeedError(f"not a feed: {reason}", url=url)
+
+    warnings: list[str] = []
+    if d.get("bozo"):
+        warnings.append(_one_line(d.get("bozo_exception")))
+    truncated = bool(d.get("bozo")) and not any(
+        closer in body[-4096:].lower() for closer in _TAIL_CLOSERS
+    )
+    if truncated and raw_entries:
+        # The last entry of a cut-off document may itself be cut off: keep only complete ones.
+        raw_entries = raw_entries[:-1]
+        warnings.append("document truncated: its last entry was dropped")
+
+    feed = d.get("feed", {})
+    site_url = safe_url(feed.get("link"), url)
+    entries = _dedupe_keys(
+        e for e in (_entry_from_feedparser(raw, base=url) for raw in raw_entries[:max_entries])
+        if e is not None
+    )
+    ttl = None
+    try:
+        if feed.get("ttl"):
+            ttl = int(str(feed.get("ttl")).strip())
+    except ValueError:
+        pass
+    return ParsedFeed(
+        version=version or "unknown",
+        title=_text(feed, "title"),
+        site_url=site_url,
+        description=_text(feed, "subtitle", limit=2000),
+        ttl_minutes=ttl,
+        entries=tuple(entries),
+        warnings=tuple(w for w in warnings if w),
+    )
+
+
+def _text(obj: Any, key: str, *, limit: int = 1000) -> str:
+    value = obj.get(key)
+    if not value:
+        return ""
+    detail = obj.get(f"{key}_detail") or {}
+    is_html = "html" in str(detail.get("type", "text/html"))
+    return clean_text(str(value), is_html=is_html, limit=limit)
+
+
+def _one_line(exc: Any) -> str:
+    return re.sub(r"\s+", " ", str(exc or "")).strip()[:300]
+
+
+def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
+    link = None
+    for candidate in [raw.get("link")] + [
+        lnk.get("href") for lnk in raw.get("links", []) if lnk.get("rel", "alternate") == "alternate"
+    ]:
+        link = safe_url(candidate, base)
+        if link:
+            break
+    title = _text(raw, "title")
+    contents = [c.get("value", "") for c in raw.get("content", []) if c.get("value")]
+    content = max(contents, key=len) if contents else ""
+    summary = raw.get("summary", "") or ""
+    if not content:
+        content, summary = summary, ""
+    elif summary and _same_text(summary, content):
+        summary = ""
+    content = content[:MAX_FIELD]
+    summary = summary[:MAX_FIELD]
+    if not (title or link or content.strip()):
+        return None  # empty entries (feedparser makes one from a cut-off document)
+
+    guid = (raw.get("id") or "").strip()
+    key = guid or link or _hash_key(title, content)
+    author = _author(raw)
+    published = _date(raw.get("published_parsed")) or _date(raw.get("created_parsed"))
+    updated = _date(raw.get("updated_parsed"))
+    if not published:
+        published = updated
+    categories = tuple(
+        dict.fromkeys(
+            t for t in (clean_text(tag.get("term") or tag.get("label"), limit=200)
+                        for tag in raw.get("tags", []) or [])
+            if t
+        )
+    )[:50]
+    image = None
+    media = raw.get("media_thumbnail") or raw.get("media_content") or []
+    if media and isinstance(media, list):
+        image = safe_url(media[0].get("url"), link or base)
+    enclosures = tuple(
+        u for u in (safe_url(e.get("href"), link or base) for e in raw.get("enclosures", []) or []) if u
+    )[:20]
+    return Entry(
+        key=key[:MAX_KEY],
+        url=link,
+        title=title,
+        author=author,
+        published=published,
+        updated=updated,
+        content_html=content,
+        summary_html=summary,
+        categories=categories,
+        image=image,
+        enclosures=enclosures,
+    )
+
+
+def _same_text(a: str, b: str) -> bool:
+    return a.strip()[:200] == b.strip()[:200]
+
+
+def _author(raw: Any) -> str | None:
+    name = None
+    detail = raw.get("author_detail") or {}
+    if detail.get("name"):
+        name = detail.get("name")
+    elif raw.get("author"):
+        name = raw.get("author")
+    elif raw.get("authors"):
+        names = [a.get("name") for a in raw.get("authors") if a.get("name")]
+        name = ", ".join(names) if names else None
+    if not name:
+        return None
+    text = clean_text(str(name), limit=300)
+    # RSS <author> is often "email (Name)": keep the name
+    m = re.match(r"^\S+@\S+\s+\((.+)\)$", text)
+    if m:
+        text = m.group(1).strip()
+    return text or None
+
+
+def _date(parsed: Any) -> str | None:
+    if not parsed:
+        return None
+    try:
+        ts = calendar.timegm(parsed)
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _hash_key(title: str, content: str) -> str:
+    return "sha1:" + hashlib.sha1(f"{title}\x1f{content}".encode("utf-8", "replace")).hexdigest()
+
+
+def _dedupe_keys(entries: Any) -> list[Entry]:
+    """Entries that share a key (a feed reusing one guid for every item) are told apart by
+    their link, else by a hash of their content, so each stays its own entry."""
+    seen: set[str] = set()
+    out: list[Entry] = []
+    for entry in entries:
+        key = entry.key
+        if key in seen:
+            key = f"{entry.key}#{entry.url or _hash_key(entry.title, entry.content_html)}"
+            if key in seen:
+                continue  # an exact repeat of an item already in this document
+            entry = Entry(**{**entry.__dict__, "key": key[:MAX_KEY]})
+        seen.add(key)
+        out.append(entry)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON Feed 1.0 / 1.1
+
+def parse_json_feed(body: bytes, *, url: str, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
+    try:
+        doc = json.loads(body.decode("utf-8-sig", errors="replace"))
+    except (ValueError, RecursionError) as exc:
+        raise NotAFeedError(f"not a feed: invalid JSON ({_one_line(exc)[:80]})", url=url) from None
+    if not isinstance(doc, dict):
+        raise ParseError("invalid JSON Feed: the document is not an object", url=url)
+    version_url = str(doc.get("version") or "")
+    if "jsonfeed.org" not in version_url and "items" not in doc:
+        raise NotAFeedError("not a feed: JSON without a JSON Feed version or items", url=url)
+    items = doc.get("items", [])
+    if not isinstance(items, list):
+        raise ParseError("invalid JSON Feed: items is not a list", url=url)
+    base = url
+    home = safe_url(_str(doc.get("home_page_url")), url)
+    feed_authors = _json_authors(doc)
+    entries: list[Entry] = []
+    for item in items[:max_entries]:
+        if not isinstance(item, dict):
+            continue
+        link = safe_url(_str(item.get("url")), base) or safe_url(_str(item.get("external_url")), base)
+        title = clean_text(_str(item.get("title")), is_html=False)
+        html = _str(item.get("content_html"))
+        text = _str(item.get("content_text"))
+        summary = _str(item.get("summary"))
+        if html:
+            content = html
+        elif text:
+            content = "<p>" + _escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+        else:
+            content = _escape(summary)
+            summary = ""
+        content = content[:MAX_FIELD]
+        if not (title or link or content.strip()):
+            continue
+        item_id = _str(item.get("id")).strip()
+        key = item_id or link or _hash_key(title, content)
+        authors = _json_authors(item) or feed_authors
+        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        entries.append(
+            Entry(
+                key=key[:MAX_KEY],
+                url=link,
+                title=title,
+                author=authors,
+                published=parse_date(_str(item.get("date_published"))),
+                updated=parse_date(_str(item.get("date_modified"))),
+                content_html=content,
+                summary_html=_escape(summary)[:MAX_FIELD] if summary else "",
+                categories=tuple(dict.fromkeys(clean_text(_str(t), is_html=False, limit=200)
+                                               for t in tags if _str(t)))[:50],
+                image=safe_url(_str(item.get("image")) or _str(item.get("banner_image")), base),
+            )
+        )
+    return ParsedFeed(
+        version="json1" + ("1" if version_url.rstrip("/").endswith("1.1") else "0"),
+        title=clean_text(_str(doc.get("title")), is_html=False),
+        site_url=home,
+        description=clean_text(_str(doc.get("description")), is_html=False, limit=2000),
+        entries=tuple(_dedupe_keys(entries)),
+    )
+
+
+def _str(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _json_authors(obj: dict[str, Any]) -> str | None:
+    authors = obj.get("authors")
+    if not isinstance(authors, list):
+        author = obj.get("author")
+        authors = [author] if isinstance(author, dict) else []
+    names = [clean_text(_str(a.get("name")), is_html=False, limit=300)
+             for a in authors if isinstance(a, dict)]
+    names = [n for n in names if n]
+    return ", ".join(names) if names else None
+
+
+def parse_date(value: str | None) -> str | None:
+    """RFC 3339 / ISO 8601 / RFC 822 date -> UTC ISO 8601 with a T and Z, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        parsed = feedparser.datetimes._parse_date(value)  # RFC 822 and friends
+        return _date(parsed)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError):
+        return None

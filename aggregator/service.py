@@ -1,0 +1,628 @@
+"""The pipeline: the only module that knows the order of the steps (fetch -> parse -> extract ->
+store). Functions take `db` and `client` as parameters; no globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+import sqlite_utils
+
+from . import store
+from .errors import AggregatorError, HTTPStatusError, NotAFeedError, ParseError
+from .fetch import FEED_ACCEPT, cache_lifetime, fetch_url
+from .models import FetchResult
+from .process import Prepared, parse_and_prepare
+from .sanitize import safe_url
+
+Progress = Callable[[int], None]
+
+MIN_BACKOFF = 5 * 60
+MAX_BACKOFF = 24 * 3600
+MAX_RETRY_AFTER = 7 * 24 * 3600
+POOL_THRESHOLD = 8  # below this many feed bodies, parsing inline beats starting a pool
+SUMMARY_WORDS = 120  # feed content shorter than this is taken for a summary: fetch the page
+COMMON_FEED_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/index.xml", "/feed.xml", "/rss",
+                     "/feed/", "/feeds/posts/default", "/?feed=rss2")
+
+
+# ---------------------------------------------------------------------------------------------
+# Refreshing feeds
+
+
+@dataclass
+class RefreshSummary:
+    feeds: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    updated_entries: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        parts = [f"{self.feeds} feeds", f"{self.new_entries} new entries"]
+        if self.updated_entries:
+            parts.append(f"{self.updated_entries} updated")
+        parts.append(f"{self.not_modified + self.unchanged} unchanged")
+        parts.append(f"{self.failed} failed")
+        return "Fetched " + ", ".join(parts) + f" in {self.seconds:.1f}s"
+
+
+def backoff_seconds(error_count: int) -> int:
+    """Delay before retrying a feed that failed `error_count` times in a row (capped at a day)."""
+    return int(min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, error_count - 1))))
+
+
+def _host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.lower()
+
+
+def _next_check(result: FetchResult | None, ttl_minutes: int | None = None) -> str | None:
+    """When a feed that answered may be asked again: what the server asked for (Cache-Control,
+    Expires) or the feed's TTL, capped at 7 days; None means due on the next fetch."""
+    seconds = 0.0
+    if result is not None:
+        seconds = max(seconds, cache_lifetime(dict(result.headers)) or 0.0)
+    if ttl_minutes:
+        seconds = max(seconds, ttl_minutes * 60)
+    if seconds <= 0:
+        return None
+    return store.now_iso(time.time() + min(seconds, MAX_RETRY_AFTER))
+
+
+async def _parse(body: bytes, url: str, content_type: str | None, charset: str | None,
+                 pool: Executor | None) -> Prepared:
+    if pool is None:
+        return parse_and_prepare(body, url, content_type, charset)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool, parse_and_prepare, body, url, content_type, charset)
+
+
+def _record_failure(db: sqlite_utils.Database, feed: dict[str, Any], exc: AggregatorError | str) -> None:
+    message = str(exc)
+    count = int(feed["error_count"] or 0) + 1
+    status = "failing"
+    delay: float = backoff_seconds(count)
+    if isinstance(exc, HTTPStatusError):
+        if exc.status == 410:
+            status = "gone"
+            message = f"{message}: the feed is gone; polling stopped (resume with `aggregator resume`)"
+        if exc.retry_after:
+            delay = max(delay, min(exc.retry_after, MAX_RETRY_AFTER))
+    store.record_feed_error(db, feed["id"], message, status=status,
+                            next_check_at=store.now_iso(time.time() + delay))
+
+
+async def refresh_feed(
+    db: sqlite_utils.Database, client: httpx.AsyncClient, feed: dict[str, Any], *,
+    pool: Executor | None = None, summary: RefreshSummary | None = None,
+) -> None:
+    """Fetch, parse and store one feed. Failures are recorded on the feed's row, never raised."""
+    summary = summary if summary is not None else RefreshSummary()
+    summary.feeds += 1
+    url = feed["url"]
+    try:
+        result = await fetch_url(client, url, etag=feed["etag"], last_modified=feed["last_modified"],
+                                 accept=FEED_ACCEPT)
+    except AggregatorError as exc:
+        _record_failure(db, feed, exc)
+        summary.failed += 1
+        summary.errors.append((url, str(exc)))
+        return
+    now = store.now_iso()
+    ok_fields: dict[str, Any] = {
+        "last_fetched_at": now, "last_success_at": now, "last_error": None, "last_error_at": None,
+        "error_count": 0, "status": "ok",
+    }
+    if result.not_modified:
+        store.update_feed(db, feed["id"], **ok_fields,
+                          next_check_at=_next_check(result, feed["ttl_minutes"]),
+                          etag=result.etag or feed["etag"],
+                          last_modified=result.last_modified or feed["last_modified"])
+        summary.not_modified += 1
+        return
+    body_hash = hashlib.sha1(result.content).hexdigest()
+    if body_hash == feed["body_hash"]:
+        # A server that ignores validators: the same bytes again, nothing to parse.
+        store.update_feed(db, feed["id"], **ok_fields,
+                          next_check_at=_next_check(result, feed["ttl_minutes"]),
+                          etag=result.etag, last_modified=result.last_modified)
+        summary.unchanged += 1
+        return
+    prepared = await _parse(result.content, result.final_url, result.content_type, result.charset, pool)
+    if prepared.feed is None:
+        _record_failure(db, feed, prepared.error or "could not parse the feed")
+        summary.failed += 1
+        summary.errors.append((url, prepared.error or "could not parse the feed"))
+        return
+    parsed = prepared.feed
+    feed_fields = {
+        **ok_fields,
+        "etag": result.etag,
+        "last_modified": result.last_modified,
+        "body_hash": body_hash,
+        "ttl_minutes": parsed.ttl_minutes,
+        "next_check_at": _next_check(result, parsed.ttl_minutes),
+    }
+    if parsed.title and parsed.title != feed["title"]:
+        feed_fields["title"] = parsed.title
+    if parsed.site_url:
+        feed_fields["site_url"] = parsed.site_url
+    if parsed.description:
+        feed_fields["description"] = parsed.description
+    records = _mark_for_full_text(feed, prepared.records)
+    new, updated = store.store_entries(db, feed["id"], records, feed_fields=feed_fields)
+    if parsed.title and parsed.title != feed["title"]:
+        _retitle_articles(db, feed["id"], parsed.title)
+    if result.permanent_redirect and result.permanent_redirect != url:
+        if not store.move_feed(db, feed["id"], result.permanent_redirect):
+            store.update_feed(db, feed["id"], note=f"moved to {result.permanent_redirect}, "
+                              "which is already subscribed")
+    summary.ok += 1
+    summary.new_entries += new
+    summary.updated_entries += updated
+
+
+def _retitle_articles(db: sqlite_utils.Database, feed_id: int, title: str) -> None:
+    with store.transaction(db):
+        db.execute("UPDATE articles SET feed_title = ? WHERE feed_id = ? AND feed_title IS NOT ?",
+                   [title, feed_id, title])
+
+
+_CUT_OFF = ("…", "...", "[…]", "[...]", "read more", "continue reading", "read the full",
+            "read full", "more»", "more »", "(more…)")
+
+
+def looks_like_summary(text: str, words: int) -> bool:
+    """Feed content that is only a teaser: short, or ending the way cut-off summaries do."""
+    if words < SUMMARY_WORDS:
+        return True
+    tail = text.rstrip().lower()[-40:]
+    return any(tail.endswith(marker) for marker in _CUT_OFF)
+
+
+def _mark_for_full_text(feed: dict[str, Any], records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries whose content looks like a summary are queued for their page to be fetched
+    (the feed's `full_text` switch overrides the automatic choice)."""
+    setting = feed.get("full_text")
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        if rec.get("url") and setting != 0:
+            if setting == 1 or looks_like_summary(rec.get("text") or "", rec.get("word_count") or 0):
+                rec["fetch_status"] = "pending"
+        out.append(rec)
+    return out
+
+
+async def refresh_feeds(
+    db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
+    per_host: int = 8, all: bool = False, progress: Progress | None = None,
+    use_pool: bool | None = None,
+) -> RefreshSummary:
+    """Refresh every feed that is due (every feed with `all`) concurrently: a global limit and a
+    per-host limit on requests; parsing in a process pool when there is enough of it."""
+    started = time.monotonic()
+    feeds = store.feeds_due(db, all=all)
+    summary = RefreshSummary()
+    if not feeds:
+        return summary
+    if use_pool is None:
+        use_pool = len(feeds) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
+    pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
+    limit = asyncio.Semaphore(max(1, concurrency))
+    hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def one(feed: dict[str, Any]) -> None:
+        host = hosts.setdefault(_host_key(feed["url"]), asyncio.Semaphore(max(1, per_host)))
+        async with limit, host:
+            try:
+                await refresh_feed(db, client, feed, pool=pool, summary=summary)
+            except AggregatorError as exc:  # a database error on one feed
+                summary.failed += 1
+                summary.errors.append((feed["url"], str(exc)))
+        if progress:
+            progress(1)
+
+    try:
+        await asyncio.gather(*(one(f) for f in feeds))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscribing
+
+
+@dataclass
+class SubscribeResult:
+    url: str  # as given
+    feed_url: str | None = None
+    title: str | None = None
+    created: bool = False
+    entries: int = 0
+    error: str | None = None
+
+
+def normalise_input_url(url: str) -> str | None:
+    url = url.strip()
+    if url and "://" not in url and not url.startswith(("javascript:", "data:", "file:", "mailto:")):
+        url = "https://" + url
+    return safe_url(url)
+
+
+def _platform_candidates(url: str) -> list[str]:
+    """Feed addresses that well-known platforms give a profile page."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/")
+    out = []
+    if host == "medium.com" and path.startswith("/@"):
+        out.append(urlunsplit((parts.scheme, parts.netloc, "/feed" + path, "", "")))
+    elif host.endswith(".medium.com"):
+        out.append(urlunsplit((parts.scheme, parts.netloc, "/feed", "", "")))
+    if path.startswith("/@") and path.count("/") == 1:  # Mastodon and friends
+        out.append(urlunsplit((parts.scheme, parts.netloc, path + ".rss", "", "")))
+    if host == "write.as" and path:
+        out.append(urlunsplit((parts.scheme, parts.netloc, path + "/feed/", "", "")))
+    return out
+
+
+async def discover_feed(client: httpx.AsyncClient, url: str) -> tuple[str, FetchResult, Prepared]:
+    """Find the feed behind a URL: the URL itself when it is a feed; else the page's
+    `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
+    Returns (feed url, its fetch result, its parsed form); raises AggregatorError."""
+    result = await fetch_url(client, url, accept=FEED_ACCEPT)
+    prepared = parse_and_prepare(result.content, result.final_url, result.content_type, result.charset)
+    if prepared.feed is not None:
+        return _subscribed_url(url, result), result, prepared
+    first_error = prepared.error or "not a feed"
+    candidates: list[str] = []
+    if prepared.error_type == "NotAFeedError" and b"<" in result.content[:4096]:
+        from .extract import find_feed_links  # the page is HTML: look for its feeds
+
+        candidates += list(find_feed_links(result.content, url=result.final_url))
+    candidates += _platform_candidates(result.final_url)
+    root = urlunsplit(urlsplit(result.final_url)._replace(path="/", query="", fragment=""))
+    here = result.final_url if result.final_url.endswith("/") else result.final_url + "/"
+    for path in COMMON_FEED_PATHS:
+        candidates.append(urljoin(here, path.lstrip("/")))
+        candidates.append(urljoin(root, path))
+    seen: set[str] = {url, result.final_url}
+    for candidate in candidates:
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        try:
+            found = await fetch_url(client, candidate, accept=FEED_ACCEPT)
+        except AggregatorError:
+            continue
+        parsed = parse_and_prepare(found.content, found.final_url, found.content_type, found.charset)
+        if parsed.feed is not None:
+            return _subscribed_url(candidate, found), found, parsed
+    raise NotAFeedError(f"no feed found at {url} ({first_error})", url=url)
+
+
+def _subscribed_url(asked: str, result: FetchResult) -> str:
+    return result.permanent_redirect or asked
+
+
+async def subscribe(
+    db: sqlite_utils.Database, client: httpx.AsyncClient, urls: Sequence[str], *,
+    tags: Sequence[str] = (), full_text: bool | None = None,
+) -> list[SubscribeResult]:
+    """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
+    entries. Idempotent: an existing subscription only gains the tags."""
+
+    async def one(raw: str) -> SubscribeResult:
+        res = SubscribeResult(url=raw)
+        url = normalise_input_url(raw)
+        if url is None:
+            res.error = f"not an http(s) URL: {raw}"
+            return res
+        existing = store.get_feed(db, url)
+        if existing:
+            store.add_feed(db, url, tags=tags, full_text=full_text)
+            res.feed_url, res.title = url, existing["title"]
+            return res
+        try:
+            feed_url, result, prepared = await discover_feed(client, url)
+        except AggregatorError as exc:
+            res.error = str(exc)
+            return res
+        assert prepared.feed is not None
+        parsed = prepared.feed
+        feed_id, created = store.add_feed(db, feed_url, title=parsed.title or None,
+                                          site_url=parsed.site_url, tags=tags, full_text=full_text)
+        feed = store.get_feed_by_id(db, feed_id) or {}
+        new, _ = store.store_entries(
+            db, feed_id, _mark_for_full_text(feed, prepared.records),
+            feed_fields={
+                "etag": result.etag, "last_modified": result.last_modified,
+                "body_hash": hashlib.sha1(result.content).hexdigest(),
+                "last_fetched_at": store.now_iso(), "last_success_at": store.now_iso(),
+                "description": parsed.description or None, "ttl_minutes": parsed.ttl_minutes,
+                "next_check_at": _next_check(result, parsed.ttl_minutes),
+            },
+        )
+        res.feed_url, res.title, res.created, res.entries = feed_url, parsed.title, created, new
+        return res
+
+    return list(await asyncio.gather(*(one(u) for u in urls)))
+
+
+def unsubscribe(db: sqlite_utils.Database, url: str) -> bool:
+    normal = normalise_input_url(url) or url
+    return store.remove_feed(db, normal) or (normal != url and store.remove_feed(db, url))
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped sample (offline)
+
+
+def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, int]:
+    """Load the sample collection from disk through the same parse and store steps as a fetch.
+    `manifest.json` lists feeds (file, url, tags) and saved pages (file, url, tags, note).
+    Sample feeds are stored paused, so `fetch` does not try to reach their made-up addresses.
+    Returns (feeds, articles) loaded."""
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AggregatorError(f"cannot read the sample manifest {manifest_path}: {exc}") from None
+    feeds = articles = 0
+    for item in manifest.get("feeds", []):
+        body = (directory / item["file"]).read_bytes()
+        prepared = parse_and_prepare(body, item["url"], item.get("content_type"))
+        if prepared.feed is None:
+            raise ParseError(f"sample feed {item['file']}: {prepared.error}", url=item["url"])
+        feed_id, _ = store.add_feed(db, item["url"], title=prepared.feed.title,
+                                    site_url=prepared.feed.site_url, tags=item.get("tags", ()),
+                                    status="paused", note="sample")
+        records = [{**r, "fetch_status": None} for r in prepared.records]
+        new, _ = store.store_entries(db, feed_id, records, feed_fields={
+            "last_fetched_at": store.now_iso(), "description": prepared.feed.description or None})
+        feeds += 1
+        articles += new
+    for item in manifest.get("pages", []):
+        body = (directory / item["file"]).read_bytes()
+        article_id, created = store.save_link(db, item["url"], tags=item.get("tags", ()),
+                                              note=item.get("note"), saved_at=item.get("saved_at"))
+        store_page(db, article_id, body, url=item["url"], http_charset=None)
+        articles += int(created)
+    return feeds, articles
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved pages (read later) and full text
+
+
+def store_page(db: sqlite_utils.Database, article_id: int, body: bytes, *, url: str,
+               http_charset: str | None, feed_html: str | None = None) -> None:
+    """Extract a downloaded page and store what it says about the article."""
+    from .extract import extract_article
+
+    article = extract_article(body, url=url, http_charset=http_charset, feed_html=feed_html)
+    store.record_page(db, article_id, {
+        "title": article.title, "author": article.author, "published": article.published,
+        "lang": article.lang, "image": article.image,
+        "excerpt": article.excerpt, "text": article.text, "content_html": article.content_html,
+        "word_count": article.word_count, "reading_time": article.reading_time,
+        "full_text": 1 if article.text else 0, "fetch_status": "ok" if article.text else "no_text",
+    })
+
+
+def export_rows(db: sqlite_utils.Database, **filters: Any) -> list[dict[str, Any]]:
+    return store.query_articles(db, **filters)
+
+
+@dataclass
+class PageSummary:
+    total: int = 0
+    ok: int = 0
+    unsupported: int = 0
+    failed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (f"Fetched {self.total} pages: {self.ok} with text, {self.unsupported} without "
+                f"(not HTML), {self.failed} failed, in {self.seconds:.1f}s")
+
+
+MAX_PAGE_ATTEMPTS = 6
+
+
+def _extract_fields(body: bytes, url: str, http_charset: str | None, feed_html: str | None,
+                    feed_words: int) -> dict[str, Any]:
+    """Extraction of one page into the fields to store (runs in a worker process)."""
+    from .extract import extract_article
+
+    article = extract_article(body, url=url, http_charset=http_charset, feed_html=feed_html)
+    fields: dict[str, Any] = {
+        "title": article.title, "author": article.author, "published": article.published,
+        "lang": article.lang, "image": article.image,
+    }
+    if article.text and article.word_count >= feed_words:
+        fields.update({
+            "excerpt": article.excerpt, "text": article.text, "content_html": article.content_html,
+            "word_count": article.word_count, "reading_time": article.reading_time, "full_text": 1,
+        })
+    fields["fetch_status"] = "ok" if (article.text or feed_words) else "no_text"
+    return fields
+
+
+async def fetch_pages(
+    db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
+    per_host: int = 4, progress: Progress | None = None, use_pool: bool | None = None,
+    limit: int = 10_000,
+) -> PageSummary:
+    """Download and extract the pages waiting for text: saved links, and feed entries whose
+    content is only a summary. A page that is not HTML is kept as a link with a note; a failure
+    is recorded on the article and retried later with backoff."""
+    from .extract import is_html_content_type
+    from .fetch import PAGE_ACCEPT
+
+    started = time.monotonic()
+    due = store.pages_due(db, limit=limit)
+    summary = PageSummary()
+    if not due:
+        return summary
+    if use_pool is None:
+        use_pool = len(due) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
+    pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
+    limit_sem = asyncio.Semaphore(max(1, concurrency))
+    hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def one(row: dict[str, Any]) -> None:
+        summary.total += 1
+        url = row["url"]
+        host = hosts.setdefault(_host_key(url), asyncio.Semaphore(max(1, per_host)))
+        try:
+            async with limit_sem, host:
+                result = await fetch_url(client, url, accept=PAGE_ACCEPT)
+        except AggregatorError as exc:
+            attempts = int(row["fetch_attempts"] or 0) + 1
+            final = attempts >= MAX_PAGE_ATTEMPTS or (
+                isinstance(exc, HTTPStatusError) and exc.status in (404, 410))
+            retry = None if final else store.now_iso(time.time() + backoff_seconds(attempts))
+            store.record_page_error(db, row["id"], str(exc), next_fetch_at=retry,
+                                    status="failed" if final else "error")
+            summary.failed += 1
+            summary.errors.append((url, str(exc)))
+            return
+        finally:
+            if progress:
+                progress(1)
+        if result.content_type and not is_html_content_type(result.content_type):
+            store.record_page(db, row["id"], {
+                "fetch_status": "unsupported",
+                "excerpt": f"No text: the page is {result.content_type}, not HTML; kept as a link.",
+            })
+            summary.unsupported += 1
+            return
+        feed_words = 0
+        feed_html = row["content_html"] or None
+        if feed_html:
+            from .sanitize import count_words, html_to_text
+
+            feed_words = count_words(html_to_text(feed_html))
+        args = (result.content, result.final_url, result.charset, feed_html, feed_words)
+        try:
+            if pool is None:
+                fields = _extract_fields(*args)
+            else:
+                fields = await asyncio.get_running_loop().run_in_executor(pool, _extract_fields, *args)
+        except Exception as exc:  # an extractor bug on one page must not stop the batch
+            store.record_page_error(db, row["id"], f"could not extract the page: {exc}"[:300],
+                                    next_fetch_at=None, status="failed")
+            summary.failed += 1
+            return
+        if row["title"]:
+            fields.pop("title", None)  # the feed's or the user's title stays
+        if row["feed_id"] is not None:
+            for key in ("author", "published"):
+                if row.get(key):
+                    fields.pop(key, None)
+        store.record_page(db, row["id"], fields)
+        summary.ok += 1
+
+    try:
+        await asyncio.gather(*(one(r) for r in due))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+async def save_now(db: sqlite_utils.Database, client: httpx.AsyncClient) -> PageSummary:
+    return await fetch_pages(db, client, use_pool=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Import
+
+
+@dataclass
+class ImportSummary:
+    format: str
+    feeds_added: int = 0
+    feeds_existing: int = 0
+    links_added: int = 0
+    links_existing: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"Imported {self.format}: {self.feeds_added} new feeds ({self.feeds_existing} already "
+                f"there), {self.links_added} new links ({self.links_existing} already there)")
+
+
+def import_file(db: sqlite_utils.Database, path: str | Path, *, format: str = "auto",
+                tags: Sequence[str] = (), progress: Progress | None = None) -> ImportSummary:
+    """Import subscriptions and links from a file, all or nothing (one transaction). Nothing is
+    fetched: the next `fetch` downloads feeds and pages."""
+    from .formats import read_import
+    from .sanitize import count_words, html_to_text, reading_time, sanitize_html
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise AggregatorError(f"cannot import {path}: it is a folder") from None
+    except OSError as exc:
+        raise AggregatorError(f"cannot read {path}: {exc.strerror}") from None
+    batch = read_import(data, format=format, filename=path.name)
+    summary = ImportSummary(format=batch.format, warnings=list(batch.warnings))
+    extra = list(tags)
+    with store.transaction(db):
+        for sub in batch.subscriptions:
+            _, created = store.add_feed(db, sub.url, title=sub.title, site_url=sub.site_url,
+                                        tags=list(sub.tags) + extra)
+            if created:
+                summary.feeds_added += 1
+            else:
+                summary.feeds_existing += 1
+            if progress:
+                progress(1)
+        for link in batch.links:
+            content = None
+            if link.content_html:
+                html = sanitize_html(link.content_html, base_url=link.url)
+                text = html_to_text(html)
+                words = count_words(text)
+                content = {"content_html": html, "text": text, "word_count": words,
+                           "reading_time": reading_time(words)}
+            article_id, created = store.save_link(
+                db, link.url, tags=list(link.tags) + extra, note=link.note, title=link.title,
+                saved_at=link.saved_at, state=link.state, starred=link.starred,
+                excerpt=link.excerpt, content=content,
+            )
+            if content and created:
+                store.record_page(db, article_id, {"fetch_status": "ok", "full_text": 1})
+            if created:
+                summary.links_added += 1
+            else:
+                summary.links_existing += 1
+            if progress:
+                progress(1)
+    return summary

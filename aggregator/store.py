@@ -1,0 +1,891 @@
+"""Storage: schema, migrations, upserts, tags and full-text search. All SQL lives here; the only
+sqlite-utils user. No network, no parsing.
+
+`articles_tags` is the truth for tags; the JSON `tags` column on `articles` is kept in step for
+Datasette's array facets. `articles_fts` (FTS5, external content) is kept in step by triggers;
+rows are upserted, never INSERT OR REPLACEd (that corrupts FTS5 indexes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from .errors import DatabaseError
+from .sanitize import site_of
+
+migrations = Migrations("aggregator")
+
+MAX_TAG = 100
+MAX_TAGS = 200
+MAX_CONTENT_UPDATES = 24  # hash-only rewrites of one entry before we stop (reader uses 24)
+ARTICLE_STATES = ("unread", "read", "archived")
+
+
+def now_iso(ts: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening and migrating
+
+
+def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating and migrating on first use) the database in WAL mode with a busy timeout.
+    Raises DatabaseError with a one-line reason when it cannot be opened or is not ours."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise DatabaseError(f"database path is a directory: {path}")
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
+    try:
+        conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        if migrate:
+            migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "not a database" in message or "malformed" in message:
+            raise DatabaseError(f"{path} is not an Aggregator database or is corrupt ({message})") from None
+        if "readonly" in message or "unable to open" in message:
+            raise DatabaseError(
+                f"cannot write to {path}: {message} (the database and its folder must be writable)"
+            ) from None
+        raise DatabaseError(f"cannot open {path}: {message}") from None
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """One short write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout)."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+FTS_COLUMNS = ("title", "text", "author", "feed_title")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            title TEXT,
+            site_url TEXT,
+            description TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            full_text INTEGER,
+            status TEXT NOT NULL DEFAULT 'ok',
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            ttl_minutes INTEGER,
+            created_at TEXT NOT NULL,
+            last_fetched_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_check_at TEXT,
+            note TEXT,
+            article_count INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT UNIQUE,
+            title TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            published TEXT,
+            updated TEXT,
+            sort_date TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+            feed_title TEXT,
+            site TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            categories TEXT NOT NULL DEFAULT '[]',
+            excerpt TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            content_html TEXT NOT NULL DEFAULT '',
+            word_count INTEGER NOT NULL DEFAULT 0,
+            reading_time INTEGER NOT NULL DEFAULT 0,
+            lang TEXT,
+            image TEXT,
+            saved INTEGER NOT NULL DEFAULT 0,
+            saved_at TEXT,
+            note TEXT,
+            state TEXT NOT NULL DEFAULT 'unread',
+            starred INTEGER NOT NULL DEFAULT 0,
+            read_at TEXT,
+            fetch_status TEXT,
+            fetch_error TEXT,
+            fetch_attempts INTEGER NOT NULL DEFAULT 0,
+            next_fetch_at TEXT,
+            full_text INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT,
+            content_updates INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE feed_entries (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            first_seen_at TEXT NOT NULL,
+            PRIMARY KEY (feed_id, key)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE)")
+    db.execute(
+        """
+        CREATE TABLE articles_tags (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            PRIMARY KEY (article_id, tag_id)
+        ) WITHOUT ROWID
+        """
+    )
+    for sql in (
+        "CREATE INDEX idx_articles_tags_tag ON articles_tags(tag_id, article_id)",
+        "CREATE INDEX idx_feed_entries_article ON feed_entries(article_id)",
+        "CREATE INDEX idx_articles_sort_date ON articles(sort_date)",
+        "CREATE INDEX idx_articles_feed ON articles(feed_id, sort_date)",
+        "CREATE INDEX idx_articles_feed_title ON articles(feed_title)",
+        "CREATE INDEX idx_articles_author ON articles(author)",
+        "CREATE INDEX idx_articles_site ON articles(site)",
+        "CREATE INDEX idx_articles_state ON articles(state)",
+        "CREATE INDEX idx_articles_starred ON articles(starred)",
+        "CREATE INDEX idx_articles_saved ON articles(saved, saved_at)",
+        "CREATE INDEX idx_articles_fetch ON articles(fetch_status, next_fetch_at)",
+        "CREATE INDEX idx_feeds_next_check ON feeds(status, next_check_at)",
+    ):
+        db.execute(sql)
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, text, author, feed_title,
+            content="articles", content_rowid="id",
+            tokenize="unicode61 remove_diacritics 2"
+        )
+        """
+    )
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    db.execute(
+        f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
+        f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN "
+        f"INSERT INTO articles_fts(articles_fts, rowid, {cols}) VALUES ('delete', old.id, {old}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER articles_au AFTER UPDATE OF {cols} ON articles BEGIN "
+        f"INSERT INTO articles_fts(articles_fts, rowid, {cols}) VALUES ('delete', old.id, {old}); "
+        f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+    row = db.execute(sql, params).fetchone()
+    return row[0] if row else None
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as text: trimmed, whitespace collapsed, capped in length and number, first spelling
+    kept (tags compare case-insensitively)."""
+    out: dict[str, str] = {}
+    for tag in tags:
+        if tag is None:
+            continue
+        t = re.sub(r"\s+", " ", str(tag)).strip()[:MAX_TAG]
+        t = re.sub(r"[\x00-\x1f\x7f]", "", t)
+        if t and t.lower() not in out:
+            out[t.lower()] = t
+        if len(out) >= MAX_TAGS:
+            break
+    return list(out.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds
+
+
+def get_feed(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
+    rows = _rows(db, "SELECT * FROM feeds WHERE url = ?", [url])
+    return rows[0] if rows else None
+
+
+def get_feed_by_id(db: sqlite_utils.Database, feed_id: int) -> dict[str, Any] | None:
+    rows = _rows(db, "SELECT * FROM feeds WHERE id = ?", [feed_id])
+    return rows[0] if rows else None
+
+
+def add_feed(
+    db: sqlite_utils.Database,
+    url: str,
+    *,
+    title: str | None = None,
+    site_url: str | None = None,
+    tags: Iterable[str] = (),
+    full_text: bool | None = None,
+    status: str = "ok",
+    note: str | None = None,
+) -> tuple[int, bool]:
+    """Add a feed, or merge tags (and fill blanks) into the existing one. Returns (id, created)."""
+    tags = normalise_tags(tags)
+    with transaction(db):
+        existing = get_feed(db, url)
+        if existing:
+            merged = normalise_tags(json.loads(existing["tags"]) + tags)
+            updates: dict[str, Any] = {"tags": json.dumps(merged, ensure_ascii=False)}
+            if title and not existing["title"]:
+                updates["title"] = title
+            if site_url and not existing["site_url"]:
+                updates["site_url"] = site_url
+            if full_text is not None:
+                updates["full_text"] = int(full_text)
+            sets = ", ".join(f"{k} = :{k}" for k in updates)
+            db.execute(f"UPDATE feeds SET {sets} WHERE id = :id", {**updates, "id": existing["id"]})
+            if tags:
+                ids = [r[0] for r in db.execute(
+                    "SELECT article_id FROM feed_entries WHERE feed_id = ?", [existing["id"]])]
+                _add_tags(db, ids, tags)
+            return int(existing["id"]), False
+        cursor = db.execute(
+            "INSERT INTO feeds (url, title, site_url, tags, full_text, status, created_at, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [url, title, site_url, json.dumps(tags, ensure_ascii=False),
+             None if full_text is None else int(full_text), status, now_iso(), note],
+        )
+        return int(cursor.lastrowid or 0), True
+
+
+def add_feeds_bulk(db: sqlite_utils.Database, feeds: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """Add many feeds in one transaction (imports). Each mapping: url, title, site_url, tags.
+    Returns (added, updated)."""
+    added = updated = 0
+    with transaction(db):
+        for feed in feeds:
+            _, created = add_feed(db, feed["url"], title=feed.get("title"),
+                                  site_url=feed.get("site_url"), tags=feed.get("tags") or ())
+            if created:
+                added += 1
+            else:
+                updated += 1
+    return added, updated
+
+
+def remove_feed(db: sqlite_utils.Database, url: str) -> bool:
+    """Delete a feed and its articles, except articles the user saved, starred, noted or tagged
+    by hand, or that another feed also carries: those stay."""
+    with transaction(db):
+        feed = get_feed(db, url)
+        if not feed:
+            return False
+        feed_id = feed["id"]
+        db.execute(
+            """
+            DELETE FROM articles WHERE id IN (
+                SELECT fe.article_id FROM feed_entries fe JOIN articles a ON a.id = fe.article_id
+                WHERE fe.feed_id = :f AND a.saved = 0 AND a.starred = 0 AND a.note IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM feed_entries o
+                                  WHERE o.article_id = fe.article_id AND o.feed_id != :f)
+            )
+            """,
+            {"f": feed_id},
+        )
+        db.execute("DELETE FROM feed_entries WHERE feed_id = ?", [feed_id])
+        db.execute("UPDATE articles SET feed_id = NULL WHERE feed_id = ?", [feed_id])
+        db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
+        return True
+
+
+def list_feeds(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    rows = _rows(db, "SELECT * FROM feeds ORDER BY lower(coalesce(title, url))")
+    for row in rows:
+        row["tags"] = json.loads(row["tags"] or "[]")
+    return rows
+
+
+def feeds_due(db: sqlite_utils.Database, *, now: str | None = None, all: bool = False) -> list[dict[str, Any]]:
+    """Feeds to refresh: those whose next check time has come (all active ones with `all`);
+    gone and paused feeds only with `all`."""
+    if all:
+        return _rows(db, "SELECT * FROM feeds WHERE note IS NOT 'sample' ORDER BY id")
+    return _rows(
+        db,
+        "SELECT * FROM feeds WHERE status IN ('ok', 'failing') "
+        "AND (next_check_at IS NULL OR next_check_at <= ?) ORDER BY id",
+        [now or now_iso()],
+    )
+
+
+def update_feed(db: sqlite_utils.Database, feed_id: int, **fields: Any) -> None:
+    if not fields:
+        return
+    sets = ", ".join(f"{k} = :{k}" for k in fields)
+    with transaction(db):
+        db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**fields, "_id": feed_id})
+
+
+def record_feed_error(
+    db: sqlite_utils.Database, feed_id: int, message: str, *, status: str = "failing",
+    next_check_at: str | None = None,
+) -> None:
+    now = now_iso()
+    with transaction(db):
+        db.execute(
+            "UPDATE feeds SET last_error = ?, last_error_at = ?, last_fetched_at = ?, "
+            "error_count = error_count + 1, status = ?, next_check_at = ? WHERE id = ?",
+            [message[:500], now, now, status, next_check_at, feed_id],
+        )
+
+
+def move_feed(db: sqlite_utils.Database, feed_id: int, new_url: str) -> bool:
+    """Point a feed at its new permanent address. False when another feed already has it."""
+    with transaction(db):
+        if get_feed(db, new_url):
+            return False
+        db.execute("UPDATE feeds SET url = ? WHERE id = ?", [new_url, feed_id])
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Articles from feeds
+
+
+def store_entries(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    feed_fields: Mapping[str, Any] | None = None,
+) -> tuple[int, int]:
+    """Upsert a feed's prepared entry records in one transaction and update the feed row.
+
+    Each record: key, url, title, author, published, updated, content_html, text, excerpt,
+    word_count, reading_time, categories (list), image, content_hash, site. Identity is the
+    entry's key within its feed; an entry whose URL is already an article (from another feed,
+    or saved by hand) joins that article. Returns (new, updated)."""
+    now = now_iso()
+    new = updated = 0
+    with transaction(db):
+        feed = get_feed_by_id(db, feed_id)
+        if feed is None:
+            return 0, 0
+        if feed_fields:
+            sets = ", ".join(f"{k} = :{k}" for k in feed_fields)
+            db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**feed_fields, "_id": feed_id})
+            feed = get_feed_by_id(db, feed_id) or feed
+        feed_title = feed["title"] or feed["url"]
+        feed_tags = json.loads(feed["tags"] or "[]")
+        tagged: list[int] = []
+        for rec in records:
+            article_id = _one(
+                db, "SELECT article_id FROM feed_entries WHERE feed_id = ? AND key = ?",
+                [feed_id, rec["key"]],
+            )
+            if article_id is None and rec.get("url"):
+                article_id = _one(db, "SELECT id FROM articles WHERE url = ?", [rec["url"]])
+                if article_id is not None:
+                    # A changed guid with a stable link, or a story from a second feed.
+                    db.execute(
+                        "DELETE FROM feed_entries WHERE feed_id = ? AND article_id = ?",
+                        [feed_id, article_id],
+                    )
+                    db.execute(
+                        "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        [feed_id, rec["key"], article_id, now],
+                    )
+                    tagged.append(article_id)
+            if article_id is None:
+                published = rec.get("published")
+                sort_date = min(published, now) if published else now
+                cursor = db.execute(
+                    """
+                    INSERT INTO articles (url, title, author, published, updated, sort_date,
+                        first_seen_at, feed_id, feed_title, site, categories, excerpt, text,
+                        content_html, word_count, reading_time, image, content_hash, updated_at,
+                        fetch_status)
+                    VALUES (:url, :title, :author, :published, :updated, :sort_date, :now,
+                        :feed_id, :feed_title, :site, :categories, :excerpt, :text,
+                        :content_html, :word_count, :reading_time, :image, :content_hash, :now,
+                        :fetch_status)
+                    """,
+                    {
+                        **_entry_values(rec),
+                        "sort_date": sort_date,
+                        "now": now,
+                        "feed_id": feed_id,
+                        "feed_title": feed_title,
+                        "fetch_status": rec.get("fetch_status"),
+                    },
+                )
+                article_id = int(cursor.lastrowid or 0)
+                db.execute(
+                    "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
+                    [feed_id, rec["key"], article_id, now],
+                )
+                tagged.append(article_id)
+                new += 1
+            else:
+                if _update_entry(db, article_id, rec, now):
+                    updated += 1
+        if feed_tags and tagged:
+            _add_tags(db, tagged, feed_tags)
+        db.execute(
+            "UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries WHERE feed_id = ?) "
+            "WHERE id = ?",
+            [feed_id, feed_id],
+        )
+    return new, updated
+
+
+def _entry_values(rec: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "url": rec.get("url"),
+        "title": rec.get("title") or "",
+        "author": rec.get("author"),
+        "published": rec.get("published"),
+        "updated": rec.get("updated"),
+        "site": rec.get("site") or site_of(rec.get("url")),
+        "categories": json.dumps(list(rec.get("categories") or []), ensure_ascii=False),
+        "excerpt": rec.get("excerpt"),
+        "text": rec.get("text") or "",
+        "content_html": rec.get("content_html") or "",
+        "word_count": rec.get("word_count") or 0,
+        "reading_time": rec.get("reading_time") or 0,
+        "image": rec.get("image"),
+        "content_hash": rec.get("content_hash"),
+    }
+
+
+def _update_entry(db: sqlite_utils.Database, article_id: int, rec: Mapping[str, Any], now: str) -> bool:
+    """Update a known entry in place when it changed. User fields (tags, note, state, starred,
+    saved) are never touched. Content changes without a new `updated` date are capped, so a feed
+    that embeds the time does not rewrite itself forever."""
+    row = _rows(
+        db,
+        "SELECT title, author, published, updated, content_hash, content_updates, full_text, url "
+        "FROM articles WHERE id = ?",
+        [article_id],
+    )
+    if not row:
+        return False
+    old = row[0]
+    values = _entry_values(rec)
+    meta_changed = (
+        values["title"] != old["title"]
+        or values["author"] != old["author"]
+        or values["published"] != old["published"]
+        or values["updated"] != old["updated"]
+    )
+    content_changed = values["content_hash"] != old["content_hash"]
+    if not meta_changed and not content_changed:
+        return False
+    if content_changed and not meta_changed and old["content_updates"] >= MAX_CONTENT_UPDATES:
+        return False
+    sets = ["title = :title", "author = :author", "published = :published", "updated = :updated",
+            "categories = :categories", "image = coalesce(:image, image)", "updated_at = :now"]
+    if content_changed:
+        sets.append("content_hash = :content_hash")
+        sets.append("content_updates = content_updates + " + ("0" if meta_changed else "1"))
+        if not old["full_text"]:
+            sets += ["content_html = :content_html", "text = :text", "excerpt = :excerpt",
+                     "word_count = :word_count", "reading_time = :reading_time"]
+    if values["url"] and values["url"] != old["url"]:
+        taken = _one(db, "SELECT id FROM articles WHERE url = ? AND id != ?", [values["url"], article_id])
+        if taken is None:
+            sets.append("url = :url")
+            sets.append("site = :site")
+    db.execute(f"UPDATE articles SET {', '.join(sets)} WHERE id = :id", {**values, "now": now, "id": article_id})
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags
+
+
+def _tag_ids(db: sqlite_utils.Database, names: Sequence[str]) -> list[int]:
+    ids = []
+    for name in names:
+        db.execute("INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name])
+        ids.append(int(_one(db, "SELECT id FROM tags WHERE name = ?", [name])))
+    return ids
+
+
+def _sync_tags_json(db: sqlite_utils.Database, article_ids: Sequence[int]) -> None:
+    for start in range(0, len(article_ids), 500):
+        chunk = list(article_ids[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        db.execute(
+            f"""
+            UPDATE articles SET tags = coalesce((
+                SELECT json_group_array(name) FROM (
+                    SELECT t.name FROM articles_tags at JOIN tags t ON t.id = at.tag_id
+                    WHERE at.article_id = articles.id ORDER BY t.name COLLATE NOCASE)
+            ), '[]') WHERE id IN ({marks})
+            """,
+            chunk,
+        )
+
+
+def _add_tags(db: sqlite_utils.Database, article_ids: Sequence[int], tags: Sequence[str]) -> None:
+    tags = normalise_tags(tags)
+    if not tags or not article_ids:
+        return
+    tag_ids = _tag_ids(db, tags)
+    db.conn.executemany(
+        "INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [(a, t) for a in article_ids for t in tag_ids],
+    )
+    _sync_tags_json(db, list(article_ids))
+
+
+def _remove_tags(db: sqlite_utils.Database, article_ids: Sequence[int], tags: Sequence[str]) -> None:
+    for tag in normalise_tags(tags):
+        for article_id in article_ids:
+            db.execute(
+                "DELETE FROM articles_tags WHERE article_id = ? AND tag_id = "
+                "(SELECT id FROM tags WHERE name = ?)",
+                [article_id, tag],
+            )
+    _sync_tags_json(db, list(article_ids))
+
+
+def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
+    value = _one(db, "SELECT id FROM articles WHERE url = ?", [url])
+    return None if value is None else int(value)
+
+
+def change_tags(db: sqlite_utils.Database, article_id: int, *, add: Sequence[str] = (),
+                remove: Sequence[str] = ()) -> list[str]:
+    with transaction(db):
+        _add_tags(db, [article_id], add)
+        if remove:
+            _remove_tags(db, [article_id], remove)
+        return list(json.loads(_one(db, "SELECT tags FROM articles WHERE id = ?", [article_id]) or "[]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved links and reading state
+
+
+def save_link(
+    db: sqlite_utils.Database,
+    url: str,
+    *,
+    tags: Sequence[str] = (),
+    note: str | None = None,
+    title: str | None = None,
+    saved_at: str | None = None,
+    state: str | None = None,
+    starred: bool | None = None,
+    excerpt: str | None = None,
+    content: Mapping[str, Any] | None = None,
+) -> tuple[int, bool]:
+    """Save a link: a new pending article, or the existing one marked saved. Saving again merges
+    tags, keeps the first saved_at, and replaces the note only when a new one is given.
+    Returns (article id, created)."""
+    now = now_iso()
+    with transaction(db):
+        existing = _rows(db, "SELECT id, saved, saved_at, title, fetch_status FROM articles WHERE url = ?", [url])
+        if existing:
+            row = existing[0]
+            article_id = int(row["id"])
+            first = row["saved_at"]
+            if saved_at and first:
+                first = min(first, saved_at)
+            first = first or saved_at or now
+            sets = {"saved": 1, "saved_at": first, "updated_at": now}
+            if note:
+                sets["note"] = note
+            if title and not row["title"]:
+                sets["title"] = title
+            if state in ARTICLE_STATES:
+                sets["state"] = state
+            if starred:
+                sets["starred"] = 1
+            if row["fetch_status"] is None and not row["title"]:
+                sets["fetch_status"] = "pending"
+            assignments = ", ".join(f"{k} = :{k}" for k in sets)
+            db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id})
+            created = False
+        else:
+            when = saved_at or now
+            values = {
+                "url": url, "title": title or "", "sort_date": min(when, now), "now": now,
+                "site": site_of(url), "saved_at": when, "note": note,
+                "state": state if state in ARTICLE_STATES else "unread",
+                "starred": int(bool(starred)), "excerpt": excerpt,
+                "fetch_status": "pending",
+            }
+            if content:
+                values.update({k: content.get(k) for k in ("text", "content_html", "word_count",
+                                                          "reading_time")})
+            cursor = db.execute(
+                """
+                INSERT INTO articles (url, title, sort_date, first_seen_at, site, saved, saved_at,
+                    note, state, starred, excerpt, fetch_status, updated_at, text, content_html,
+                    word_count, reading_time)
+                VALUES (:url, :title, :sort_date, :now, :site, 1, :saved_at, :note, :state,
+                    :starred, :excerpt, :fetch_status, :now, coalesce(:text, ''),
+                    coalesce(:content_html, ''), coalesce(:word_count, 0), coalesce(:reading_time, 0))
+                """,
+                {"text": None, "content_html": None, "word_count": None, "reading_time": None, **values},
+            )
+            article_id = int(cursor.lastrowid or 0)
+            created = True
+        if tags:
+            _add_tags(db, [article_id], tags)
+        return article_id, created
+
+
+def set_state(db: sqlite_utils.Database, article_id: int, *, state: str | None = None,
+              starred: bool | None = None) -> None:
+    sets: dict[str, Any] = {"updated_at": now_iso()}
+    if state is not None:
+        if state not in ARTICLE_STATES:
+            raise ValueError(f"unknown state {state!r}")
+        sets["state"] = state
+        if state in ("read", "archived"):
+            sets["read_at"] = now_iso()
+    if starred is not None:
+        sets["starred"] = int(starred)
+    assignments = ", ".join(f"{k} = :{k}" for k in sets)
+    with transaction(db):
+        db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id})
+
+
+def pages_due(db: sqlite_utils.Database, *, now: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+    """Articles whose page is to be downloaded: saved links pending, and retries whose time came."""
+    return _rows(
+        db,
+        "SELECT a.id, a.url, a.title, a.author, a.published, a.content_html, a.fetch_attempts, "
+        "a.feed_id, a.saved FROM articles a WHERE a.url IS NOT NULL AND "
+        "(a.fetch_status = 'pending' OR (a.fetch_status = 'error' AND a.next_fetch_at <= ?)) "
+        "ORDER BY a.id LIMIT ?",
+        [now or now_iso(), limit],
+    )
+
+
+def record_page(db: sqlite_utils.Database, article_id: int, fields: Mapping[str, Any]) -> None:
+    """Store what extraction found on an article's page. Blank fields do not erase known ones."""
+    fields = {k: v for k, v in fields.items() if v not in (None, "")}
+    fields = {**fields, "fetch_status": fields.get("fetch_status", "ok"), "fetch_error": None,
+              "updated_at": now_iso()}
+    if "site" in fields and not fields["site"]:
+        del fields["site"]
+    assignments = ", ".join(f"{k} = :{k}" for k in fields)
+    with transaction(db):
+        db.execute(f"UPDATE articles SET {assignments} WHERE id = :_id", {**fields, "_id": article_id})
+
+
+def record_page_error(db: sqlite_utils.Database, article_id: int, message: str, *,
+                      next_fetch_at: str | None, status: str = "error") -> None:
+    with transaction(db):
+        db.execute(
+            "UPDATE articles SET fetch_status = ?, fetch_error = ?, fetch_attempts = fetch_attempts + 1, "
+            "next_fetch_at = ?, updated_at = ? WHERE id = ?",
+            [status, message[:500], next_fetch_at, now_iso(), article_id],
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: export and search
+
+ARTICLE_FIELDS = (
+    "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
+    "tags", "text", "content_html", "excerpt", "saved", "saved_at", "state", "starred", "note",
+    "word_count", "reading_time", "lang", "image",
+)
+
+_SELECT_ARTICLE = """
+    SELECT a.id, a.url, a.title, a.author, a.published, a.updated, f.url AS feed_url,
+           a.feed_title AS feed_title, a.site, a.tags, a.text, a.content_html, a.excerpt,
+           a.saved, a.saved_at, a.state, a.starred, a.note, a.word_count, a.reading_time,
+           a.lang, a.image
+    FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
+"""
+
+
+def _article_dict(row: dict[str, Any]) -> dict[str, Any]:
+    row["tags"] = json.loads(row.get("tags") or "[]")
+    row["saved"] = bool(row["saved"])
+    row["starred"] = bool(row["starred"])
+    if row.get("feed_url") is None:
+        row["feed_title"] = None
+    return row
+
+
+def fts_query(text: str) -> str:
+    """A user's search words as a safe FTS5 query: "quoted phrases" kept, words quoted (so
+    punctuation cannot cause syntax errors), `word*` a prefix, OR and NOT kept as operators."""
+    terms: list[str] = []
+    for match in re.finditer(r'"([^"]*)"|(\S+)', text):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            if phrase.strip():
+                terms.append('"' + phrase.replace('"', "") + '"')
+            continue
+        if word in ("OR", "NOT", "AND"):
+            if terms and terms[-1] not in ("OR", "NOT", "AND"):
+                terms.append(word)
+            continue
+        prefix = word.endswith("*")
+        core = word.rstrip("*").replace('"', "")
+        if not re.search(r"\w", core):
+            continue
+        terms.append(f'"{core}"' + ("*" if prefix else ""))
+    while terms and terms[-1] in ("OR", "NOT", "AND"):
+        terms.pop()
+    return " ".join(terms)
+
+
+def _filters(
+    *, tags: Sequence[str] = (), feed_url: str | None = None, state: str | None = None,
+    since: str | None = None, saved: bool | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    for i, tag in enumerate(normalise_tags(tags)):
+        where.append(
+            f"EXISTS (SELECT 1 FROM articles_tags at JOIN tags t ON t.id = at.tag_id "
+            f"WHERE at.article_id = a.id AND t.name = :tag{i})"
+        )
+        params[f"tag{i}"] = tag
+    if feed_url:
+        where.append("a.id IN (SELECT fe.article_id FROM feed_entries fe JOIN feeds f2 "
+                     "ON f2.id = fe.feed_id WHERE f2.url = :feed_url)")
+        params["feed_url"] = feed_url
+    if state == "starred":
+        where.append("a.starred = 1")
+    elif state:
+        where.append("a.state = :state")
+        params["state"] = state
+    if since:
+        where.append("a.sort_date >= :since")
+        params["since"] = since
+    if saved is not None:
+        where.append("a.saved = :saved")
+        params["saved"] = int(saved)
+    return where, params
+
+
+def query_articles(
+    db: sqlite_utils.Database, *, tags: Sequence[str] = (), feed_url: str | None = None,
+    query: str | None = None, state: str | None = None, since: str | None = None,
+    saved: bool | None = None, limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Articles as export objects (see ARTICLE_FIELDS), newest first, or by relevance when a
+    full-text query is given."""
+    where, params = _filters(tags=tags, feed_url=feed_url, state=state, since=since, saved=saved)
+    sql = _SELECT_ARTICLE
+    order = "a.sort_date DESC, a.id DESC"
+    if query:
+        match = fts_query(query)
+        if not match:
+            return []
+        sql += " JOIN articles_fts ON articles_fts.rowid = a.id"
+        where.append("articles_fts MATCH :match")
+        params["match"] = match
+        order = "bm25(articles_fts, 10.0, 1.0, 2.0, 1.0), a.sort_date DESC"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order}"
+    if limit:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    try:
+        return [_article_dict(r) for r in _rows(db, sql, params)]
+    except sqlite3.OperationalError as exc:
+        if "fts5" in str(exc) or "syntax" in str(exc):
+            return []
+        raise
+
+
+def search_articles(
+    db: sqlite_utils.Database, query: str, *, tags: Sequence[str] = (), feed_url: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Ranked full-text search (bm25, title weighted ten times the body) with a snippet."""
+    match = fts_query(query)
+    if not match:
+        return []
+    where, params = _filters(tags=tags, feed_url=feed_url)
+    where.insert(0, "articles_fts MATCH :match")
+    params.update({"match": match, "limit": limit})
+    sql = f"""
+        SELECT a.id, a.url, a.title, a.author, a.published, a.feed_title, a.site, a.tags,
+               a.saved, a.state, a.starred,
+               snippet(articles_fts, 1, '[', ']', '…', 16) AS snippet,
+               bm25(articles_fts, 10.0, 1.0, 2.0, 1.0) AS rank
+        FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+        WHERE {' AND '.join(where)}
+        ORDER BY rank LIMIT :limit
+    """
+    rows = _rows(db, sql, params)
+    for row in rows:
+        row["tags"] = json.loads(row["tags"] or "[]")
+        row["saved"] = bool(row["saved"])
+        row["starred"] = bool(row["starred"])
+    return rows
+
+
+def counts(db: sqlite_utils.Database) -> dict[str, int]:
+    row = _rows(
+        db,
+        "SELECT (SELECT count(*) FROM articles) AS articles, (SELECT count(*) FROM feeds) AS feeds, "
+        "(SELECT count(*) FROM articles WHERE saved = 1) AS saved, "
+        "(SELECT count(*) FROM feeds WHERE last_error IS NOT NULL) AS failing_feeds",
+    )[0]
+    return {k: int(v) for k, v in row.items()}
