@@ -78,7 +78,7 @@ def _codec(label: str | None) -> str | None:
 
 
 def _meta_charset(head: bytes) -> str | None:
-    # One pattern covers <meta charset=x> and <meta http-equiv=Content-Type content="...;charset=x">.
+    # One pattern covers <meta charset=x> and <meta http-equiv=Content-Type content="..charset=x">
     for match in _META_CHARSET.finditer(head):
         codec = _codec(match.group(1).decode("ascii", "replace"))
         if codec:
@@ -516,6 +516,51 @@ def _trafilatura_body(root: lxml.html.HtmlElement, url: str) -> etree._Element |
     return body if body is not None and len(body) else None
 
 
+_PROMO = re.compile(
+    r"^(?:related(?: (?:articles?|stories|posts|reading|content|coverage))?\s*:|"
+    r"(?:read|see|watch) (?:more|also|next)\b|more (?:from|on|about)\b|"
+    r"(?:follow|like) (?:us|him|her|them|\w+ on)\b|(?:subscribe|sign up)\b|"
+    r"get (?:the latest|our|access)\b|have a (?:news )?tip\b|click here\b|listen (?:to|live)\b|"
+    r"(?:copyright|©)|all rights reserved|share (?:this|on)\b|tell us what you think)",
+    re.I,
+)
+
+
+def _link_share(el: etree._Element) -> float:
+    text = " ".join("".join(el.itertext()).split())
+    if not text:
+        return 1.0
+    linked = sum(len(" ".join("".join(r.itertext()).split())) for r in el.iter("ref"))
+    return linked / len(text)
+
+
+def _is_tail_boilerplate(el: etree._Element) -> bool:
+    text = " ".join("".join(el.itertext()).split())
+    if not text:
+        return True
+    if len(text) < 400 and _PROMO.match(text):
+        return True
+    # a run of links (related stories, tags, share buttons) closing the article
+    return el.tag in ("list", "p", "head", "item") and _link_share(el) > 0.8 and len(text) < 1000
+
+
+def _prune_body(body: etree._Element) -> None:
+    """Drop what trafilatura lets through at the end of articles: promotion lines and blocks
+    of links (related stories, newsletter and follow-us prompts), and inline "Related:" lines.
+    Generic rules only, never for a particular site."""
+    children = list(body)
+    if len(children) < 3:
+        return
+    for child in children[:-1]:
+        text = " ".join("".join(child.itertext()).split())
+        if text and len(text) < 300 and re.match(r"^related\s*:", text, re.I):
+            body.remove(child)
+    children = list(body)
+    kept_min = max(1, len(children) // 2)  # never eat into the first half of the article
+    while len(children) > kept_min and _is_tail_boilerplate(children[-1]):
+        body.remove(children.pop())
+
+
 def _body_html(body: etree._Element) -> str:
     tree = convert_to_html(deepcopy(body))
     inner = tree.find("body")
@@ -581,6 +626,10 @@ def extract_article(
     if root is not None:
         for base in root.xpath("//base"):
             base.drop_tree()
+        try:  # against the real URL: trafilatura would resolve against the site root only
+            root.make_links_absolute(url, resolve_base_href=False, handle_failures="discard")
+        except ValueError:
+            pass
         _bound_tree(root)
         meta = _Metadata(root, url)
         feed_links = _feed_links(root, url)
@@ -589,15 +638,17 @@ def extract_article(
                 el.drop_tree()
         tbody = _trafilatura_body(root, url)
         if tbody is not None:
+            _prune_body(tbody)
             content_html = sanitize_html(_body_html(tbody), base_url=url)
             text = _body_text(tbody)
     words = count_words(text)
 
     # JSON-LD articleBody rescues pages where the extractor found (next to) nothing.
-    if meta is not None and meta.article_body and count_words(meta.article_body) > max(50, 2 * words):
-        ld_text = html_to_text(meta.article_body) if "<" in meta.article_body else meta.article_body
-        content_html = sanitize_html(_paragraphs_html(ld_text) if "<" not in meta.article_body
-                                     else meta.article_body, base_url=url)
+    ld_body = meta.article_body if meta is not None else None
+    if ld_body and count_words(ld_body) > max(50, 2 * words):
+        is_markup = "<" in ld_body and ">" in ld_body
+        content_html = sanitize_html(ld_body if is_markup else _paragraphs_html(ld_body),
+                                     base_url=url)
         text = html_to_text(content_html)
         words = count_words(text)
 

@@ -94,7 +94,9 @@ def metrics_from_tp_fp_fns(rows: list[TpFpFn]) -> dict[str, float]:
     return {"f1": f1, "precision": precision, "recall": recall}
 
 
-def evaluate(ground_truth: dict[str, dict[str, Any]], predictions: dict[str, str]) -> dict[str, float]:
+def evaluate(
+    ground_truth: dict[str, dict[str, Any]], predictions: dict[str, str]
+) -> dict[str, float]:
     rows = [shingle_matching(ground_truth[k].get("articleBody", ""), predictions.get(k, "") or "")
             for k in ground_truth]
     return metrics_from_tp_fp_fns(rows)
@@ -170,7 +172,8 @@ def _ws(text: str) -> str:
 
 def run_leakage(corpus: Path, *, reference: bool = True) -> dict[str, Any]:
     data = json.loads((corpus / "evaldata.subset.json").read_text(encoding="utf-8"))
-    counts = {"ours": [0, 0, 0, 0], "trafilatura": [0, 0, 0, 0]}  # with kept/total, w/o dropped/total
+    # per extractor: with-snippets kept, with total, without-snippets dropped, without total
+    counts = {"ours": [0, 0, 0, 0], "trafilatura": [0, 0, 0, 0]}
     if reference:
         import trafilatura
     for url, case in sorted(data.items()):
