@@ -22,11 +22,11 @@ def _cell(value: Any) -> str:
 
 
 def write_csv(articles: Sequence[Mapping[str, Any]]) -> bytes:
-    """UTF-8 with a BOM so that spreadsheet programs pick the right encoding; RFC 4180 quoting."""
+    """UTF-8 (no BOM), RFC 4180 quoting, CRLF line ends."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ARTICLE_FIELDS)
     for article in articles:
         row = export_row(article)
         writer.writerow([_cell(row[name]) for name in ARTICLE_FIELDS])
-    return out.getvalue().encode("utf-8-sig")
+    return out.getvalue().encode("utf-8")
