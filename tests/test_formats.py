@@ -25,6 +25,8 @@ from aggregator.formats import (
 from tests.conftest import DATA, corpus
 
 FIXTURES = DATA / "formats"
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+NOT_IMPORTABLE = "is not a bookmark, feed list or read-later export"
 
 
 def fixture(name: str) -> bytes:
@@ -79,7 +81,7 @@ def test_wallabag_fixtures_have_the_expected_counts(name: str, expected: int) ->
     for link in batch.links:
         assert link.url.startswith(("http://", "https://"))
         assert link.title
-        assert link.saved_at is None or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", link.saved_at)
+        assert link.saved_at is None or ISO.fullmatch(link.saved_at)
 
 
 def test_wallabag_fixture_details() -> None:
@@ -370,7 +372,7 @@ def test_truncated_csv_is_refused() -> None:
     ],
 )
 def test_detect_format_refuses(data: bytes, detail: str) -> None:
-    with pytest.raises(ImportFormatError, match="is not a bookmark, feed list or read-later export") as info:
+    with pytest.raises(ImportFormatError, match=NOT_IMPORTABLE) as info:
         detect_format(data, filename="upload.dat")
     assert detail in str(info.value)
 
@@ -463,7 +465,7 @@ def test_json_export_round_trip() -> None:
     assert "日本語" in data.decode("utf-8")  # not \u-escaped
     batch = read_import(data, filename="export.json")
     assert batch.format == "json"
-    for article, link in zip(ARTICLES, batch.links):
+    for article, link in zip(ARTICLES, batch.links, strict=True):
         assert link.url == article["url"]
         assert list(link.tags) == article["tags"]
         assert (link.title or "") == article["title"]
@@ -488,7 +490,7 @@ def test_netscape_export_round_trip_and_bs4() -> None:
     assert anchors[0].get_text() == ARTICLES[0]["title"]
     batch = read_import(data, filename="bookmarks.html")
     assert batch.format == "netscape"
-    for article, link in zip(ARTICLES, batch.links):
+    for article, link in zip(ARTICLES, batch.links, strict=True):
         assert link.url == article["url"]
         # A comma cannot live inside a TAGS entry: "web, dev" becomes "web dev".
         assert list(link.tags) == [t.replace(",", "") for t in article["tags"]]

@@ -4,7 +4,8 @@ bytes out); no network, no SQL, no files opened here.
 
     detect_format(data, filename=None) -> "opml" | "pocket" | "netscape" | ...
     read_import(data, format="auto", filename=None) -> ImportBatch   (all or nothing)
-    write_export(format, articles=..., feeds=..., title=..., group_by=..., generated_at=...) -> bytes
+    write_export(format, articles=..., feeds=..., title=..., group_by=..., generated_at=...)
+        -> bytes
 
 Each format lives in its own module; this one only sniffs, dispatches, unpacks zip archives and
 merges entries that repeat a URL (tags combined, first title kept, earliest date kept).

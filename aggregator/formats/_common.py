@@ -74,7 +74,7 @@ def csv_records(data: bytes, path: str | None = None) -> tuple[list[str], list[d
                     "(broken or truncated CSV)",
                     path,
                 )
-            records.append(dict(zip(names, row)))
+            records.append(dict(zip(names, row, strict=True)))
             if len(records) > MAX_ITEMS:
                 raise fail(f"more than {MAX_ITEMS} rows; split the file", path)
     except csv.Error as error:
@@ -148,7 +148,9 @@ def date_from_text(value: Any) -> str | None:
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-    if not _EPOCH_MIN <= (moment.replace(tzinfo=moment.tzinfo or timezone.utc)).timestamp():
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if not _EPOCH_MIN <= moment.timestamp() < _EPOCH_MAX:
         return None
     return iso(moment)
 
@@ -350,7 +352,8 @@ def group_articles(
     groups: dict[str, list[Mapping[str, Any]]] = {}
     if group_by == "tag":
         for article in items:
-            tags = [str(t) for t in article.get("tags") or [] if str(t).strip()] or ["\uffffUntagged"]
+            tags = [str(t) for t in article.get("tags") or [] if str(t).strip()]
+            tags = tags or ["\uffffUntagged"]  # sorts last
             for tag in dict.fromkeys(tags):
                 groups.setdefault(tag, []).append(article)
         ordered = sorted(groups, key=str.casefold)

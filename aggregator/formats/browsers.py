@@ -53,6 +53,14 @@ def _walk(
             stack.extend((child, inner) for child in reversed(children))
 
 
+def _description(node: Mapping[str, Any]) -> str | None:
+    """Older Firefox backups keep a bookmark's description in its annotations."""
+    for anno in node.get("annos") or []:
+        if isinstance(anno, Mapping) and anno.get("name") == "bookmarkProperties/description":
+            return str(anno.get("value") or "") or None
+    return None
+
+
 def read_firefox(data: bytes, *, path: str | None = None) -> ImportBatch:
     document = load_json(data, path)
     if not is_firefox(document):
@@ -66,6 +74,7 @@ def read_firefox(data: bytes, *, path: str | None = None) -> ImportBatch:
                 node.get("uri"),
                 title=node.get("title"),
                 tags=[*folders, *split_tags(node.get("tags"), ",")],
+                note=_description(node),
                 saved_at=date_from_epoch(node.get("dateAdded")),  # microseconds
             )
             return None

@@ -8,7 +8,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags, truthy
+from aggregator.formats._common import (
+    Collector,
+    date_from_text,
+    fail,
+    load_json,
+    split_tags,
+    truthy,
+)
 from aggregator.models import ImportBatch
 from aggregator.sanitize import sanitize_html
 

@@ -1,5 +1,6 @@
 """Pinboard JSON export (`/v1/posts/all?format=json`: href, description = title, extended =
-note, time, toread, space-separated tags). Pure: bytes in, an ImportBatch out; no network, no SQL."""
+note, time, toread, space-separated tags).
+Pure: bytes in, an ImportBatch out; no network, no SQL."""
 
 from __future__ import annotations
 

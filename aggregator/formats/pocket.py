@@ -23,12 +23,12 @@ from aggregator.formats._common import (
 )
 from aggregator.models import ImportBatch
 
-CSV_COLUMNS = {"title", "url", "time_added", "cursor", "tags", "status"}
 
 
 def is_pocket_csv(data: bytes) -> bool:
     header = set(csv_header(data))
-    return {"url", "time_added"} <= header and header <= CSV_COLUMNS | {"favorite", "excerpt"}
+    # Matched by name, not position: Pocket has added and reordered columns over the years.
+    return {"url", "time_added"} <= header and bool(header & {"title", "tags", "status"})
 
 
 def is_pocket_html(text: str) -> bool:
@@ -47,7 +47,9 @@ def _state(status: str | None) -> str | None:
     return None
 
 
-def read_pocket_csv(data: bytes, *, path: str | None = None, into: Collector | None = None) -> Collector:
+def read_pocket_csv(
+    data: bytes, *, path: str | None = None, into: Collector | None = None
+) -> Collector:
     names, rows = csv_records(data, path)
     if "url" not in names:
         raise fail("a Pocket CSV needs a 'url' column", path)
