@@ -24,7 +24,6 @@ from aggregator.formats._common import (
 from aggregator.models import ImportBatch
 
 
-
 def is_pocket_csv(data: bytes) -> bool:
     header = set(csv_header(data))
     # Matched by name, not position: Pocket has added and reordered columns over the years.
