@@ -3,7 +3,7 @@ address policy checked on the IP actually connected to. The only httpx user; par
 
 Errors (all carry `.url`, the URL asked for; messages are one line):
 
-    FetchError                 connection refused, timed out, reset, bad encoding, too many redirects ...
+    FetchError                 refused, timed out, reset, bad encoding, too many redirects ...
      ├── BlockedAddressError   the address policy refused a target (any hop)
      ├── TooLargeError         body over the cap, counted after decompression
      └── HTTPStatusError       an answer other than 2xx/304 (`.status`, `.retry_after` in seconds)
@@ -98,7 +98,7 @@ def _unwrap(addr: IPAddress) -> IPAddress:
 
 
 def blocked_reason(ip: str | IPAddress) -> str | None:
-    """Why a fetch must not connect to `ip` ("loopback", "private", ...), or None for a public one."""
+    """Why a fetch must not connect to `ip` ("loopback", "private", ...); None if public."""
     addr = ipaddress.ip_address(ip.split("%", 1)[0]) if isinstance(ip, str) else ip
     inner = _unwrap(addr)
     if inner is not addr:
@@ -238,7 +238,7 @@ def _port(text: str) -> int:
 
 
 def resolve_host(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (blocking getaddrinfo; run in a thread). Tests patch this."""
+    """Every address `host` resolves to (blocking getaddrinfo, run in a thread). Tests patch it."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[str] = []
     for info in infos:
@@ -283,7 +283,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             self._policy.check(host, port, address)
         last: Exception | None = None
         for address in addresses:
-            remaining = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
+            remaining = (
+                None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
+            )
             try:
                 return await self._inner.connect_tcp(
                     address,
@@ -419,6 +421,12 @@ async def fetch_url(
     except AggregatorError as exc:
         exc.url = url
         raise
+    except (
+        httpx.HTTPError,
+        httpx.InvalidURL,
+    ) as exc:  # anything httpx raised that _fetch did not name
+        text = " ".join(str(exc).split())[:300]
+        raise FetchError(f"{type(exc).__name__}: {text}", url=url) from exc
     return _replace_elapsed(result, time.monotonic() - started)
 
 
@@ -454,7 +462,8 @@ async def _fetch(
         except httpx.InvalidURL as exc:  # a Location header httpx cannot parse
             raise FetchError(f"invalid redirect location: {exc}") from None
         except httpx.HTTPError as exc:
-            raise _translate(exc, connect_timeout, read_timeout, proxied=bool(info and info.proxy))
+            proxied = bool(info and info.proxy)
+            raise _translate(exc, connect_timeout, read_timeout, proxied=proxied) from exc
         except BlockedAddressError as exc:
             if hops:
                 exc.message = f"{exc.message} (on redirect to {target})"
@@ -480,7 +489,7 @@ async def _fetch(
                 )
             raise _status_error(response)
         except httpx.HTTPError as exc:
-            raise _translate(exc, connect_timeout, read_timeout, proxied=False)
+            raise _translate(exc, connect_timeout, read_timeout, proxied=False) from exc
         finally:
             await response.aclose()
 
@@ -742,7 +751,7 @@ class _Decoder:
         return b"".join(self._out)
 
 
-# --------------------------------------------------------------------------- headers for the scheduler
+# ------------------------------------------------------------------ headers for the scheduler
 
 
 def parse_retry_after(

@@ -43,7 +43,7 @@ def _head(h: BaseHTTPRequestHandler, headers: dict[str, str], status: int = 200)
 
 
 def dribble(interval: float = 0.5, limit: float = 20.0) -> Handler:
-    """Headers at once, then one body byte every `interval` seconds (for `limit` seconds at most)."""
+    """Headers at once, then one body byte every `interval` seconds (for `limit` s at most)."""
 
     def handler(h: BaseHTTPRequestHandler) -> None:
         try:
@@ -127,7 +127,7 @@ def reset_midway(sent: bytes = b"<rss><channel><title>partial</title>" * 50) -> 
 
 def deflate_bomb(size: int, wrapper: str = "gzip") -> bytes:
     """`size` zero bytes (a multiple of 1 MiB) compressed as gzip, zlib or raw deflate, about
-    1000:1. Built from one repeated full-flush segment, so a 1 GiB bomb takes well under a second."""
+    1000:1. Built from one repeated full-flush segment: a 1 GiB bomb takes well under a second."""
     mib = 1 << 20
     assert size % mib == 0 and size >= 2 * mib
     zeros = b"\0" * mib

@@ -87,7 +87,9 @@ class LocalServer:
         daemon_threads = True
         owner: "LocalServer"
 
-    def __init__(self) -> None:
+    def __init__(self, *, poll_interval: float = 0.5) -> None:
+        # poll_interval: how often serve_forever looks for shutdown (shorter ends tests sooner)
+        self.poll_interval = poll_interval
         self.routes: dict[str, RouteLike] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.lock = threading.Lock()
@@ -95,7 +97,9 @@ class LocalServer:
         self._server.owner = self
         self.port = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(poll_interval,), daemon=True
+        )
 
     def url(self, path: str) -> str:
         return self.base + path

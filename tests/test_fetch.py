@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import gzip
+import sys
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,10 +28,35 @@ from aggregator.models import FetchResult
 from tests import hostile
 from tests.httpserver import LocalServer, Route
 
+
+def quiet_resets(srv: LocalServer) -> None:
+    """Hostile tests hang up on purpose; keep the server's tracebacks for real failures."""
+    inner = srv._server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            inner(request, client_address)
+
+    srv._server.handle_error = handle_error  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    """conftest's server, but one that shuts down in 50 ms rather than 500 ms."""
+    srv = LocalServer(poll_interval=0.05)
+    quiet_resets(srv)
+    srv.start()
+    monkeypatch.setenv("AGGREGATOR_ALLOW_HOSTS", f"127.0.0.1:{srv.port}")
+    yield srv
+    srv.stop()
+
+
 RSS = b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>"
 
 
-def get(url: str, *, policy: AddressPolicy | None = None, proxy: str | None = None, **kw: Any) -> FetchResult:
+def get(
+    url: str, *, policy: AddressPolicy | None = None, proxy: str | None = None, **kw: Any
+) -> FetchResult:
     """One fetch through make_client, like the service does it."""
 
     async def run() -> FetchResult:
@@ -112,9 +139,23 @@ def test_connection_refused() -> None:  # case 1
 def test_server_that_never_answers_times_out_on_read() -> None:  # case 2
     with hostile.silent_listener() as port:
         started = time.monotonic()
-        error = fails(f"http://127.0.0.1:{port}/", policy=loopback(port), read_timeout=1, deadline=10)
+        error = fails(
+            f"http://127.0.0.1:{port}/", policy=loopback(port), read_timeout=1, deadline=10
+        )
     assert "timed out after 1 s" in str(error)
     assert time.monotonic() - started < 3
+
+
+def test_connect_timeout_covers_slow_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(host: str, port: int) -> list[str]:
+        time.sleep(3)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(fetch, "resolve_host", slow)
+    started = time.monotonic()
+    error = fails("http://slow-dns.example/", connect_timeout=0.5)
+    assert str(error) == "connect timed out after 0.5 s"
+    assert time.monotonic() - started < 2
 
 
 def test_dribbling_body_is_cut_at_the_deadline(server: LocalServer) -> None:  # case 3
@@ -190,7 +231,9 @@ def test_stacked_encodings_refused(server: LocalServer) -> None:  # case 9
 
 
 def test_invalid_gzip_is_a_clear_error(server: LocalServer) -> None:  # case 11
-    url = server.add("/badgz", Route(body=b"this is not gzip at all", headers={"Content-Encoding": "gzip"}))
+    url = server.add(
+        "/badgz", Route(body=b"this is not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
     error = fails(url)
     assert str(error).startswith("invalid gzip data")
 
@@ -220,7 +263,9 @@ def test_301_chain_is_permanent(server: LocalServer) -> None:
 
 
 @pytest.mark.parametrize("status", [302, 307])
-def test_temporary_redirect_is_followed_not_permanent(server: LocalServer, status: int) -> None:  # case 21
+def test_temporary_redirect_is_followed_not_permanent(
+    server: LocalServer, status: int
+) -> None:  # case 21
     final = server.add("/new", Route(body=RSS))
     server.redirect("/mid", final, status=301)
     start = server.redirect("/old", server.url("/mid"), status=status)
@@ -247,7 +292,8 @@ def test_redirect_chain_of_30(server: LocalServer) -> None:  # case 14
 
 
 @pytest.mark.parametrize(
-    "target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:70/", "javascript:alert(1)"]
+    "target",
+    ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:70/", "javascript:alert(1)"],
 )
 def test_redirect_to_other_schemes_refused(server: LocalServer, target: str) -> None:  # case 15
     url = server.redirect("/go", target)
@@ -261,7 +307,9 @@ def test_start_url_with_other_scheme_refused() -> None:
 
 
 def test_redirect_to_other_loopback_port_blocked(server: LocalServer) -> None:  # case 16
-    other = LocalServer().start()
+    other = LocalServer(poll_interval=0.05)
+    quiet_resets(other)
+    other.start()
     try:
         other.add("/secret", Route(body=b"internal"))
         url = server.redirect("/go", other.url("/secret"))
@@ -285,14 +333,20 @@ def test_redirect_to_metadata_address_blocked(server: LocalServer) -> None:  # c
 @pytest.mark.parametrize(
     "host", ["2130706433", "0x7f.1", "127.1", "[::ffff:127.0.0.1]", "127.0.0.1"]
 )
-def test_loopback_spellings_refused_without_allowlist(server: LocalServer, host: str) -> None:  # case 17
-    # Only a different port is allowlisted: every spelling resolves to 127.0.0.1:PORT and is refused.
-    error = fails(f"http://{host}:{server.port}/", BlockedAddressError, policy=loopback(server.port + 1))
+def test_loopback_spellings_refused_without_allowlist(
+    server: LocalServer, host: str
+) -> None:  # case 17
+    # Only another port is allowlisted: each spelling resolves to 127.0.0.1:PORT and is refused.
+    error = fails(
+        f"http://{host}:{server.port}/", BlockedAddressError, policy=loopback(server.port + 1)
+    )
     assert "(loopback" in str(error)
     assert server.requests == []
 
 
-def test_trailing_dot_is_not_the_allowlisted_name(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:  # case 17
+def test_trailing_dot_is_not_the_allowlisted_name(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # case 17
     monkeypatch.setattr(fetch, "resolve_host", lambda host, port: ["127.0.0.1"])
     policy = AddressPolicy.parse(f"localhost:{server.port}")
     url = server.add("/feed", Route(body=RSS))
@@ -306,7 +360,9 @@ def test_rebinding_answer_with_one_internal_address_is_refused(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # case 18
     monkeypatch.setattr(fetch, "resolve_host", lambda host, port: ["93.184.215.14", "127.0.0.1"])
-    error = fails(f"http://feeds.example:{server.port}/", BlockedAddressError, policy=AddressPolicy())
+    error = fails(
+        f"http://feeds.example:{server.port}/", BlockedAddressError, policy=AddressPolicy()
+    )
     assert str(error) == "blocked address 127.0.0.1 (loopback) for host feeds.example"
     assert server.requests == []
 
@@ -392,7 +448,9 @@ def test_blocked_ranges(ip: str, reason: str) -> None:
         AddressPolicy().check(ip, 80, ip)
 
 
-@pytest.mark.parametrize("ip", ["93.184.215.14", "8.8.8.8", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "ip", ["93.184.215.14", "8.8.8.8", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"]
+)
 def test_public_addresses_allowed(ip: str) -> None:
     assert fetch.blocked_reason(ip) is None
     AddressPolicy().check("example.com", 443, ip)
@@ -421,7 +479,7 @@ def test_allowlist_bad_entry_is_a_clear_error() -> None:
         AddressPolicy.parse("ok.example,host:notaport")
 
 
-# --------------------------------------------------------------------------- conditional GET and statuses
+# ------------------------------------------------------------------ conditional GET and statuses
 
 
 def test_conditional_get_304(server: LocalServer) -> None:  # case 23
@@ -487,7 +545,10 @@ def test_cache_lifetime() -> None:
     assert fetch.cache_lifetime({"Cache-Control": "public, max-age=3600"}, now) == 3600
     assert fetch.cache_lifetime({"cache-control": "max-age=3600", "Age": "600"}, now) == 3000
     assert fetch.cache_lifetime([("Cache-Control", "no-cache")], now) == 0
-    assert fetch.cache_lifetime({"Expires": email.utils.formatdate(now + 900, usegmt=True)}, now) == 900
+    assert (
+        fetch.cache_lifetime({"Expires": email.utils.formatdate(now + 900, usegmt=True)}, now)
+        == 900
+    )
     assert fetch.cache_lifetime({"Expires": "0"}, now) == 0
     assert fetch.cache_lifetime({"Cache-Control": "max-age=99999999"}, now) == 7 * 24 * 3600
     assert fetch.cache_lifetime({"Content-Type": "text/xml"}, now) is None
