@@ -146,8 +146,9 @@ def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
     guid = (raw.get("id") or "").strip()
     key = guid or link or _hash_key(title, content)
     author = _author(raw)
-    published = _date(raw.get("published_parsed")) or _date(raw.get("created_parsed"))
-    updated = _date(raw.get("updated_parsed"))
+    # dict.get: feedparser's own get() maps a missing published to updated, with a warning
+    published = _date(dict.get(raw, "published_parsed")) or _date(dict.get(raw, "created_parsed"))
+    updated = _date(dict.get(raw, "updated_parsed"))
     if not published:
         published = updated
     categories = tuple(
