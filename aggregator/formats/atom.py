@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from aggregator.formats._common import date_from_text, iso
-from aggregator.sanitize import clean_text, safe_url, sanitize_html
+from aggregator.sanitize import clean_text, safe_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -67,7 +67,8 @@ def write_atom(
                 _sub(entry, "category", term=str(tag))
         if article.get("excerpt"):
             _sub(entry, "summary", str(article["excerpt"]), type="text")
-        content = sanitize_html(str(article.get("content_html") or ""), base_url=url)
+        # Sanitised when stored (the export contract); feed readers sanitise again.
+        content = str(article.get("content_html") or "")
         if content:
             _sub(entry, "content", content, type="html")
         elif article.get("text"):

@@ -17,7 +17,6 @@ from aggregator.formats._common import (
     truthy,
 )
 from aggregator.models import ImportBatch
-from aggregator.sanitize import sanitize_html
 
 ARTICLE_FIELDS = (
     "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
@@ -49,8 +48,8 @@ def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
             continue
         state = item.get("state")
         content = item.get("content_html")
-        # A file claiming to be ours may have been edited by anyone: sanitise again.
-        content_html = sanitize_html(str(content), base_url=str(item.get("url"))) if content else ""
+        # Raw as far as we know (anyone may have edited the file): the service sanitises it.
+        content_html = str(content).strip() if isinstance(content, str) else ""
         found.add_link(
             item.get("url"),
             title=item.get("title"),

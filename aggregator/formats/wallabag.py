@@ -1,6 +1,6 @@
 """wallabag JSON exports, v1 (is_read, is_fav, comma-separated tags) and v2 (is_archived,
-is_starred, tag list), with the full article HTML (sanitised here). Pure: bytes in, an
-ImportBatch out; no network, no SQL."""
+is_starred, tag list), with the full article HTML (passed on raw in Link.content_html: the
+service sanitises it before storing). Pure: bytes in, an ImportBatch out; no network, no SQL."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from aggregator.formats._common import (
     truthy,
 )
 from aggregator.models import ImportBatch
-from aggregator.sanitize import sanitize_html
 
 
 def is_wallabag(document: Any) -> bool:
@@ -40,7 +39,7 @@ def read_wallabag(data: bytes, *, path: str | None = None) -> ImportBatch:
         url = item.get("url")
         archived = truthy(item.get("is_archived", item.get("is_read")))
         content = item.get("content")
-        content_html = sanitize_html(str(content), base_url=str(url or "")) if content else ""
+        content_html = str(content).strip() if isinstance(content, str) else ""
         found.add_link(
             url,
             title=item.get("title"),
