@@ -281,8 +281,8 @@ class _Meta:
             if content is None or not content.strip():
                 continue
             for attr in ("property", "name", "itemprop", "http-equiv"):
-                key = (meta.get(attr) or "").strip().lower()
-                if key:
+                # property="dc:title og:title" names several properties at once
+                for key in (meta.get(attr) or "").lower().split():
                     self.values.setdefault(key, content.strip())
 
     def first(self, *keys: str) -> str | None:
@@ -296,9 +296,17 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»·/\\]\s+|\s+::\s+")
 
 
 def _title_from_tag(root: etree._Element, site_name: str | None) -> str | None:
-    """The document <title> without the site-name part ("Story | Site" -> "Story")."""
+    """The document <title> without the site-name part ("Story | Site" -> "Story"), unless what
+    remains is four words or fewer ("Mozilla - Wikipedia" stays whole), as Readability does."""
     tag = root.find(".//title")
-    title = clean_text(tag.text_content() if tag is not None else "", is_html=False)
+    full = clean_text(tag.text_content() if tag is not None else "", is_html=False)
+    short = _strip_site(root, full, site_name)
+    if short and short != full and len(short.split()) <= 4:
+        return full or None
+    return short
+
+
+def _strip_site(root: etree._Element, title: str, site_name: str | None) -> str | None:
     if not title:
         return None
     parts = [p for p in _TITLE_SEPARATORS.split(title) if p.strip()]
@@ -349,7 +357,7 @@ def _clean_author(value: str | None) -> str | None:
     if not value:
         return None
     text = clean_text(value)
-    if not text or text.lower().startswith(("http://", "https://")) or len(text) > 200:
+    if not text or text.lower().startswith(("http://", "https://", "@")) or len(text) > 200:
         return None
     text = _BY_PREFIX.sub("", text).strip()
     return text or None
@@ -414,8 +422,9 @@ class _Metadata:
             meta.first("og:site_name", "application-name", "al:ios:app_name")
             or next((n for o in ld for n in _names(o.get("publisher"))), None)
         ) or None
-        title = (_ld_str(ld[:1], "headline") or meta.first("og:title", "twitter:title",
-                                                            "dc.title", "dcterms.title",
+        title = (_ld_str(ld[:1], "headline") or meta.first("dc:title", "dcterm:title", "og:title",
+                                                            "twitter:title", "dc.title",
+                                                            "dcterms.title",
                                                             "parsely-title", "title", "headline"))
         self.title = clean_text(title) or _title_from_tag(root, self.site_name)
         if not self.title:
@@ -424,8 +433,9 @@ class _Metadata:
         self.title = self.title or None
         authors = [a for o in ld[:1] for a in _names(o.get("author") or o.get("creator"))]
         author = (", ".join(dict.fromkeys(clean_text(a) for a in authors if clean_text(a)))
-                  or meta.first("author", "dc.creator", "dcterms.creator", "parsely-author",
-                                "sailthru.author", "byl", "article:author", "twitter:creator"))
+                  or meta.first("dc:creator", "dcterm:creator", "author", "dc.creator",
+                                "dcterms.creator", "parsely-author", "sailthru.author", "byl",
+                                "article:author"))
         self.author = _clean_author(author) or _clean_author(_byline_from_dom(root))
         dates = [
             meta.first("article:published_time", "og:article:published_time"),
@@ -502,8 +512,10 @@ def find_feed_links(body: bytes | str, *, url: str) -> tuple[str, ...]:
 
 def _trafilatura_body(root: lxml.html.HtmlElement, url: str) -> etree._Element | None:
     try:
+        # No url: trafilatura would resolve relative links against the site root, losing the
+        # path; sanitize_html resolves them against the page URL afterwards.
         doc = trafilatura.bare_extraction(
-            root, url=url, favor_precision=True, include_comments=False, include_tables=True,
+            root, url=None, favor_precision=True, include_comments=False, include_tables=True,
             # Images off: with them trafilatura also keeps captions and credits, which cost
             # more precision on the benchmark than the pictures are worth (the lead image is
             # in Article.image).
@@ -626,10 +638,6 @@ def extract_article(
     if root is not None:
         for base in root.xpath("//base"):
             base.drop_tree()
-        try:  # against the real URL: trafilatura would resolve against the site root only
-            root.make_links_absolute(url, resolve_base_href=False, handle_failures="discard")
-        except ValueError:
-            pass
         _bound_tree(root)
         meta = _Metadata(root, url)
         feed_links = _feed_links(root, url)
