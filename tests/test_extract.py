@@ -70,13 +70,13 @@ def test_metadata_from_json_ld_open_graph_and_meta(article) -> None:
 
 
 def test_metadata_falls_back_to_title_tag_byline_meta_and_time_element() -> None:
-    html = """<html><head><title>Tide tables explained - Coastal Notes</title>
+    html = """<html><head><title>How to read the tide tables - Coastal Notes</title>
     <meta name="author" content="By Ewan Ross"></head><body><article>
-    <h1>Tide tables explained</h1><time datetime="2023-02-03">3 Feb</time>
+    <h1>How to read the tide tables</h1><time datetime="2023-02-03">3 Feb</time>
     <p>Tide tables give the times and heights of high and low water for a port.</p>
     </article></body></html>"""
     a = extract_article(html, url="https://notes.example/tides")
-    assert a.title == "Tide tables explained"
+    assert a.title == "How to read the tide tables"
     assert a.author == "Ewan Ross"
     assert a.published == "2023-02-03T00:00:00Z"
     assert a.site_name is None and a.image is None
