@@ -124,6 +124,10 @@ async def refresh_feed(
         summary.failed += 1
         summary.errors.append((url, str(exc)))
         return
+    if result.permanent_redirect and result.permanent_redirect != url:
+        if not store.move_feed(db, feed["id"], result.permanent_redirect):
+            store.update_feed(db, feed["id"], note=f"moved to {result.permanent_redirect}, "
+                              "which is already subscribed")
     now = store.now_iso()
     ok_fields: dict[str, Any] = {
         "last_fetched_at": now, "last_success_at": now, "last_error": None, "last_error_at": None,
@@ -169,10 +173,6 @@ async def refresh_feed(
     new, updated = store.store_entries(db, feed["id"], records, feed_fields=feed_fields)
     if parsed.title and parsed.title != feed["title"]:
         _retitle_articles(db, feed["id"], parsed.title)
-    if result.permanent_redirect and result.permanent_redirect != url:
-        if not store.move_feed(db, feed["id"], result.permanent_redirect):
-            store.update_feed(db, feed["id"], note=f"moved to {result.permanent_redirect}, "
-                              "which is already subscribed")
     summary.ok += 1
     summary.new_entries += new
     summary.updated_entries += updated
