@@ -11,7 +11,10 @@ import pytest
 from tests.httpserver import LocalServer, Route  # noqa: F401  (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
-CORPORA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora").resolve()
+CORPORA = Path(
+    os.environ.get("AGGREGATOR_CORPORA")
+    or (Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora")
+).resolve()
 
 
 def corpus(*parts: str) -> Path:
