@@ -1,0 +1,412 @@
+"""Feed refresh benchmark: Aggregator (and optionally lemon24/reader) against a local server.
+
+A server process on loopback serves N feeds (RSS 2.0 with escaped HTML, RSS 2.0 with
+content:encoded, Atom, in turn) of 20 entries with about 2 KB of HTML each, with an added latency
+per request, ETag and Last-Modified (answering 304 to conditional requests) and gzip. Feeds are
+spread over many loopback addresses (127.0.1.1, 127.0.1.2, ...), about ten feeds per host, the
+way a thousand real feeds live on many hosts; so a per-host limit does not throttle the run.
+
+Phases, each a fresh subprocess (startup included, as a user would run it):
+  first      Aggregator: `aggregator subscribe URL...` then `aggregator fetch`;
+             reader: add_feed for each URL then update_feeds(workers=20)
+  unchanged  every feed answers 304
+  changed    10% of the feeds gained two entries (new body, new validators)
+
+Peak memory is sampled from /proc every 10 ms over the measured process and all its
+descendants (pool workers), RSS summed (an upper bound: shared pages count once per process).
+reader runs from a separate venv (`--reader-python`, default /tmp/bench-venv/bin/python with
+`pip install reader sgmllib3k`); nothing is installed by this script.
+
+    .venv/bin/python benchmarks/refresh.py --feeds 300 1000 --vs-reader
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.utils
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FEEDS_PER_HOST = 10
+NEW_PER_CHANGE = 2
+
+# ---------------------------------------------------------------------------------------------
+# Feed documents
+
+_WORDS = (
+    "the of and to in a is that for it as was with be by on not he this are or his from at which "
+    "but have an they you were her she there one all we their can has been if more when will would "
+    "who so no data feed reader server python sqlite article search index release version update "
+    "network memory latency storage query browser kernel compiler garden history science climate "
+    "music market energy policy design language library engine window planet river mountain city"
+).split()
+
+
+def _paragraphs(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        words = [rng.choice(_WORDS) for _ in range(rng.randint(55, 75))]
+        words[5] = f'<a href="/notes/{i}">{words[5]}</a>'
+        words[12] = f"<strong>{words[12]}</strong>"
+        words[20] = f"<em>{words[20]}</em>"
+        out.append("<p>" + " ".join(words).capitalize() + ".</p>")
+    return out
+
+
+_PARAS = _paragraphs(7, 400)
+
+
+def _entry_html(feed: int, serial: int) -> str:
+    rng = random.Random(feed * 100_003 + serial)
+    paras = [rng.choice(_PARAS) for _ in range(5)]
+    return f"<p>Entry {serial} of feed {feed}: {rng.choice(_WORDS)} {rng.choice(_WORDS)}.</p>" + "".join(paras)
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+BASE_TIME = 1_700_000_000
+
+
+def feed_document(feed: int, generation: int, host: str, entries: int) -> tuple[bytes, str]:
+    """The feed's body at a generation (each generation adds NEW_PER_CHANGE entries) and its
+    Last-Modified."""
+    newest = entries + generation * NEW_PER_CHANGE
+    serials = range(newest - 1, newest - 1 - entries, -1)
+    modified = BASE_TIME + generation * 3600 + feed
+    site = f"http://{host}/site{feed}/"
+    kind = feed % 3
+    items = []
+    for s in serials:
+        when = BASE_TIME - (entries - s) * 3600 + feed
+        title = f"Post {s} from feed {feed} about {_WORDS[(feed + s) % len(_WORDS)]}"
+        link = f"{site}posts/{s}.html"
+        html = _entry_html(feed, s)
+        if kind == 1:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+            items.append(
+                f"<entry><title>{_xml_escape(title)}</title><link rel=\"alternate\" href=\"{link}\"/>"
+                f"<id>tag:{host},2024:feed{feed}/{s}</id><published>{stamp}</published>"
+                f"<updated>{stamp}</updated><author><name>Author {feed % 17}</name></author>"
+                f"<content type=\"html\">{_xml_escape(html)}</content></entry>"
+            )
+        else:
+            date = email.utils.formatdate(when, usegmt=True)
+            body = (f"<description>{_xml_escape(html)}</description>" if kind == 0 else
+                    f"<description>{_xml_escape(title)}</description>"
+                    f"<content:encoded><![CDATA[{html}]]></content:encoded>")
+            items.append(
+                f"<item><title>{_xml_escape(title)}</title><link>{link}</link>"
+                f"<guid isPermaLink=\"false\">feed{feed}-{s}</guid><pubDate>{date}</pubDate>"
+                f"<dc:creator>Author {feed % 17}</dc:creator>{body}</item>"
+            )
+    if kind == 1:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(modified))
+        doc = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+               f"<title>Feed {feed}</title><link href=\"{site}\"/><id>{site}</id>"
+               f"<updated>{stamp}</updated>" + "".join(items) + "</feed>")
+    else:
+        doc = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
+               'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+               'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+               f"<title>Feed {feed}</title><link>{site}</link><description>Benchmark feed {feed}"
+               "</description>" + "".join(items) + "</channel></rss>")
+    return doc.encode("utf-8"), email.utils.formatdate(modified, usegmt=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The server (a separate process)
+
+
+def host_of(feed: int) -> str:
+    n = feed // FEEDS_PER_HOST + 1
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
+def feed_urls(count: int, port: int) -> list[str]:
+    return [f"http://{host_of(i)}:{port}/feeds/{i}.xml" for i in range(count)]
+
+
+def _serve(count: int, entries: int, latency: float, ready: "multiprocessing.connection.Connection") -> None:
+    generations = [0] * count
+    cache: dict[tuple[int, int], tuple[bytes, bytes, str, str]] = {}
+    stats = {"requests": 0, "not_modified": 0}
+
+    def document(feed: int, port: int) -> tuple[bytes, bytes, str, str]:
+        key = (feed, generations[feed])
+        if key not in cache:
+            body, modified = feed_document(feed, generations[feed], f"{host_of(feed)}:{port}", entries)
+            etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+            cache[key] = (body, gzip.compress(body, 5), etag, modified)
+        return cache[key]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        port = writer.get_extra_info("sockname")[1]
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                status, extra, payload = await respond(method, target, headers, port)
+                keep = headers.get("connection", "").lower() != "close"
+                out = [f"HTTP/1.1 {status}", f"Content-Length: {len(payload)}",
+                       "Connection: " + ("keep-alive" if keep else "close")] + extra
+                writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload)
+                await writer.drain()
+                if not keep:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def respond(method: str, target: str, headers: dict[str, str], port: int) -> tuple[str, list[str], bytes]:
+        if target.startswith("/_control/"):
+            action = target.split("/")[2].split("?")[0]
+            if action == "reset":
+                generations[:] = [0] * count
+                cache.clear()
+            elif action == "bump":
+                fraction = float(target.split("fraction=")[1])
+                step = max(1, round(1 / fraction)) if fraction else count + 1
+                for i in range(0, count, step):
+                    generations[i] += 1
+            elif action == "stats":
+                return "200 OK", ["Content-Type: application/json"], json.dumps(stats).encode()
+            return "200 OK", [], b"ok"
+        stats["requests"] += 1
+        await asyncio.sleep(latency)
+        try:
+            feed = int(target.rsplit("/", 1)[1].split(".")[0])
+            assert 0 <= feed < count
+        except (ValueError, IndexError, AssertionError):
+            return "404 Not Found", [], b"not found"
+        body, zipped, etag, modified = document(feed, port)
+        common = [f"ETag: {etag}", f"Last-Modified: {modified}"]
+        inm = headers.get("if-none-match")
+        ims = headers.get("if-modified-since")
+        if (inm and inm == etag) or (not inm and ims and ims == modified):
+            stats["not_modified"] += 1
+            return "304 Not Modified", common, b""
+        if "gzip" in headers.get("accept-encoding", ""):
+            return "200 OK", common + ["Content-Type: application/rss+xml; charset=utf-8",
+                                       "Content-Encoding: gzip", "Vary: Accept-Encoding"], zipped
+        return "200 OK", common + ["Content-Type: application/rss+xml; charset=utf-8"], body
+
+    async def main() -> None:
+        hosts = sorted({host_of(i) for i in range(count)})
+        first = await asyncio.start_server(handle, hosts[0], 0, backlog=1024)
+        port = first.sockets[0].getsockname()[1]
+        servers = [first] + [await asyncio.start_server(handle, h, port, backlog=1024) for h in hosts[1:]]
+        for i in range(count):  # build every document before the clock starts
+            document(i, port)
+        ready.send(port)
+        await asyncio.gather(*(s.serve_forever() for s in servers))
+
+    asyncio.run(main())
+
+
+def control(port: int, action: str) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{host_of(0)}:{port}/_control/{action}", timeout=60) as r:
+        r.read()
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring a subprocess
+
+
+def _descendants(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Run a command; wall seconds and peak RSS (MB) of it plus its descendants."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            total = sum(_rss_kb(p) for p in _descendants(proc.pid))
+            peak = max(peak, total)
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err.decode()[-2000:]}")
+    return {"seconds": seconds, "peak_mb": peak / 1024, "stdout": out.decode()[-300:]}
+
+
+READER_SCRIPT = """
+import json, sys, time
+from reader import make_reader
+db, phase, urls_file, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+r = make_reader(db)
+if phase == "first":
+    for url in open(urls_file).read().split():
+        r.add_feed(url, exist_ok=True)
+r.update_feeds(workers=workers)
+print(json.dumps({"entries": r.get_entry_counts().total}))
+"""
+
+
+def _count(db: Path, sql: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=_serve, args=(count, args.entries, args.latency_ms / 1000, child),
+                                     daemon=True)
+    server.start()
+    port = parent.recv()
+    urls = feed_urls(count, port)
+    env = {**os.environ, "AGGREGATOR_ALLOW_HOSTS": "127.0.0.0/8", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("AGGREGATOR_DB", None)
+    result: dict[str, object] = {"feeds": count, "entries_per_feed": args.entries}
+    expected_first = count * args.entries
+    changed_feeds = len(range(0, count, max(1, round(1 / args.changed))))
+    try:
+        db = workdir / f"agg-{count}.db"
+        agg = [str(ROOT / ".venv/bin/aggregator"), "--db", str(db)]
+        sub = run_measured(agg + ["subscribe", *urls], env)
+        fetch1 = run_measured(agg + ["fetch"], env)
+        first = {"seconds": sub["seconds"] + fetch1["seconds"],
+                 "peak_mb": max(sub["peak_mb"], fetch1["peak_mb"]),
+                 "subscribe_seconds": sub["seconds"], "fetch_seconds": fetch1["seconds"]}
+        got = _count(db, "SELECT count(*) FROM articles")
+        if got != expected_first:
+            raise SystemExit(f"aggregator stored {got} articles, expected {expected_first}")
+        unchanged = run_measured(agg + ["fetch"], env)
+        control(port, f"bump?fraction={args.changed}")
+        changed = run_measured(agg + ["fetch"], env)
+        got = _count(db, "SELECT count(*) FROM articles")
+        if got != expected_first + changed_feeds * NEW_PER_CHANGE:
+            raise SystemExit(f"aggregator stored {got} articles after the change, expected "
+                             f"{expected_first + changed_feeds * NEW_PER_CHANGE}")
+        result["aggregator"] = {"first": first, "unchanged": _slim(unchanged), "changed": _slim(changed)}
+
+        if args.vs_reader:
+            control(port, "reset")
+            rdb = workdir / f"reader-{count}.db"
+            script = workdir / "reader_bench.py"
+            script.write_text(READER_SCRIPT)
+            urls_file = workdir / f"urls-{count}.txt"
+            urls_file.write_text("\n".join(urls))
+            base = [args.reader_python, str(script), str(rdb)]
+            rfirst = run_measured(base + ["first", str(urls_file), str(args.reader_workers)], env)
+            n = json.loads(rfirst["stdout"].strip().splitlines()[-1])["entries"]
+            if n != expected_first:
+                raise SystemExit(f"reader stored {n} entries, expected {expected_first}")
+            runchanged = run_measured(base + ["update", str(urls_file), str(args.reader_workers)], env)
+            control(port, f"bump?fraction={args.changed}")
+            rchanged = run_measured(base + ["update", str(urls_file), str(args.reader_workers)], env)
+            result["reader"] = {"first": _slim(rfirst), "unchanged": _slim(runchanged),
+                                "changed": _slim(rchanged)}
+            result["speedup"] = {
+                phase: round(result["reader"][phase]["seconds"] / result["aggregator"][phase]["seconds"], 2)
+                for phase in ("first", "unchanged", "changed")
+            }
+    finally:
+        server.terminate()
+        server.join()
+    return result
+
+
+def _slim(m: dict[str, float]) -> dict[str, float]:
+    return {"seconds": m["seconds"], "peak_mb": m["peak_mb"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--feeds", type=int, nargs="+", default=[300], help="feed counts to run (default 300)")
+    parser.add_argument("--entries", type=int, default=20, help="entries per feed (default 20)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="added latency per request (default 20)")
+    parser.add_argument("--changed", type=float, default=0.1, help="fraction of feeds changed (default 0.1)")
+    parser.add_argument("--vs-reader", action="store_true", help="also run lemon24/reader and print ratios")
+    parser.add_argument("--reader-python", default="/tmp/bench-venv/bin/python",
+                        help="python of a venv with reader and sgmllib3k installed")
+    parser.add_argument("--reader-workers", type=int, default=20)
+    parser.add_argument("--workdir", help="where the databases go (default: a temporary folder)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="refresh-bench-") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = [bench_one(n, args, workdir) for n in args.feeds]
+
+    print(f"{'feeds':>6} {'tool':<10} {'phase':<10} {'seconds':>8} {'feeds/s':>8} {'entries/s':>9} {'peak MB':>8} {'speedup':>8}")
+    for res in results:
+        n = int(res["feeds"])  # type: ignore[arg-type]
+        per = int(res["entries_per_feed"])  # type: ignore[arg-type]
+        for tool in ("aggregator", "reader"):
+            if tool not in res:
+                continue
+            for phase, m in res[tool].items():  # type: ignore[union-attr]
+                parsed = n * per if phase == "first" else (
+                    0 if phase == "unchanged" else len(range(0, n, max(1, round(1 / args.changed)))) * per)
+                m["feeds_per_s"] = round(n / m["seconds"], 1)
+                m["entries_per_s"] = round(parsed / m["seconds"], 1)
+                ratio = res.get("speedup", {}).get(phase, "") if tool == "aggregator" else ""  # type: ignore[union-attr]
+                print(f"{n:>6} {tool:<10} {phase:<10} {m['seconds']:>8.2f} {m['feeds_per_s']:>8.1f} "
+                      f"{m['entries_per_s']:>9.0f} {m['peak_mb']:>8.1f} {str(ratio) + ('x' if ratio else ''):>8}")
+    print(json.dumps({"benchmark": "refresh", "latency_ms": args.latency_ms, "results": results},
+                     default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
+
+
+if __name__ == "__main__":
+    main()
