@@ -24,7 +24,7 @@ import typing
 import urllib.parse
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -421,10 +421,7 @@ async def fetch_url(
     except AggregatorError as exc:
         exc.url = url
         raise
-    except (
-        httpx.HTTPError,
-        httpx.InvalidURL,
-    ) as exc:  # anything httpx raised that _fetch did not name
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # any httpx error _fetch did not name
         text = " ".join(str(exc).split())[:300]
         raise FetchError(f"{type(exc).__name__}: {text}", url=url) from exc
     return _replace_elapsed(result, time.monotonic() - started)
@@ -649,16 +646,12 @@ async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
         raise _too_large(max_bytes)
     decoder = _Decoder(coding, max_bytes)
     raw = 0
-    async for chunk in _raw_chunks(response):
+    async for chunk in response.aiter_raw():  # raw: httpx's own decoding has no output bound
         raw += len(chunk)
         if raw > max_bytes:  # also bounds streams that decode to nothing
             raise _too_large(max_bytes)
         decoder.feed(chunk)
     return decoder.finish()
-
-
-def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    return response.aiter_raw()
 
 
 def _content_coding(values: list[str]) -> str | None:

@@ -149,3 +149,20 @@ def deflate_bomb(size: int, wrapper: str = "gzip") -> bytes:
         crc = zlib.crc32(zeros, crc)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     return header + raw + struct.pack("<II", crc, size & 0xFFFFFFFF)
+
+
+def chunked(body: bytes, headers: dict[str, str], piece: int = 64 * 1024) -> Handler:
+    """`body` sent chunked (so no Content-Length warns the client), with extra `headers`."""
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        try:
+            _head(h, {"Content-Type": "application/xml", "Transfer-Encoding": "chunked", **headers})
+            for start in range(0, len(body), piece):
+                part = body[start : start + piece]
+                h.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            h.wfile.write(b"0\r\n\r\n")
+            h.wfile.flush()
+        except OSError:
+            pass
+
+    return handler
