@@ -264,21 +264,34 @@ def export(ctx: click.Context, tags: tuple[str, ...], query: str | None, feed_ur
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Beyond loopback a login is required: set "
+                   "AGGREGATOR_PASSWORD_HASH to the output of `datasette hash-password`.")
 @click.option("--port", default=8001, show_default=True, type=int)
 @click.option("--metadata", type=click.Path(exists=True, dir_okay=False),
               help="Datasette metadata file (default: the project's metadata.yml).")
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="Another Host name the server answers to (repeatable); loopback names and "
+                   "--host are always allowed, any other Host header gets 403.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, metadata: str | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, metadata: str | None,
+          allow_hosts: tuple[str, ...]) -> None:
     """Serve the database with Datasette (database `aggregator`)."""
-    from .web.app import build_datasette, check_exposure
+    from .web.app import auth_configured, build_datasette, check_exposure
 
+    try:
+        auth = auth_configured()
+        check_exposure(host, auth=auth)
+    except AggregatorError as exc:
+        raise click.ClickException(str(exc)) from None
     store.open_db(ctx.obj["db_path"]).conn.close()  # create and migrate first
-    check_exposure(host)
-    ds = build_datasette(ctx.obj["db_path"], metadata_path=metadata, host=host, port=port)
+    ds = build_datasette(ctx.obj["db_path"], metadata_path=metadata, host=host, port=port,
+                         auth=auth, allow_hosts=allow_hosts)
     import uvicorn
 
-    click.echo(f"Serving {ctx.obj['db_path']} at http://{host}:{port}/aggregator", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving {ctx.obj['db_path']} at http://{shown}:{port}/"
+               + (" (login required)" if auth else ""), err=True)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
 
 

@@ -1,9 +1,16 @@
 """Building the Datasette instance that `aggregator serve` runs. Reads the project's
-metadata.yml; the database is always named `aggregator` whatever its file is called."""
+metadata.yml; the database is always named `aggregator` whatever its file is called.
+
+Exposure rules: on loopback no login is needed; on any other address `serve` refuses unless a
+password hash is configured (env AGGREGATOR_PASSWORD_HASH, made with `datasette hash-password`),
+and then every page and every write requires logging in (datasette-auth-passwords)."""
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,10 @@ from ..errors import AggregatorError
 PROJECT_METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
 PACKAGED_METADATA = Path(__file__).resolve().parent / "metadata.yml"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+PASSWORD_HASH_ENV = "AGGREGATOR_PASSWORD_HASH"
+USER_ENV = "AGGREGATOR_USER"
+ALLOWED_HOSTS_ENV = "AGGREGATOR_SERVE_HOSTS"
+DEFAULT_USER = "reader"
 
 
 def metadata_path() -> Path:
@@ -45,18 +56,74 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(host: str) -> None:
-    """Refuse to serve beyond loopback: the reading room has write actions and no login."""
-    if not is_loopback(host):
+def auth_configured(env: dict[str, str] | None = None) -> bool:
+    """Whether a login is configured: a password hash in the environment and the
+    datasette-auth-passwords plugin installed to check it."""
+    source = os.environ if env is None else env
+    value = source.get(PASSWORD_HASH_ENV, "").strip()
+    if not value:
+        return False
+    if value.count("$") != 3 or not value.startswith("pbkdf2_sha256$"):
+        raise AggregatorError(
+            f"{PASSWORD_HASH_ENV} is not a password hash (make one with `datasette hash-password`)"
+        )
+    try:
+        import datasette_auth_passwords  # noqa: F401
+    except ImportError:
+        raise AggregatorError(
+            f"{PASSWORD_HASH_ENV} is set but datasette-auth-passwords is not installed"
+        ) from None
+    return True
+
+
+def check_exposure(host: str, *, auth: bool | None = None) -> None:
+    """Refuse to serve beyond loopback without a login: the reading room has write actions."""
+    if auth is None:
+        auth = auth_configured()
+    if not is_loopback(host) and not auth:
         raise AggregatorError(
             f"refusing to serve on {host}: only loopback addresses are allowed unless "
-            "authentication is configured"
+            f"authentication is configured (set {PASSWORD_HASH_ENV} to the output of "
+            "`datasette hash-password`)"
         )
 
 
+def allowed_hosts(host: str, extra: Iterable[str] = ()) -> list[str]:
+    """Host header names the server answers to: loopback names, the address it listens on
+    (unless a wildcard), names given with --allow-host or AGGREGATOR_SERVE_HOSTS."""
+    names = set(LOOPBACK_NAMES)
+    if host and host not in ("0.0.0.0", "::", "[::]"):
+        names.add(host.lower())
+    for name in [*extra, *os.environ.get(ALLOWED_HOSTS_ENV, "").split(",")]:
+        name = name.strip().lower()
+        if name:
+            names.add(name)
+    return sorted(names)
+
+
 def build_datasette(db_path: str | Path, *, metadata_path: str | Path | None = None,
-                    host: str = "127.0.0.1", port: int = 8001) -> Datasette:
-    metadata = load_metadata(metadata_path)
+                    host: str = "127.0.0.1", port: int = 8001, auth: bool | None = None,
+                    allow_hosts: Iterable[str] = (), fetch_saved: bool = True) -> Datasette:
+    """The Datasette app. `auth` (default: whether a password hash is configured) requires a
+    login for everything; `fetch_saved` downloads links saved in the browser in the background."""
+    metadata = copy.deepcopy(load_metadata(metadata_path))
+    if auth is None:
+        auth = auth_configured()
+    plugins = metadata.setdefault("plugins", {})
+    plugins["aggregator"] = {
+        **(plugins.get("aggregator") or {}),
+        "allowed_hosts": allowed_hosts(host, allow_hosts),
+        "require_auth": bool(auth),
+        "db_path": str(db_path),
+        "fetch_saved": fetch_saved,
+    }
+    if auth:
+        user = os.environ.get(USER_ENV, DEFAULT_USER).strip() or DEFAULT_USER
+        plugins["datasette-auth-passwords"] = {
+            f"{user}_password_hash": {"$env": PASSWORD_HASH_ENV},
+        }
+        # Datasette's own permission checks as a second wall behind the plugin's login gate.
+        metadata["allow"] = {"id": user}
     ds = Datasette(
         metadata=metadata,
         settings={
