@@ -6,13 +6,22 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-from datasette import hookimpl
+from datasette import hookimpl as _hookimpl
 from markupsafe import Markup, escape
 
 from ..store import fts_query
 from . import exports, security, views
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hookimpl(fn: F) -> F:
+    """Datasette's hook marker, typed (it returns the function it marks)."""
+    return cast(F, _hookimpl(fn))
+
 
 PLUGIN = "aggregator"
 DATABASE = "aggregator"
@@ -98,7 +107,8 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
 @hookimpl
 def prepare_connection(conn: Any, database: str) -> None:
     # The canned `search` query turns what the user typed into a safe FTS5 query.
-    conn.create_function("aggregator_fts_query", 1, lambda q: fts_query(q or ""), deterministic=True)
+    conn.create_function("aggregator_fts_query", 1, lambda q: fts_query(q or ""),
+                         deterministic=True)
 
 
 @hookimpl

@@ -55,7 +55,8 @@ async def render(datasette: Any, request: Any, sql: str | None, table: str | Non
     result = await db.execute(f"{id_sql} limit {MAX_EXPORT}", params, truncate=False,
                               custom_time_limit=20_000)
     ids = [row[0] for row in result.rows]
-    articles = await db.execute_fn(lambda conn: store.get_articles(sqlite_utils.Database(conn), ids))
+    articles = await db.execute_fn(
+        lambda conn: store.get_articles(sqlite_utils.Database(conn), ids))
     kind, content_type, filename = FORMATS[fmt]
     group_by = request.args.get("_group_by") if fmt == "md" else None
     if group_by not in ("tag", "date"):

@@ -66,7 +66,8 @@ def _cookies(headers: dict[bytes, bytes]) -> dict[str, str]:
     return {k: m.value for k, m in jar.items()}
 
 
-async def _plain(send: Send, status: int, text: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+async def _plain(send: Send, status: int, text: str,
+                 extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
     await send({
         "type": "http.response.start",
         "status": status,

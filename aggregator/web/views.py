@@ -96,7 +96,8 @@ async def _checked_form(request: Any) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Home
 
-LIST_COLUMNS = "id, title, url, site, feed_title, published, saved_at, reading_time, tags, state, starred"
+LIST_COLUMNS = ("id, title, url, site, feed_title, published, saved_at, reading_time, tags, "
+                "state, starred")
 
 
 async def home(request: Any, datasette: Any) -> Response:
@@ -156,7 +157,7 @@ async def article(request: Any, datasette: Any) -> Response:
     })
 
 
-ACTIONS = {
+ACTIONS: dict[str, dict[str, Any]] = {
     "star": {"starred": True}, "unstar": {"starred": False},
     "archive": {"state": "archived"}, "unarchive": {"state": "unread"},
     "read": {"state": "read"}, "unread": {"state": "unread"},
@@ -178,7 +179,8 @@ async def article_action(request: Any, datasette: Any) -> Response:
         want = {t.lower() for t in wanted}
         add = [t for t in wanted if t.lower() not in have]
         remove = [t for t in current if t.lower() not in want]
-        await _write(datasette, lambda db: store.change_tags(db, article_id, add=add, remove=remove))
+        await _write(datasette,
+                     lambda db: store.change_tags(db, article_id, add=add, remove=remove))
     else:
         raise NotFound("Unknown action")
     return Response.redirect(datasette.urls.path(f"/{DATABASE}/articles/{article_id}"), status=303)
