@@ -48,12 +48,22 @@ def marked_snippet(value: Any) -> Markup:
     return Markup(text + "</mark>" * max(0, opened))
 
 
-def reading_html(value: Any) -> Markup:
+LEADING_HEADING = re.compile(r"^\s*<h[12][^>]*>(.*?)</h[12]>", re.S | re.I)
+
+
+def reading_html(value: Any, title: str | None = None) -> Markup:
     """Stored article HTML, sanitised again on the way out (it was sanitised when stored; a
-    second pass costs little and covers rows written by older versions or by hand)."""
+    second pass costs little and covers rows written by older versions or by hand). A leading
+    heading that repeats the title is dropped: the page shows the title already."""
     from ..sanitize import sanitize_html
 
-    return Markup(sanitize_html(str(value or "")))
+    cleaned = sanitize_html(str(value or ""))
+    match = LEADING_HEADING.match(cleaned)
+    if match and title:
+        heading = html.unescape(re.sub(r"<[^>]*>", "", match.group(1)))
+        if " ".join(heading.split()).casefold() == " ".join(title.split()).casefold():
+            cleaned = cleaned[match.end():]
+    return Markup(cleaned)
 
 
 def facet_sort(facets: Any, order: list[str]) -> list[Any]:

@@ -1,0 +1,98 @@
+"""Browser fixtures: a real `aggregator serve` on a free port over a sample database, and a
+Chromium page (Debian's, driven by Playwright) that leaves a screenshot when a test fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path, server: Any) -> Iterator[str]:
+    """`aggregator serve` over the shipped sample; the local test server is allowed for fetches."""
+    db = tmp_path / "browser.db"
+    exe = [sys.executable, "-m", "aggregator.cli"] if not (Path(sys.executable).parent / "aggregator").exists() \
+        else [str(Path(sys.executable).parent / "aggregator")]
+    subprocess.run([*exe, "--db", str(db), "load-sample", str(ROOT / "data" / "sample")],
+                   check=True, capture_output=True, cwd=ROOT)
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([*exe, "--db", str(db), "serve", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy())
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError("aggregator serve did not start: "
+                                   + (tmp_path / "serve.log").read_text(errors="replace"))
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.console_problems = []  # type: ignore[attr-defined]
+    pg.on("console", lambda m: pg.console_problems.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.console_problems.append(str(e)))
+    yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        shot = tmp_path / f"{request.node.name}.png"
+        pg.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the failure: {shot}")
+    context.close()
