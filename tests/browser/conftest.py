@@ -38,8 +38,9 @@ def free_port() -> int:
 def served(tmp_path: Path, server: Any) -> Iterator[str]:
     """`aggregator serve` over the shipped sample; the local test server is allowed for fetches."""
     db = tmp_path / "browser.db"
-    exe = [sys.executable, "-m", "aggregator.cli"] if not (Path(sys.executable).parent / "aggregator").exists() \
-        else [str(Path(sys.executable).parent / "aggregator")]
+    script = Path(sys.executable).parent / "aggregator"
+    exe = [str(script)] if script.exists() else [
+        sys.executable, "-c", "from aggregator.cli import cli; cli()"]
     subprocess.run([*exe, "--db", str(db), "load-sample", str(ROOT / "data" / "sample")],
                    check=True, capture_output=True, cwd=ROOT)
     port = free_port()
