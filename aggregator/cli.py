@@ -170,6 +170,11 @@ def fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> No
         click.echo(f"  ... and {len(summary.errors) - 20} more failed feeds (see `aggregator feeds`)", err=True)
     click.echo(summary.line())
     if pages is not None and pages.total:
+        for url, error in pages.errors[:20]:
+            click.echo(f"  failed: {url}: {error}", err=True)
+        if len(pages.errors) > 20:
+            click.echo(f"  ... and {len(pages.errors) - 20} more failed pages (retried later)",
+                       err=True)
         click.echo(pages.line())
 
 
@@ -346,18 +351,20 @@ def save(ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...], note:
     """Save links to read later (downloaded by the next fetch, or now with --now)."""
     db = _db(ctx)
     bad = 0
+    ids: list[int] = []
     for raw in urls:
         url = service.normalise_input_url(raw)
         if url is None:
             click.echo(f"Error: not an http(s) URL: {raw}", err=True)
             bad += 1
             continue
-        _, created = store.save_link(db, url, tags=tags, note=note, title=title)
+        article_id, created = store.save_link(db, url, tags=tags, note=note, title=title)
+        ids.append(article_id)
         click.echo(f"{'Saved' if created else 'Updated'} {url}")
     if bad == len(urls):
         ctx.exit(1)
     if now:
-        summary = _run(lambda client: service.save_now(db, client))
+        summary = _run(lambda client: service.save_now(db, client, ids))
         for url, error in summary.errors:
             click.echo(f"  failed: {url}: {error}", err=True)
         click.echo(summary.line())
@@ -374,21 +381,22 @@ def _article(ctx: click.Context, url: str) -> int:
     return article_id
 
 
-def _state_command(name: str, help: str, **change: Any) -> None:
+def _state_command(name: str, done: str, help: str, **change: Any) -> None:
     @cli.command(name, help=help)
     @click.argument("urls", nargs=-1, required=True)
     @click.pass_context
     def command(ctx: click.Context, urls: tuple[str, ...]) -> None:
-        for url in urls:
-            store.set_state(_db(ctx), _article(ctx, url), **change)
-            click.echo(f"{name.capitalize()}: {url}")
+        ids = [_article(ctx, url) for url in urls]  # every URL known before anything changes
+        for url, article_id in zip(urls, ids, strict=True):
+            store.set_state(_db(ctx), article_id, **change)
+            click.echo(f"{done} {url}")
 
 
-_state_command("read", "Mark articles read.", state="read")
-_state_command("unread", "Mark articles unread.", state="unread")
-_state_command("archive", "Archive articles.", state="archived")
-_state_command("star", "Star articles.", starred=True)
-_state_command("unstar", "Remove the star from articles.", starred=False)
+_state_command("read", "Marked read:", "Mark articles read.", state="read")
+_state_command("unread", "Marked unread:", "Mark articles unread.", state="unread")
+_state_command("archive", "Archived:", "Archive articles.", state="archived")
+_state_command("star", "Starred:", "Star articles.", starred=True)
+_state_command("unstar", "Unstarred:", "Remove the star from articles.", starred=False)
 
 
 @cli.command()

@@ -196,16 +196,28 @@ def looks_like_summary(text: str, words: int) -> bool:
     return any(tail.endswith(marker) for marker in _CUT_OFF)
 
 
-def _mark_for_full_text(feed: dict[str, Any], records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entries whose content looks like a summary are queued for their page to be fetched
-    (the feed's `full_text` switch overrides the automatic choice)."""
+PROBE_ENTRIES = 2  # long entries of a feed not known yet whose pages are fetched to compare
+
+
+def _mark_for_full_text(feed: dict[str, Any],
+                        records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Queue the pages of entries whose content is a summary. The feed's `full_text` switch
+    decides when set. Otherwise: entries that are short or cut off, every entry of a feed whose
+    pages showed its content to be much shorter than the article (`summaries`), and, while
+    that is not known yet, a couple of long entries as probes (see `fetch_pages`)."""
     setting = feed.get("full_text")
+    learned = feed.get("summaries")
+    probes = PROBE_ENTRIES if setting is None and learned is None else 0
     out = []
     for rec in records:
         rec = dict(rec)
         if rec.get("url") and setting != 0:
-            if setting == 1 or looks_like_summary(rec.get("text") or "", rec.get("word_count") or 0):
+            if setting == 1 or learned == 1 or looks_like_summary(rec.get("text") or "",
+                                                                  rec.get("word_count") or 0):
                 rec["fetch_status"] = "pending"
+            elif probes:
+                rec["fetch_status"] = "pending"
+                probes -= 1
         out.append(rec)
     return out
 
@@ -424,7 +436,7 @@ def store_page(db: sqlite_utils.Database, article_id: int, body: bytes, *, url: 
     article = extract_article(body, url=url, http_charset=http_charset, feed_html=feed_html)
     store.record_page(db, article_id, {
         "title": article.title, "author": article.author, "published": article.published,
-        "lang": article.lang, "image": article.image,
+        "site_name": article.site_name, "lang": article.lang, "image": article.image,
         "excerpt": article.excerpt, "text": article.text, "content_html": article.content_html,
         "word_count": article.word_count, "reading_time": article.reading_time,
         "full_text": 1 if article.text else 0, "fetch_status": "ok" if article.text else "no_text",
@@ -450,19 +462,63 @@ class PageSummary:
 
 
 MAX_PAGE_ATTEMPTS = 6
+PAGE_TIMEOUT = 30.0  # seconds for one page, everything included
+FEED_IS_WHOLE = 0.8  # feed content with this share of the page's words is the whole article
+MUCH_SHORTER = 0.6  # feed content under this share of the page's words is a summary
+
+# Magic numbers of what people save that is not a web page, for servers that do not say.
+_MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+          (b"GIF8", "image/gif"), (b"\xff\xd8\xff", "image/jpeg"),
+          (b"PK\x03\x04", "application/zip"),
+          (b"\x1f\x8b", "application/gzip"), (b"OggS", "audio/ogg"), (b"ID3", "audio/mpeg"))
+_KINDS = {"application/pdf": "a PDF document", "application/zip": "a zip archive",
+          "application/gzip": "a gzip archive"}
 
 
-def _extract_fields(body: bytes, url: str, http_charset: str | None, feed_html: str | None,
-                    feed_words: int) -> dict[str, Any]:
-    """Extraction of one page into the fields to store (runs in a worker process)."""
+def _sniff_media_type(body: bytes, declared: str) -> str:
+    """The media type to believe: what the bytes say when they are a known binary format
+    (servers send PDFs as application/octet-stream or even text/html), else the header."""
+    for magic, media in _MAGIC:
+        if body.startswith(magic):
+            return media
+    if body[8:12] == b"WEBP" and body.startswith(b"RIFF"):
+        return "image/webp"
+    return declared or ("text/html" if b"<" in body[:1024] else "application/octet-stream")
+
+
+def _not_html_fields(result: FetchResult, media: str) -> dict[str, Any]:
+    """A page that is not HTML is kept as a link: a title from its file name, the image itself
+    as its image, and an excerpt saying why there is no text."""
+    from urllib.parse import unquote
+
+    name = unquote(urlsplit(result.final_url).path.rstrip("/").rsplit("/", 1)[-1])
+    kind = _KINDS.get(media) or ("an image" if media.startswith("image/") else "a file")
+    size = len(result.content)
+    shown = (f"{size / 1048576:.1f} MB" if size >= 1048576 else
+             f"{round(size / 1024)} KB" if size >= 1024 else f"{size} bytes")
+    return {
+        "title": name or None,
+        "image": result.final_url if media.startswith("image/") else None,
+        "excerpt": f"No text: the page is {kind} ({media}, {shown}), not HTML; kept as a link.",
+        "fetch_status": "unsupported",
+    }
+
+
+def _extract_fields(body: bytes, url: str, http_charset: str | None, feed_words: int,
+                    ) -> dict[str, Any]:
+    """Extraction of one page into the fields to store (runs in a worker process). The page's
+    body replaces the feed's content unless the feed's content is the whole article (at least
+    FEED_IS_WHOLE of the page's words): the feed's own markup is cleaner than any extraction.
+    `_page_words` tells the caller how long the page was."""
     from .extract import extract_article
 
-    article = extract_article(body, url=url, http_charset=http_charset, feed_html=feed_html)
+    article = extract_article(body, url=url, http_charset=http_charset)
     fields: dict[str, Any] = {
         "title": article.title, "author": article.author, "published": article.published,
-        "lang": article.lang, "image": article.image,
+        "site_name": article.site_name, "lang": article.lang, "image": article.image,
+        "_page_words": article.word_count,
     }
-    if article.text and article.word_count >= feed_words:
+    if article.text and feed_words < FEED_IS_WHOLE * article.word_count:
         fields.update({
             "excerpt": article.excerpt, "text": article.text, "content_html": article.content_html,
             "word_count": article.word_count, "reading_time": article.reading_time, "full_text": 1,
@@ -474,16 +530,26 @@ def _extract_fields(body: bytes, url: str, http_charset: str | None, feed_html: 
 async def fetch_pages(
     db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
     per_host: int = 4, progress: Progress | None = None, use_pool: bool | None = None,
-    limit: int = 10_000,
+    limit: int = 10_000, only: Sequence[int] | None = None, timeout: float = PAGE_TIMEOUT,
 ) -> PageSummary:
     """Download and extract the pages waiting for text: saved links, and feed entries whose
     content is only a summary. A page that is not HTML is kept as a link with a note; a failure
-    is recorded on the article and retried later with backoff."""
+    (404, timeout, ...) is recorded on the article and retried later with backoff; nothing one
+    page does stops the batch. Extraction runs in a process pool when there is enough of it, so
+    downloads go on meanwhile. Fetching a feed entry's page also teaches whether the feed's
+    content is much shorter than its pages; when it is, the feed's other entries are queued and
+    fetched in the same run. `only` limits it to these article ids."""
+    from .errors import BlockedAddressError, TooLargeError
     from .extract import is_html_content_type
     from .fetch import PAGE_ACCEPT
+    from .sanitize import count_words, html_to_text
 
     started = time.monotonic()
-    due = store.pages_due(db, limit=limit)
+    if only is None:
+        due = store.pages_due(db, limit=limit)
+    else:  # the web saves one link and fetches just that page
+        wanted = set(only)
+        due = [row for row in store.pages_due(db, limit=2**62) if row["id"] in wanted]
     summary = PageSummary()
     if not due:
         return summary
@@ -492,62 +558,91 @@ async def fetch_pages(
     pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
     limit_sem = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
+    learned: dict[int, bool] = {}  # feed id -> its entries are summaries
 
-    async def one(row: dict[str, Any]) -> None:
-        summary.total += 1
+    def fail(row: dict[str, Any], message: str, *, final: bool, retry_after: float = 0) -> None:
+        attempts = int(row["fetch_attempts"] or 0) + 1
+        final = final or attempts >= MAX_PAGE_ATTEMPTS
+        delay = max(backoff_seconds(attempts), min(retry_after, MAX_RETRY_AFTER))
+        store.record_page_error(db, row["id"], message,
+                                next_fetch_at=None if final else store.now_iso(time.time() + delay),
+                                status="failed" if final else "error")
+        summary.failed += 1
+        summary.errors.append((row["url"], message))
+
+    async def page(row: dict[str, Any]) -> None:
         url = row["url"]
         host = hosts.setdefault(_host_key(url), asyncio.Semaphore(max(1, per_host)))
         try:
             async with limit_sem, host:
-                result = await fetch_url(client, url, accept=PAGE_ACCEPT)
+                result = await fetch_url(client, url, accept=PAGE_ACCEPT, deadline=timeout,
+                                         read_timeout=min(20.0, timeout),
+                                         connect_timeout=min(10.0, timeout))
         except AggregatorError as exc:
-            attempts = int(row["fetch_attempts"] or 0) + 1
-            final = attempts >= MAX_PAGE_ATTEMPTS or (
-                isinstance(exc, HTTPStatusError) and exc.status in (404, 410))
-            retry = None if final else store.now_iso(time.time() + backoff_seconds(attempts))
-            store.record_page_error(db, row["id"], str(exc), next_fetch_at=retry,
-                                    status="failed" if final else "error")
-            summary.failed += 1
-            summary.errors.append((url, str(exc)))
+            status = exc.status if isinstance(exc, HTTPStatusError) else None
+            fail(row, str(exc), final=isinstance(exc, (BlockedAddressError, TooLargeError))
+                 or status in (410, 451),
+                 retry_after=(exc.retry_after or 0) if isinstance(exc, HTTPStatusError) else 0)
             return
         finally:
             if progress:
                 progress(1)
-        if result.content_type and not is_html_content_type(result.content_type):
-            store.record_page(db, row["id"], {
-                "fetch_status": "unsupported",
-                "excerpt": f"No text: the page is {result.content_type}, not HTML; kept as a link.",
-            })
+        media = _sniff_media_type(result.content, result.content_type)
+        if not is_html_content_type(media):
+            fields = _not_html_fields(result, media)
+            if row["title"]:
+                fields.pop("title")
+            store.record_page(db, row["id"], fields)
             summary.unsupported += 1
             return
-        feed_words = 0
-        feed_html = row["content_html"] or None
-        if feed_html:
-            from .sanitize import count_words, html_to_text
-
-            feed_words = count_words(html_to_text(feed_html))
-        args = (result.content, result.final_url, result.charset, feed_html, feed_words)
+        feed_html = row["content_html"] or ""
+        feed_words = count_words(html_to_text(feed_html)) if feed_html else 0
+        args = (result.content, result.final_url, result.charset, feed_words)
         try:
             if pool is None:
                 fields = _extract_fields(*args)
             else:
-                fields = await asyncio.get_running_loop().run_in_executor(pool, _extract_fields, *args)
+                loop = asyncio.get_running_loop()
+                fields = await loop.run_in_executor(pool, _extract_fields, *args)
         except Exception as exc:  # an extractor bug on one page must not stop the batch
-            store.record_page_error(db, row["id"], f"could not extract the page: {exc}"[:300],
-                                    next_fetch_at=None, status="failed")
-            summary.failed += 1
+            fail(row, f"could not extract the page: {type(exc).__name__}: {exc}"[:300], final=True)
             return
+        page_words = fields.pop("_page_words")
         if row["title"]:
             fields.pop("title", None)  # the feed's or the user's title stays
         if row["feed_id"] is not None:
             for key in ("author", "published"):
                 if row.get(key):
                     fields.pop(key, None)
+            # Only entries long enough not to be taken for summaries teach about the feed.
+            if row["feed_full_text"] is None and feed_words >= SUMMARY_WORDS and page_words:
+                learned[row["feed_id"]] = feed_words < MUCH_SHORTER * page_words
         store.record_page(db, row["id"], fields)
         summary.ok += 1
 
+    async def one(row: dict[str, Any]) -> None:
+        summary.total += 1
+        try:
+            await page(row)
+        except Exception as exc:  # a database error on one page: record it if we can, go on
+            try:
+                fail(row, f"{type(exc).__name__}: {exc}"[:300], final=False)
+            except Exception:
+                summary.failed += 1
+                summary.errors.append((row["url"], f"{type(exc).__name__}: {exc}"[:300]))
+
     try:
-        await asyncio.gather(*(one(r) for r in due))
+        done: set[int] = set()
+        for _ in range(2):  # a second round for the entries of feeds found to carry summaries
+            done.update(r["id"] for r in due)
+            await asyncio.gather(*(one(r) for r in due))
+            queued = {fid for fid, summaries in learned.items()
+                      if store.learn_feed_summaries(db, fid, summaries)}
+            learned.clear()
+            if not queued or only is not None:
+                break
+            due = [r for r in store.pages_due(db, limit=limit)
+                   if r["feed_id"] in queued and r["id"] not in done]
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -555,8 +650,10 @@ async def fetch_pages(
     return summary
 
 
-async def save_now(db: sqlite_utils.Database, client: httpx.AsyncClient) -> PageSummary:
-    return await fetch_pages(db, client, use_pool=False)
+async def save_now(db: sqlite_utils.Database, client: httpx.AsyncClient,
+                   ids: Sequence[int] | None = None) -> PageSummary:
+    """Fetch the pages of links just saved (`ids`; every pending page when None)."""
+    return await fetch_pages(db, client, use_pool=False, only=ids)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -234,6 +234,15 @@ def m002_published_month(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_articles_published_month ON articles(published_month)")
 
 
+@migrations()
+def m003_page_site_name_and_feed_summaries(db: sqlite_utils.Database) -> None:
+    """The site name a fetched page gives (og:site_name, JSON-LD publisher), and what fetching
+    pages taught us about a feed: its entries are summaries of longer pages (1), the whole
+    articles (0), or not known yet (NULL). The user's `full_text` switch overrides it."""
+    db.execute("ALTER TABLE articles ADD COLUMN site_name TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN summaries INTEGER")
+
+
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 
@@ -666,8 +675,11 @@ def save_link(
                 sets["state"] = state
             if starred:
                 sets["starred"] = 1
-            if row["fetch_status"] is None and not row["title"]:
+            if (row["fetch_status"] is None and not row["title"]) or row["fetch_status"] in (
+                    "error", "failed"):
+                # never fetched, or failed before: saving it again asks for the page again
                 sets["fetch_status"] = "pending"
+                sets["next_fetch_at"] = None
             assignments = ", ".join(f"{k} = :{k}" for k in sets)
             db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id})
             created = False
@@ -710,6 +722,8 @@ def set_state(db: sqlite_utils.Database, article_id: int, *, state: str | None =
         sets["state"] = state
         if state in ("read", "archived"):
             sets["read_at"] = now_iso()
+        else:
+            sets["read_at"] = None
     if starred is not None:
         sets["starred"] = int(starred)
     assignments = ", ".join(f"{k} = :{k}" for k in sets)
@@ -722,11 +736,27 @@ def pages_due(db: sqlite_utils.Database, *, now: str | None = None, limit: int =
     return _rows(
         db,
         "SELECT a.id, a.url, a.title, a.author, a.published, a.content_html, a.fetch_attempts, "
-        "a.feed_id, a.saved FROM articles a WHERE a.url IS NOT NULL AND "
+        "a.feed_id, a.saved, f.full_text AS feed_full_text, f.summaries AS feed_summaries "
+        "FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id WHERE a.url IS NOT NULL AND "
         "(a.fetch_status = 'pending' OR (a.fetch_status = 'error' AND a.next_fetch_at <= ?)) "
         "ORDER BY a.id LIMIT ?",
         [now or now_iso(), limit],
     )
+
+
+def learn_feed_summaries(db: sqlite_utils.Database, feed_id: int, summaries: bool) -> int:
+    """Remember whether a feed's entries are summaries of longer pages. When they are, queue
+    the pages of its entries that have no full text yet; returns how many were queued."""
+    with transaction(db):
+        db.execute("UPDATE feeds SET summaries = ? WHERE id = ?", [int(summaries), feed_id])
+        if not summaries:
+            return 0
+        cursor = db.execute(
+            "UPDATE articles SET fetch_status = 'pending' WHERE feed_id = ? AND full_text = 0 "
+            "AND fetch_status IS NULL AND url IS NOT NULL",
+            [feed_id],
+        )
+        return int(cursor.rowcount or 0)
 
 
 def record_page(db: sqlite_utils.Database, article_id: int, fields: Mapping[str, Any]) -> None:
