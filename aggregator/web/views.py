@@ -260,7 +260,7 @@ async def dashboard(request: Any, datasette: Any) -> Response:
                    coalesce(feed_title, 'Saved by hand') as feed from articles
             where coalesce(published, sort_date) is not null)
         select week, feed, count(*) as n from dated
-        where week >= (select date(max(week), '-181 days') from dated)
+        where week >= (select date(max(week), '-364 days') from dated)
         group by week, feed order by week""")
     tag_weeks = await _rows(datasette, """
         with dated as (
@@ -268,7 +268,7 @@ async def dashboard(request: Any, datasette: Any) -> Response:
             from articles a)
         select d.week, t.name as tag, count(*) as n from dated d
         join articles_tags at on at.article_id = d.id join tags t on t.id = at.tag_id
-        where d.week >= (select date(max(week), '-181 days') from dated)
+        where d.week >= (select date(max(week), '-364 days') from dated)
         group by d.week, t.name order by d.week""")
     saved_read = await _rows(datasette, """
         with events as (
@@ -278,7 +278,7 @@ async def dashboard(request: Any, datasette: Any) -> Response:
             select date(read_at, 'weekday 0', '-6 days'), 'read'
             from articles where read_at is not null)
         select week, kind, count(*) as n from events
-        where week >= (select date(max(week), '-181 days') from events)
+        where week >= (select date(max(week), '-364 days') from events)
         group by week, kind order by week""")
     states = await _rows(datasette, """
         select state, count(*) as n from articles group by state order by n desc""")
