@@ -325,9 +325,10 @@ def import_(ctx: click.Context, file: str, fmt: str, tags: tuple[str, ...]) -> N
     Omnivore, JSON). Offline: the next `fetch` downloads them."""
     if not Path(file).exists():
         raise click.ClickException(f"no such file: {file}")
+    batch = service.read_import_file(file, format=fmt)  # a bad file fails before the db opens
     db = _db(ctx)
-    with _progress(0, "Importing") as tick:
-        summary = service.import_file(db, file, format=fmt, tags=tags, progress=tick)
+    with _progress(len(batch.subscriptions) + len(batch.links), "Importing") as tick:
+        summary = service.import_batch(db, batch, tags=tags, progress=tick)
     for warning in summary.warnings[:10]:
         click.echo(f"  warning: {warning}", err=True)
     if len(summary.warnings) > 10:

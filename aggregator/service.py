@@ -22,7 +22,7 @@ import sqlite_utils
 from . import store
 from .errors import AggregatorError, HTTPStatusError, NotAFeedError, ParseError
 from .fetch import FEED_ACCEPT, cache_lifetime, fetch_url
-from .models import FetchResult
+from .models import FetchResult, ImportBatch
 from .process import Prepared, parse_and_prepare
 from .sanitize import safe_url
 
@@ -674,12 +674,12 @@ class ImportSummary:
                 f"there), {self.links_added} new links ({self.links_existing} already there)")
 
 
-def import_file(db: sqlite_utils.Database, path: str | Path, *, format: str = "auto",
-                tags: Sequence[str] = (), progress: Progress | None = None) -> ImportSummary:
-    """Import subscriptions and links from a file, all or nothing (one transaction). Nothing is
-    fetched: the next `fetch` downloads feeds and pages."""
+IMPORT_CHUNK = 5_000  # links saved per bulk statement group (and per progress step)
+
+
+def read_import_file(path: str | Path, *, format: str = "auto") -> ImportBatch:
+    """Read and recognise an import file whole; nothing is stored. Raises AggregatorError."""
     from .formats import read_import
-    from .sanitize import count_words, html_to_text, reading_time, sanitize_html
 
     path = Path(path)
     try:
@@ -688,7 +688,16 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, format: str = "a
         raise AggregatorError(f"cannot import {path}: it is a folder") from None
     except OSError as exc:
         raise AggregatorError(f"cannot read {path}: {exc.strerror}") from None
-    batch = read_import(data, format=format, filename=path.name)
+    return read_import(data, format=format, filename=path.name)
+
+
+def import_batch(db: sqlite_utils.Database, batch: ImportBatch, *, tags: Sequence[str] = (),
+                 progress: Progress | None = None) -> ImportSummary:
+    """Store what an import file holds, all or nothing (one transaction): feeds one by one
+    (a few hundred), links in bulk. Nothing is fetched: the next `fetch` downloads feeds and
+    pages. `progress` is told of each item stored."""
+    from .sanitize import count_words, html_to_text, reading_time, sanitize_html
+
     summary = ImportSummary(format=batch.format, warnings=list(batch.warnings))
     extra = list(tags)
     with store.transaction(db):
@@ -701,25 +710,31 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, format: str = "a
                 summary.feeds_existing += 1
             if progress:
                 progress(1)
-        for link in batch.links:
-            content = None
-            if link.content_html:
-                html = sanitize_html(link.content_html, base_url=link.url)
-                text = html_to_text(html)
-                words = count_words(text)
-                content = {"content_html": html, "text": text, "word_count": words,
-                           "reading_time": reading_time(words)}
-            article_id, created = store.save_link(
-                db, link.url, tags=list(link.tags) + extra, note=link.note, title=link.title,
-                saved_at=link.saved_at, state=link.state, starred=link.starred,
-                excerpt=link.excerpt, content=content,
-            )
-            if content and created:
-                store.record_page(db, article_id, {"fetch_status": "ok", "full_text": 1})
-            if created:
-                summary.links_added += 1
-            else:
-                summary.links_existing += 1
+        for start in range(0, len(batch.links), IMPORT_CHUNK):
+            records = []
+            for link in batch.links[start:start + IMPORT_CHUNK]:
+                content = None
+                if link.content_html:
+                    html = sanitize_html(link.content_html, base_url=link.url)
+                    text = html_to_text(html)
+                    words = count_words(text)
+                    content = {"content_html": html, "text": text, "word_count": words,
+                               "reading_time": reading_time(words)}
+                records.append({"url": link.url, "title": link.title, "tags": list(link.tags) + extra,
+                                "note": link.note, "saved_at": link.saved_at, "state": link.state,
+                                "starred": link.starred, "excerpt": link.excerpt,
+                                "content": content})
+            added, existing = store.save_links_bulk(db, records)
+            summary.links_added += added
+            summary.links_existing += existing
             if progress:
-                progress(1)
+                progress(len(records))
     return summary
+
+
+def import_file(db: sqlite_utils.Database, path: str | Path, *, format: str = "auto",
+                tags: Sequence[str] = (), progress: Progress | None = None) -> ImportSummary:
+    """Import subscriptions and links from a file, all or nothing (one transaction). Nothing is
+    fetched: the next `fetch` downloads feeds and pages."""
+    batch = read_import_file(path, format=format)
+    return import_batch(db, batch, tags=tags, progress=progress)

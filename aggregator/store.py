@@ -713,6 +713,187 @@ def save_link(
         return article_id, created
 
 
+BULK_INDEX_AFTER = 1_000  # new rows from which a bulk save indexes them for search in one go
+
+_BULK_INSERT = """
+    INSERT INTO articles (url, title, sort_date, first_seen_at, site, saved, saved_at, note, state,
+        starred, excerpt, fetch_status, full_text, updated_at, text, content_html, word_count,
+        reading_time, tags)
+    VALUES (:url, :title, :sort_date, :now, :site, 1, :saved_at, :note, :state, :starred,
+        :excerpt, :fetch_status, :full_text, :now, :text, :content_html, :word_count,
+        :reading_time, :tags)
+"""
+_BULK_USER_FIELDS = ("saved", "saved_at", "note", "state", "starred", "fetch_status")
+
+
+def _merge_repeats(links: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One record per URL: tags combined, first title, earliest saved_at, later values win."""
+    merged: dict[str, dict[str, Any]] = {}
+    for link in links:
+        item = merged.get(link["url"])
+        if item is None:
+            merged[link["url"]] = {**link, "tags": list(link.get("tags") or ())}
+            continue
+        item["tags"] += list(link.get("tags") or ())
+        item["title"] = item.get("title") or link.get("title")
+        when = link.get("saved_at")
+        if when and (not item.get("saved_at") or when < item["saved_at"]):
+            item["saved_at"] = when
+        for key in ("note", "excerpt", "state", "content"):
+            if link.get(key):
+                item[key] = link[key]
+        item["starred"] = bool(item.get("starred") or link.get("starred"))
+    return merged
+
+
+def _ai_trigger_sql() -> str:
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    return (f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
+            f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END")
+
+
+_AUTHORITY = re.compile(r"^[^:/?#]*://([^/?#]*)")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _resolve_tags(
+    db: sqlite_utils.Database, lists: Iterable[Sequence[str]]
+) -> dict[tuple[str, ...], list[tuple[int, str]]]:
+    """Each list of tags as (tag id, stored spelling) pairs, created where new, in the order of
+    the JSON `tags` column (the stored names under SQLite's NOCASE, which folds ASCII only)."""
+    by_name: dict[str, tuple[int, str]] = {}
+    cleaned: dict[str, str | None] = {}
+    out: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+    for tags in lists:
+        key = tuple(tags)
+        if not key or key in out:
+            continue
+        resolved: dict[int, str] = {}
+        names: dict[str, str] = {}
+        for raw in key:  # normalise_tags, one distinct tag at a time
+            if raw not in cleaned:
+                cleaned[raw] = next(iter(normalise_tags([raw])), None)
+            name = cleaned[raw]
+            if name is not None and len(names) < MAX_TAGS:
+                names.setdefault(name.lower(), name)
+        for name in names.values():
+            if name not in by_name:
+                db.execute("INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO NOTHING",
+                           [name])
+                row = db.execute("SELECT id, name FROM tags WHERE name = ?", [name]).fetchone()
+                by_name[name] = (int(row[0]), str(row[1]))
+            tag_id, stored = by_name[name]
+            resolved[tag_id] = stored
+        out[key] = sorted(resolved.items(), key=lambda pair: pair[1].translate(_ASCII_LOWER))
+    return out
+
+
+def save_links_bulk(
+    db: sqlite_utils.Database, links: Sequence[Mapping[str, Any]]
+) -> tuple[int, int]:
+    """Save many links in one transaction with set-based SQL (imports). The rules of save_link
+    (tags merged, earliest saved_at kept, a note replaced only by a new one, a blank title
+    filled, state and star taken from the file), except that an existing row is written only when
+    a value changes, so saving the same links twice changes nothing. Each mapping: url, title,
+    tags, note, saved_at, state, starred, excerpt, and content (text, content_html, word_count,
+    reading_time) when the file holds the article. Many new rows are indexed for full-text search
+    in one statement after they are inserted, not row by row. Returns (added, existing)."""
+    now = now_iso()
+    merged = _merge_repeats(links)
+    if not merged:
+        return 0, 0
+    with transaction(db):
+        found: dict[str, dict[str, Any]] = {}
+        urls = list(merged)
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for known in _rows(db, "SELECT id, url, saved, saved_at, title, note, state, starred, "
+                                   f"fetch_status FROM articles WHERE url IN ({marks})", chunk):
+                found[known["url"]] = known
+        tag_lists = _resolve_tags(db, (link["tags"] for link in merged.values()))
+        sites: dict[str, str | None] = {}
+        changed: list[dict[str, Any]] = []
+        retitled: list[dict[str, Any]] = []
+        fresh: list[dict[str, Any]] = []
+        old_pairs: list[tuple[int, int]] = []
+        for url, link in merged.items():
+            tags = tag_lists.get(tuple(link["tags"]), [])
+            row = found.get(url)
+            if row is None:
+                when = link.get("saved_at") or now
+                content = link.get("content") or {}
+                authority = _AUTHORITY.match(url)
+                key = authority.group(1) if authority else url
+                if key not in sites:
+                    sites[key] = site_of(url)
+                fresh.append({
+                    "url": url, "title": link.get("title") or "", "sort_date": min(when, now),
+                    "now": now, "site": sites[key], "saved_at": when, "note": link.get("note"),
+                    "state": link.get("state") if link.get("state") in ARTICLE_STATES else "unread",
+                    "starred": int(bool(link.get("starred"))), "excerpt": link.get("excerpt"),
+                    "fetch_status": "ok" if content else "pending",
+                    "full_text": int(bool(content)), "text": content.get("text") or "",
+                    "content_html": content.get("content_html") or "",
+                    "word_count": content.get("word_count") or 0,
+                    "reading_time": content.get("reading_time") or 0,
+                    # the JSON column as _sync_tags_json writes it, without a second pass
+                    "tags": json.dumps([name for _, name in tags], ensure_ascii=False,
+                                       separators=(",", ":")),
+                    "tag_ids": [tag_id for tag_id, _ in tags],
+                })
+                continue
+            old_pairs += [(int(row["id"]), tag_id) for tag_id, _ in tags]
+            first = row["saved_at"]
+            if link.get("saved_at") and first:
+                first = min(first, link["saved_at"])
+            new = {"saved": 1, "saved_at": first or link.get("saved_at") or now,
+                   "note": link.get("note") or row["note"],
+                   "state": link["state"] if link.get("state") in ARTICLE_STATES else row["state"],
+                   "starred": 1 if link.get("starred") else row["starred"],
+                   "fetch_status": row["fetch_status"]}
+            if row["fetch_status"] is None and not row["title"]:
+                new["fetch_status"] = "pending"
+            if link.get("title") and not row["title"]:
+                retitled.append({"id": row["id"], "title": link["title"], "now": now})
+            if any(new[k] != row[k] for k in _BULK_USER_FIELDS):
+                changed.append({**new, "id": row["id"], "now": now})
+        if changed:
+            db.conn.executemany(
+                "UPDATE articles SET saved = :saved, saved_at = :saved_at, note = :note, "
+                "state = :state, starred = :starred, fetch_status = :fetch_status, "
+                "updated_at = :now WHERE id = :id", changed)
+        if retitled:  # apart, so that only these rows go through the full-text update trigger
+            db.conn.executemany(
+                "UPDATE articles SET title = :title, updated_at = :now WHERE id = :id", retitled)
+        insert_pair = ("INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?) "
+                       "ON CONFLICT DO NOTHING")
+        if fresh:
+            first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
+            # Index after inserting: one FTS5 statement instead of a trigger per row. Only when
+            # the trigger is the one this module made (else it is left to do its work).
+            trigger = _one(db, "SELECT sql FROM sqlite_master "
+                               "WHERE type = 'trigger' AND name = 'articles_ai'")
+            index_after = len(fresh) >= BULK_INDEX_AFTER and trigger == _ai_trigger_sql()
+            if index_after:
+                db.execute("DROP TRIGGER articles_ai")
+            db.conn.executemany(_BULK_INSERT, fresh)
+            if index_after:
+                cols = ", ".join(FTS_COLUMNS)
+                db.execute(f"INSERT INTO articles_fts(rowid, {cols}) "
+                           f"SELECT id, {cols} FROM articles WHERE id >= ? ORDER BY id", [first_id])
+                db.execute(trigger)
+            ids = dict(db.execute("SELECT url, id FROM articles WHERE id >= ?",
+                                  [first_id]).fetchall())
+            db.conn.executemany(insert_pair, [(ids[rec["url"]], tag_id) for rec in fresh
+                                              for tag_id in rec["tag_ids"]])
+        # On existing rows only pairs not there yet count: their JSON column is rewritten.
+        tagged = {a for a, t in old_pairs if db.conn.execute(insert_pair, (a, t)).rowcount}
+        _sync_tags_json(db, sorted(tagged))
+    return len(fresh), len(merged) - len(fresh)
+
+
 def set_state(db: sqlite_utils.Database, article_id: int, *, state: str | None = None,
               starred: bool | None = None) -> None:
     sets: dict[str, Any] = {"updated_at": now_iso()}

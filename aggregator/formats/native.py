@@ -55,7 +55,9 @@ def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
             title=item.get("title"),
             tags=split_tags(item.get("tags"), ","),
             note=item.get("note"),
-            saved_at=date_from_text(item.get("saved_at")),
+            # A feed entry never saved carries its published date over (as netscape's ADD_DATE).
+            saved_at=(date_from_text(item.get("saved_at"))
+                      or date_from_text(item.get("published"))),
             state=state if state in STATES else None,
             starred=truthy(item.get("starred")),
             excerpt=item.get("excerpt"),
