@@ -140,7 +140,7 @@ def feeds(ctx: click.Context, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--concurrency", default=20, show_default=True, type=click.IntRange(1, 500),
+@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 500),
               help="Requests in flight at once.")
 @click.option("--per-host", default=8, show_default=True, type=click.IntRange(1, 500),
               help="Requests in flight to one host.")
@@ -158,9 +158,10 @@ def fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> No
         pages = None
         if hasattr(service, "fetch_pages"):
             pending = len(store.pages_due(db))
-            with _progress(pending, "Fetching pages") as tick:
-                pages = await service.fetch_pages(db, client, concurrency=concurrency,
-                                                  per_host=per_host, progress=tick)
+            if pending:  # else skip it, and the extractor's imports (a quarter second)
+                with _progress(pending, "Fetching pages") as tick:
+                    pages = await service.fetch_pages(db, client, concurrency=concurrency,
+                                                      per_host=per_host, progress=tick)
         return summary, pages
 
     summary, pages = _run(work)

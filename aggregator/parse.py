@@ -35,9 +35,11 @@ feedparser.RESOLVE_RELATIVE_URIS = True
 
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
-               charset: str | None = None, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
+               charset: str | None = None, max_entries: int = MAX_ENTRIES,
+               fast: bool = True) -> ParsedFeed:
     """Parse a feed document. Raises NotAFeedError for empty, HTML or binary bodies and
-    ParseError for a JSON Feed with the wrong shape."""
+    ParseError for a JSON Feed with the wrong shape. With `fast`, well-formed RSS 2.0 and Atom
+    go through fastparse (same results as feedparser, checked on the corpora)."""
     if not isinstance(body, (bytes, bytearray)):
         raise TypeError("parse_feed takes the body as bytes")
     stripped = bytes(body).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -51,7 +53,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
     if _HTML_START.match(stripped[:2048]):
         raise NotAFeedError("not a feed: the address gives an HTML page", url=url)
     return _parse_xml_feed(bytes(body), url=url, content_type=content_type, charset=charset,
-                           max_entries=max_entries)
+                           max_entries=max_entries, fast=fast)
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -62,12 +64,43 @@ def _looks_binary(head: bytes) -> bool:
     return head.count(b"\x00") > 4
 
 
+_FAST_HELPERS: Any = None
+
+
+def _fast_helpers() -> Any:
+    """feedparser's own small functions for fastparse (which does not import feedparser)."""
+    global _FAST_HELPERS
+    if _FAST_HELPERS is None:
+        from feedparser.html import _cp1252
+        from feedparser.mixin import _FeedParserMixin
+        from feedparser.urls import _urljoin, resolve_relative_uris
+
+        from .fastparse import Helpers
+
+        def has_handler(name: str) -> bool:
+            return hasattr(_FeedParserMixin, "_start_" + name) or hasattr(_FeedParserMixin, "_end_" + name)
+
+        _FAST_HELPERS = Helpers(
+            urljoin=_urljoin, looks_like_html=_FeedParserMixin.looks_like_html,
+            resolve_relative_uris=resolve_relative_uris,
+            parse_date=feedparser.datetimes._parse_date, cp1252=_cp1252, has_handler=has_handler,
+        )
+    return _FAST_HELPERS
+
+
 def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, charset: str | None,
-                    max_entries: int) -> ParsedFeed:
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
-    d = feedparser.parse(io.BytesIO(body), response_headers=headers)
+                    max_entries: int, fast: bool = True) -> ParsedFeed:
+    d: Any = None
+    if fast:
+        from .fastparse import read_feed
+
+        d = read_feed(body, url=url, content_type=content_type, charset=charset,
+                      helpers=_fast_helpers())
+    if d is None:
+        headers = {"content-location": url}
+        if content_type:
+            headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
+        d = feedparser.parse(io.BytesIO(body), response_headers=headers)
     version = d.get("version") or ""
     raw_entries = list(d.get("entries") or [])
     if not version and not raw_entries:

@@ -298,12 +298,13 @@ def _platform_candidates(url: str) -> list[str]:
     return out
 
 
-async def discover_feed(client: httpx.AsyncClient, url: str) -> tuple[str, FetchResult, Prepared]:
+async def discover_feed(client: httpx.AsyncClient, url: str, *,
+                        pool: Executor | None = None) -> tuple[str, FetchResult, Prepared]:
     """Find the feed behind a URL: the URL itself when it is a feed; else the page's
     `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
     Returns (feed url, its fetch result, its parsed form); raises AggregatorError."""
     result = await fetch_url(client, url, accept=FEED_ACCEPT)
-    prepared = parse_and_prepare(result.content, result.final_url, result.content_type, result.charset)
+    prepared = await _parse(result.content, result.final_url, result.content_type, result.charset, pool)
     if prepared.feed is not None:
         return _subscribed_url(url, result), result, prepared
     first_error = prepared.error or "not a feed"
@@ -327,7 +328,7 @@ async def discover_feed(client: httpx.AsyncClient, url: str) -> tuple[str, Fetch
             found = await fetch_url(client, candidate, accept=FEED_ACCEPT)
         except AggregatorError:
             continue
-        parsed = parse_and_prepare(found.content, found.final_url, found.content_type, found.charset)
+        parsed = await _parse(found.content, found.final_url, found.content_type, found.charset, pool)
         if parsed.feed is not None:
             return _subscribed_url(candidate, found), found, parsed
     raise NotAFeedError(f"no feed found at {url} ({first_error})", url=url)
@@ -339,14 +340,25 @@ def _subscribed_url(asked: str, result: FetchResult) -> str:
 
 async def subscribe(
     db: sqlite_utils.Database, client: httpx.AsyncClient, urls: Sequence[str], *,
-    tags: Sequence[str] = (), full_text: bool | None = None,
+    tags: Sequence[str] = (), full_text: bool | None = None, concurrency: int = 20,
+    per_host: int = 8,
 ) -> list[SubscribeResult]:
     """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
-    entries. Idempotent: an existing subscription only gains the tags."""
+    entries. Idempotent: an existing subscription only gains the tags. Many URLs are fetched
+    like a refresh: a global and a per-host limit, parsing in a process pool."""
+    use_pool = len(urls) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
+    pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
+    limit = asyncio.Semaphore(max(1, concurrency))
+    hosts: dict[str, asyncio.Semaphore] = {}
 
     async def one(raw: str) -> SubscribeResult:
-        res = SubscribeResult(url=raw)
         url = normalise_input_url(raw)
+        host = hosts.setdefault(_host_key(url or raw), asyncio.Semaphore(max(1, per_host)))
+        async with limit, host:
+            return await subscribe_one(raw, url)
+
+    async def subscribe_one(raw: str, url: str | None) -> SubscribeResult:
+        res = SubscribeResult(url=raw)
         if url is None:
             res.error = f"not an http(s) URL: {raw}"
             return res
@@ -356,7 +368,7 @@ async def subscribe(
             res.feed_url, res.title = url, existing["title"]
             return res
         try:
-            feed_url, result, prepared = await discover_feed(client, url)
+            feed_url, result, prepared = await discover_feed(client, url, pool=pool)
         except AggregatorError as exc:
             res.error = str(exc)
             return res
@@ -378,7 +390,11 @@ async def subscribe(
         res.feed_url, res.title, res.created, res.entries = feed_url, parsed.title, created, new
         return res
 
-    return list(await asyncio.gather(*(one(u) for u in urls)))
+    try:
+        return list(await asyncio.gather(*(one(u) for u in urls)))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def unsubscribe(db: sqlite_utils.Database, url: str) -> bool:

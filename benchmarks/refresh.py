@@ -295,7 +295,7 @@ r = make_reader(db)
 if phase == "first":
     for url in open(urls_file).read().split():
         r.add_feed(url, exist_ok=True)
-r.update_feeds(workers=workers)
+r.update_feeds(workers=workers, scheduled=False)  # every feed, as `aggregator fetch` does
 print(json.dumps({"entries": r.get_entry_counts().total}))
 """
 
@@ -323,7 +323,8 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
     try:
         db = workdir / f"agg-{count}.db"
         agg = [str(ROOT / ".venv/bin/aggregator"), "--db", str(db)]
-        sub = run_measured(agg + ["subscribe", *urls], env)
+        # --no-full-text: feeds only, as reader does (no article pages are fetched)
+        sub = run_measured(agg + ["subscribe", "--no-full-text", *urls], env)
         fetch1 = run_measured(agg + ["fetch"], env)
         first = {"seconds": sub["seconds"] + fetch1["seconds"],
                  "peak_mb": max(sub["peak_mb"], fetch1["peak_mb"]),

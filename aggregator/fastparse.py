@@ -1,0 +1,444 @@
+"""A fast reader for well-formed RSS 2.0 and Atom 1.0 documents that gives what feedparser gives.
+Pure: no I/O, no SQL; feedparser is not imported here (parse.py hands in its helpers).
+
+feedparser walks a document with a Python SAX handler per element, which caps it near 30
+feeds/s per core. This module builds the tree with the C ElementTree parser (expat, as
+feedparser's strict parser) and replays feedparser's rules for a known set of elements, in
+document order, into the same dictionary shape (`feed`, `entries`, `version`). Anything outside
+that set (DOCTYPE, xml:base, encodings other than UTF-8, XHTML or base64 content, elements
+feedparser has special handlers for that are not replayed here, nesting beyond what is known)
+returns None, and parse.py runs feedparser itself. `tests/test_fastparse.py` checks that both
+give equal results on every feed of the shared corpora.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+# Namespaces feedparser treats as "no prefix" (its `namespaces` map to '').
+_NO_PREFIX = {
+    "http://backend.userland.com/rss", "http://blogs.law.harvard.edu/tech/rss",
+    "http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/",
+    "http://example.com/newformat#", "http://example.com/necho", "http://purl.org/echo/",
+    "uri/of/echo/namespace#", "http://purl.org/pie/", "http://purl.org/atom/ns#",
+    ATOM_NS.lower(), "http://purl.org/rss/1.0/modules/rss091#",
+}
+# The prefixed namespaces replayed here (others are read only when feedparser has no handler
+# for the element, as plain values).
+_PREFIXES = {
+    "http://purl.org/dc/elements/1.1/": "dc",
+    "http://purl.org/dc/terms/": "dcterms",
+    "http://purl.org/rss/1.0/modules/content/": "content",
+    "http://search.yahoo.com/mrss/": "media",
+    "http://search.yahoo.com/mrss": "media",
+    "http://wellformedweb.org/commentAPI/": "wfw",
+    "http://purl.org/rss/1.0/modules/slash/": "slash",
+    "http://purl.org/rss/1.0/modules/syndication/": "sy",
+    "http://rssnamespace.org/feedburner/ext/1.0": "feedburner",
+    "http://purl.org/syndication/thread/1.0": "thr",
+    "http://www.georss.org/georss": "georss",
+    "http://www.itunes.com/DTDs/PodCast-1.0.dtd": "itunes",
+    "http://purl.org/rss/1.0/modules/rss091#": "",
+}
+_CAN_BE_RELATIVE_URI = {"comments", "docs", "href", "icon", "id", "link", "logo", "url",
+                        "wfw_comment", "wfw_commentrss"}
+_CAN_CONTAIN_RELATIVE_URIS = {"content", "copyright", "description", "info", "rights", "subtitle",
+                              "summary", "tagline", "title"}
+_HTML_TYPES = {"application/xhtml+xml", "text/html"}
+# Keys parse.py reads: an unknown element that would land on one of them is not replayed.
+_READ_KEYS = {"title", "title_detail", "link", "links", "content", "summary", "id", "author",
+              "authors", "author_detail", "published_parsed", "updated_parsed", "created_parsed",
+              "tags", "media_thumbnail", "media_content", "enclosures", "subtitle",
+              "subtitle_detail", "ttl"}
+_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+_EMAIL = re.compile(r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
+_AMP_REF = re.compile("&([A-Za-z0-9_]+);")
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """feedparser's own small functions, handed in by parse.py."""
+
+    urljoin: Callable[[str, str], str]
+    looks_like_html: Callable[[str], bool]
+    resolve_relative_uris: Callable[[str, str, str, str], str]
+    parse_date: Callable[[str], Any]
+    cp1252: dict[int, str]
+    has_handler: Callable[[str], bool]
+
+
+class _Decline(Exception):
+    """The document uses something not replayed here: feedparser reads it."""
+
+
+def read_feed(body: bytes, *, url: str, content_type: str | None, charset: str | None,
+              helpers: Helpers) -> dict[str, Any] | None:
+    """feedparser's result (`version`, `feed`, `entries`, `bozo`) for a well-formed RSS 2.0 or
+    Atom 1.0 document, or None when feedparser must read it."""
+    try:
+        root = _parse_tree(body, content_type=content_type, charset=charset)
+        replay = _Replay(url, helpers)
+        replay.no_content_type = not content_type
+        return replay.run(root)
+    except _Decline:
+        return None
+
+
+def _parse_tree(body: bytes, *, content_type: str | None, charset: str | None) -> ET.Element:
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    if not body.startswith(b"<") or body.startswith((b"\xfe\xff", b"\xff\xfe")):
+        raise _Decline  # leading whitespace, UTF-16/32: feedparser's own sniffing decides
+    head = body[:1024]
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in head or b"xml:base" in body:
+        raise _Decline
+    m = _ENCODING.match(head)
+    if m and m.group(1).lower() not in (b"utf-8", b"utf8"):
+        raise _Decline
+    if charset and charset.lower() not in ("utf-8", "utf8"):
+        raise _Decline
+    ctype = (content_type or "").lower()
+    if ctype and ctype not in ("application/xml", "text/xml") and not ctype.endswith("+xml"):
+        raise _Decline  # feedparser reports a non-XML media type (bozo)
+    if ctype.startswith("text/") and not charset and not body.isascii():
+        raise _Decline  # RFC 3023 says us-ascii here; feedparser's fallbacks decide
+    try:
+        body.decode("utf-8")
+        return ET.fromstring(body)
+    except (UnicodeDecodeError, ET.ParseError, ValueError):
+        raise _Decline from None
+
+
+def _name(el: ET.Element) -> tuple[str, str]:
+    """(feedparser's handler suffix such as 'dc_creator' or 'title', namespace uri)."""
+    tag = el.tag
+    if not isinstance(tag, str):
+        raise _Decline
+    if tag[0] == "{":
+        uri, local = tag[1:].split("}", 1)
+        if uri.lower() in _NO_PREFIX:
+            return local.lower(), uri
+        prefix = _PREFIXES.get(uri.lower())
+        if prefix is None:
+            raise _Decline  # a namespace whose feedparser prefix is not known here
+        return (prefix + "_" if prefix else "") + local.lower(), uri
+    return tag.lower(), ""
+
+
+def _attrs(el: ET.Element) -> dict[str, str]:
+    out = {}
+    for key, value in el.attrib.items():
+        if key[0] == "{":
+            raise _Decline  # namespaced attributes (xml:lang is harmless but rare: decline)
+        out[key.lower()] = value
+    return out
+
+
+def _enforce_href(attrs: dict[str, str]) -> None:
+    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+    if href:
+        attrs.pop("url", None)
+        attrs.pop("uri", None)
+        attrs["href"] = href
+
+
+def _text(el: ET.Element) -> str:
+    if len(el):
+        raise _Decline  # markup inside a text element: feedparser serialises it
+    return el.text or ""
+
+
+class _Replay:
+    """feedparser's element handlers for the supported set, on one document."""
+
+    def __init__(self, url: str, helpers: Helpers) -> None:
+        self.base = url
+        self.h = helpers
+        self.atom = False
+        self.no_content_type = False
+        self.contentparams: dict[str, Any] = {}
+
+    # -- feedparser's pop() for an element expecting text --------------------------------------
+    def finish(self, element: str, raw: str, *, guidislink: bool = False) -> str:
+        out = raw.strip()
+        if element in _CAN_BE_RELATIVE_URI and out and (element != "id" or guidislink):
+            out = self.h.urljoin(self.base, out)
+        params = self.contentparams
+        if not self.atom and params.get("type") == "text/plain" and self.h.looks_like_html(out):
+            params["type"] = "text/html"
+        htmlish = params.get("type", "text/html") in _HTML_TYPES
+        if htmlish and element in _CAN_CONTAIN_RELATIVE_URIS and ("<" in out or "&" in out):
+            # feedparser re-serialises markup here (sgmllib); doing the same keeps the HTML
+            # byte-identical, so content hashes and hash-based keys agree
+            out = self.h.resolve_relative_uris(out, self.base, "utf-8", params.get("type", "text/html"))
+        try:
+            out = out.encode("iso-8859-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+        return out.translate(self.h.cp1252)
+
+    def push_content(self, attrs: dict[str, str], default: str) -> None:
+        ctype = attrs.get("type", default).lower()
+        ctype = {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(ctype, ctype)
+        if ctype not in ("text/plain", "text/html") or "mode" in attrs or "src" in attrs:
+            raise _Decline  # xhtml, base64, out-of-line content
+        if not self.atom and "type" in attrs:
+            raise _Decline
+        self.contentparams = {"type": ctype, "language": None, "base": self.base}
+
+    # -- the document ---------------------------------------------------------------------------
+    def run(self, root: ET.Element) -> dict[str, Any]:
+        name, uri = _name(root)
+        feed: dict[str, Any] = {}
+        entries: list[dict[str, Any]] = []
+        feed_state = {"title_done": False, "has_content": False}
+        if name == "rss" and uri == "":
+            if not _attrs(root).get("version", "").startswith("2."):
+                raise _Decline
+            version = "rss20"
+            if len(root) != 1 or _name(root[0])[0] != "channel" or _attrs(root[0]):
+                raise _Decline
+            for child in root[0]:
+                if _name(child)[0] == "item":
+                    entries.append(self.entry(child))
+                else:
+                    self.feed_element(child, feed, feed_state, after_entries=bool(entries))
+        elif name == "feed" and uri == ATOM_NS:
+            self.atom = True
+            version = "atom10"
+            if "version" in _attrs(root):
+                raise _Decline
+            for child in root:
+                if _name(child)[0] == "entry":
+                    entries.append(self.entry(child))
+                else:
+                    self.feed_element(child, feed, feed_state, after_entries=bool(entries))
+        else:
+            raise _Decline
+        out: dict[str, Any] = {"version": version, "feed": feed, "entries": entries, "bozo": 0,
+                               "encoding": "utf-8"}
+        if self.no_content_type:
+            out["bozo"] = 1
+            out["bozo_exception"] = "no Content-type specified"
+        return out
+
+    def feed_element(self, el: ET.Element, feed: dict[str, Any], state: dict[str, bool], *,
+                     after_entries: bool) -> None:
+        if _name(el)[0] == "title":
+            if after_entries or state.get("seen_title"):
+                raise _Decline  # feedparser's title depth rules differ there
+            state["seen_title"] = True
+        self.element(el, feed, in_feed=True, state=state)
+
+    def entry(self, item: ET.Element) -> dict[str, Any]:
+        if _attrs(item):
+            raise _Decline  # rdf:about and CDF attributes
+        ctx: dict[str, Any] = {}
+        state = {"title_done": False, "has_content": False}
+        for child in item:
+            self.element(child, ctx, in_feed=False, state=state)
+        links = ctx.get("links")
+        if links is not None:
+            ctx["enclosures"] = [{k: v for k, v in link.items() if k != "rel"}
+                                 for link in links if link["rel"] == "enclosure"]
+        return ctx
+
+    def element(self, el: ET.Element, ctx: dict[str, Any], *, in_feed: bool,
+                state: dict[str, bool] | None = None) -> None:
+        name, _ = _name(el)
+        attrs = _attrs(el)
+        state = state if state is not None else {"title_done": False, "has_content": False}
+        if name == "title":
+            self.push_content(attrs, "text/plain")
+            value = self.finish("title", _text(el))
+            if state["title_done"]:
+                return
+            ctx["title"] = value
+            ctx["title_detail"] = dict(self.contentparams)
+            if value:
+                state["title_done"] = True
+        elif name == "link":
+            self.link(el, attrs, ctx, in_feed=in_feed)
+        elif name in ("description", "summary", "subtitle", "tagline"):
+            if name in ("description", "summary") and "summary" in ctx and not state["has_content"]:
+                raise _Decline  # feedparser reads a second summary as content
+            if in_feed and name != "description" and name not in ("subtitle", "tagline"):
+                raise _Decline
+            if not in_feed and name in ("subtitle", "tagline"):
+                raise _Decline
+            self.push_content(attrs, "text/html" if name == "description" else "text/plain")
+            value = self.finish(name, _text(el))
+            key = "subtitle" if in_feed else "summary"
+            ctx[key] = value
+            ctx[key + "_detail"] = dict(self.contentparams)
+        elif name in ("content", "content_encoded"):
+            if in_feed:
+                raise _Decline
+            state["has_content"] = True
+            self.push_content(attrs, "text/html" if name == "content_encoded" else "text/plain")
+            value = self.finish("content", _text(el))
+            ctx.setdefault("content", []).append({**self.contentparams, "value": value})
+            ctx.setdefault("summary", value)
+        elif name in ("guid", "id"):
+            guidislink = attrs.get("ispermalink", "true") == "true"
+            value = self.finish("id", _text(el), guidislink=guidislink)
+            ctx["id"] = value
+            ctx.setdefault("guidislink", guidislink and "link" not in ctx)
+            if guidislink:
+                ctx.setdefault("link", value)
+        elif name in ("pubdate", "published", "dcterms_issued", "issued"):
+            value = self.finish("published", _text(el))
+            ctx["published"] = value
+            ctx["published_parsed"] = self.h.parse_date(value)
+        elif name in ("updated", "lastbuilddate", "dc_date", "modified", "dcterms_modified"):
+            value = self.finish("updated", _text(el))
+            ctx["updated"] = value
+            ctx["updated_parsed"] = self.h.parse_date(value)
+        elif name in ("author", "dc_creator", "dc_author", "managingeditor"):
+            self.author(el, ctx)
+        elif name in ("category", "dc_subject"):
+            self.category(el, attrs, ctx)
+        elif name == "enclosure":
+            _enforce_href(attrs)
+            attrs["rel"] = "enclosure"
+            ctx.setdefault("links", []).append(attrs)
+            if el.text and el.text.strip() or len(el):
+                raise _Decline
+        elif name == "media_thumbnail":
+            if len(el):
+                raise _Decline
+            ctx.setdefault("media_thumbnail", []).append(attrs)
+            value = self.finish("url", el.text or "")
+            ctx["url"] = value
+            if value.strip() and "url" not in attrs:
+                attrs["url"] = value
+        elif name == "media_content":
+            if len(el):
+                raise _Decline
+            ctx.setdefault("media_content", []).append(attrs)
+        elif name == "image" and in_feed:
+            for sub in el:  # everything lands in feed['image'], which is not read
+                if _name(sub)[0] not in ("url", "title", "link", "width", "height", "description"):
+                    raise _Decline
+                if len(sub):
+                    raise _Decline
+            if in_feed:
+                ctx.setdefault("image", {})
+        elif name in ("language", "generator", "webmaster", "rights", "copyright", "icon", "logo",
+                      "cloud", "docs") and in_feed:
+            if len(el):
+                raise _Decline
+            if name in ("rights", "copyright"):
+                self.push_content(attrs, "text/plain")
+                self.finish("rights", _text(el))
+        else:
+            self.unknown(el, name, attrs, ctx)
+
+    def link(self, el: ET.Element, attrs: dict[str, str], ctx: dict[str, Any], *, in_feed: bool) -> None:
+        attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
+        _enforce_href(attrs)
+        if "href" in attrs:
+            attrs["href"] = self.h.urljoin(self.base, attrs["href"])
+        links = ctx.setdefault("links", [])
+        links.append(attrs)
+        if "href" in attrs:
+            if len(el) or (el.text or "").strip():
+                raise _Decline
+            ctype = attrs.get("type", "").lower()
+            if attrs.get("rel") == "alternate" and ctype in _HTML_TYPES:
+                ctx["link"] = attrs["href"]
+            return
+        value = self.finish("link", _text(el))
+        if not in_feed:
+            value = value.replace("&amp;", "&")
+        value = _AMP_REF.sub(r"&\g<1>", value)
+        ctx["link"] = value
+        if value or in_feed:
+            links[-1]["href"] = value
+
+    def author(self, el: ET.Element, ctx: dict[str, Any]) -> None:
+        authors = ctx.setdefault("authors", [])
+        authors.append({})
+        for sub in el:
+            sname, _ = _name(sub)
+            if sname not in ("name", "email", "uri", "url") or len(sub):
+                raise _Decline
+            value = (sub.text or "").strip()
+            if sname in ("uri", "url"):
+                key, value = "href", self.finish("href", sub.text or "")
+            else:
+                key = sname
+            detail = ctx.setdefault("author_detail", {})
+            detail[key] = value
+            self.sync_author(ctx)
+            ctx["authors"][-1][key] = value
+        own = (el.text or "") + "".join((sub.tail or "") for sub in el)
+        ctx["author"] = self.finish("author", own)
+        self.sync_author(ctx)
+
+    def sync_author(self, ctx: dict[str, Any]) -> None:
+        detail = ctx.get("authors", [{}])[-1]
+        if detail:
+            name, email = detail.get("name"), detail.get("email")
+            if name and email:
+                ctx["author"] = f"{name} ({email})"
+            elif name:
+                ctx["author"] = name
+            elif email:
+                ctx["author"] = email
+            return
+        author, email = ctx.get("author"), None
+        if not author:
+            return
+        m = _EMAIL.search(author)
+        if m:
+            email = m.group(0)
+            author = author.replace(email, "").replace("()", "").replace("<>", "")
+            author = author.replace("&lt;&gt;", "").strip()
+            if author and author[0] == "(":
+                author = author[1:]
+            if author and author[-1] == ")":
+                author = author[:-1]
+            author = author.strip()
+        if author or email:
+            ctx.setdefault("author_detail", detail)
+        if author:
+            detail["name"] = author
+        if email:
+            detail["email"] = email
+
+    def category(self, el: ET.Element, attrs: dict[str, str], ctx: dict[str, Any]) -> None:
+        tags = ctx.setdefault("tags", [])
+
+        def add(term: str | None, scheme: str | None, label: str | None) -> None:
+            if not term and not scheme and not label:
+                return
+            value = {"term": term, "scheme": scheme, "label": label}
+            if value not in tags:
+                tags.append(value)
+
+        add(attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
+        value = self.finish("category", _text(el))
+        if not value:
+            return
+        if tags and not tags[-1]["term"]:
+            tags[-1]["term"] = value
+        else:
+            add(value, None, None)
+
+    def unknown(self, el: ET.Element, name: str, attrs: dict[str, str], ctx: dict[str, Any]) -> None:
+        """An element feedparser has no handler for: stored as a plain value (no attributes)
+        or as a dictionary of its attributes; declined when it holds elements or would land on
+        a key parse.py reads."""
+        if self.h.has_handler(name) or len(el) or name in _READ_KEYS:
+            raise _Decline
+        if attrs:
+            ctx[name] = attrs
+            return
+        ctx[name] = self.finish(name, el.text or "")

@@ -1,0 +1,103 @@
+"""fastparse gives exactly what feedparser gives: every feed of the shared corpora is parsed both
+ways (with and without an HTTP content type) and the ParsedFeed results must be equal, field by
+field (titles, links, ids/keys, dates, authors, raw content HTML, categories, ...)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from aggregator import fastparse, parse
+from aggregator.parse import parse_feed
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "feeds"
+SETS = sorted(p.name for p in CORPUS.iterdir()) if CORPUS.is_dir() else []
+URL = "http://example.com/feeds/feed.xml"
+VARIANTS = ((None, None), ("application/rss+xml", "utf-8"))
+
+
+def _files(name: str) -> list[Path]:
+    out = []
+    for folder, _, files in os.walk(CORPUS / name):
+        for f in files:
+            if f.endswith((".tsv", ".md", ".txt")) or f.startswith("LICENSE"):
+                continue
+            out.append(Path(folder) / f)
+    return sorted(out)
+
+
+def _parse(body: bytes, fast: bool, ctype: str | None, charset: str | None) -> object:
+    try:
+        return parse_feed(body, url=URL, content_type=ctype, charset=charset, fast=fast)
+    except Exception as exc:  # the same error both ways counts as equal
+        return (type(exc).__name__, str(exc))
+
+
+def _uses_fast_path(body: bytes, ctype: str | None, charset: str | None) -> bool:
+    return fastparse.read_feed(body, url=URL, content_type=ctype, charset=charset,
+                               helpers=parse._fast_helpers()) is not None
+
+
+@pytest.mark.skipif(not SETS, reason="shared corpora not available")
+@pytest.mark.parametrize("name", SETS)
+def test_fastparse_equals_feedparser_on_corpus(name: str) -> None:
+    fast_count = 0
+    for path in _files(name):
+        body = path.read_bytes()
+        for ctype, charset in VARIANTS:
+            if not _uses_fast_path(body, ctype, charset):
+                continue
+            fast_count += 1
+            fast = _parse(body, True, ctype, charset)
+            slow = _parse(body, False, ctype, charset)
+            assert fast == slow, f"{path} ({ctype}): fastparse differs from feedparser"
+    if name in ("feedjira-sample-feeds", "feedparser-tests", "gofeed-testdata"):
+        assert fast_count > 50  # the fast path really is exercised
+
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"
+     xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>T &amp; co</title><link>http://example.com/</link><description>D</description>
+<item><title>One</title><link>/posts/1?a=1&amp;b=2</link><guid isPermaLink="false">g1</guid>
+<pubDate>Tue, 10 Jun 2003 04:00:00 GMT</pubDate><dc:creator>Ann</dc:creator>
+<description>&lt;p&gt;Summary &lt;a href="/x"&gt;x&lt;/a&gt;&lt;/p&gt;</description>
+<content:encoded><![CDATA[<p>Body <a href="rel/y">y</a> &amp; more</p>]]></content:encoded>
+<category>a</category><category domain="d">b</category>
+<enclosure url="http://example.com/a.mp3" type="audio/mpeg" length="1"/></item>
+<item><title>Two</title><guid>http://example.com/2</guid>
+<author>bob@example.com (Bob)</author><description>Plain &amp;amp; text</description></item>
+</channel></rss>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">A &lt;b&gt;feed&lt;/b&gt;</title>
+<link href="http://example.com/"/><id>urn:x</id><updated>2024-05-01T09:30:00Z</updated>
+<entry><title>E1</title><link rel="alternate" href="/e1"/><id>tag:example.com,2024:1</id>
+<published>2024-05-01T09:30:00+02:00</published><updated>2024-05-02T09:30:00Z</updated>
+<author><name>Ann</name><email>ann@example.com</email></author>
+<summary>Short</summary><content type="html">&lt;p&gt;Long &lt;img src="i.png"&gt;&lt;/p&gt;</content>
+<category term="t1"/></entry>
+<entry><id>e2</id><title type="text">Plain &lt;b&gt;</title><content type="text">x &lt; y</content></entry>
+</feed>"""
+
+
+@pytest.mark.parametrize("doc", [RSS, ATOM], ids=["rss20", "atom10"])
+@pytest.mark.parametrize("ctype,charset", VARIANTS)
+def test_fastparse_handles_common_documents(doc: bytes, ctype: str | None, charset: str | None) -> None:
+    assert _uses_fast_path(doc, ctype, charset)
+    assert _parse(doc, True, ctype, charset) == _parse(doc, False, ctype, charset)
+
+
+@pytest.mark.parametrize("doc", [
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel><title>&x;</title></channel></rss>',
+    b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>\xe9</title></channel></rss>',
+    b'<rss version="2.0"><channel><title>T</title><item><title>x</title><itunes:summary xmlns:itunes="http://www.itunes.com/DTDs/PodCast-1.0.dtd">s</itunes:summary></item></channel></rss>',
+    b'<rss version="2.0"><channel><item><title>unclosed</item></channel></rss>',
+    b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content></entry></feed>',
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel><title>x</title></channel></rdf:RDF>',
+], ids=["doctype", "latin1", "itunes", "malformed", "xhtml", "rss10"])
+def test_fastparse_declines_what_it_does_not_replay(doc: bytes) -> None:
+    assert not _uses_fast_path(doc, "application/xml", None)
+    parse_feed(doc, url=URL, content_type="application/xml")  # feedparser still reads it
