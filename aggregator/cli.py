@@ -50,11 +50,26 @@ def cli(ctx: click.Context, db_path: str) -> None:
     ctx.obj = {"db_path": db_path}
 
 
+# Commands that only read: every other command checks the database (quick_check) first.
+_READERS = frozenset({"feeds", "search", "export", "serve", "check", "backup"})
+
+
 def _db(ctx: click.Context) -> sqlite_utils.Database:
     if "db" not in ctx.obj:
-        ctx.obj["db"] = store.open_db(ctx.obj["db_path"])
-    db: sqlite_utils.Database = ctx.obj["db"]
-    return db
+        db = store.open_db(ctx.obj["db_path"])
+        if ctx.info_name not in _READERS:
+            store.quick_check(db, ctx.obj["db_path"])  # never write into a corrupt file
+        ctx.obj["db"] = db
+    db_: sqlite_utils.Database = ctx.obj["db"]
+    return db_
+
+
+def _deadline() -> float:
+    """Seconds one feed request may take in all: 30, or env AGGREGATOR_DEADLINE (tests)."""
+    try:
+        return max(1.0, float(os.environ.get("AGGREGATOR_DEADLINE") or 30.0))
+    except ValueError:
+        raise click.ClickException("AGGREGATOR_DEADLINE must be a number of seconds") from None
 
 
 def _run(coro_factory: Callable[[Any], Any]) -> Any:
@@ -134,6 +149,8 @@ def feeds(ctx: click.Context, fmt: str) -> None:
         return
     for r in out:
         error = f"  ERROR ({r['error_count']}): {r['last_error']}" if r["last_error"] else ""
+        if r["status"] == "failing" and r["next_check_at"]:
+            error += f"  (next try {r['next_check_at']})"
         tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
         click.echo(f"{r['title'] or '(untitled)'}  <{r['url']}>  {r['articles']} articles  "
                    f"{r['status']}{tags}{error}")
@@ -144,17 +161,26 @@ def feeds(ctx: click.Context, fmt: str) -> None:
               help="Requests in flight at once.")
 @click.option("--per-host", default=8, show_default=True, type=click.IntRange(1, 500),
               help="Requests in flight to one host.")
-@click.option("--all", "all_", is_flag=True, help="Refresh every feed, even those not due yet.")
+@click.option("--all", "all_", is_flag=True,
+              help="Refresh every active feed now, even those not due yet "
+                   "(paused and gone feeds wait for `aggregator resume`).")
 @click.pass_context
 def fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> None:
     """Refresh the feeds that are due and download pages waiting for their text."""
+    with store.writer_lock(ctx.obj["db_path"], what="fetch"):
+        _fetch(ctx, concurrency, per_host, all_)
+
+
+def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> None:
     db = _db(ctx)
     due = len(store.feeds_due(db, all=all_))
+    deadline = _deadline()
 
     async def work(client: Any) -> Any:
         with _progress(due, "Fetching feeds") as tick:
             summary = await service.refresh_feeds(db, client, concurrency=concurrency,
-                                                  per_host=per_host, all=all_, progress=tick)
+                                                  per_host=per_host, all=all_, progress=tick,
+                                                  deadline=deadline)
         pages = None
         if hasattr(service, "fetch_pages"):
             pending = len(store.pages_due(db))
@@ -190,6 +216,46 @@ def resume(ctx: click.Context, url: str) -> None:
         raise click.ClickException(f"not subscribed: {url}")
     store.update_feed(db, feed["id"], status="ok", next_check_at=None, error_count=0)
     click.echo(f"Resumed {url}")
+
+
+@cli.command()
+@click.argument("url")
+@click.pass_context
+def pause(ctx: click.Context, url: str) -> None:
+    """Stop polling a feed (its articles are kept); `aggregator resume URL` starts it again."""
+    db = _db(ctx)
+    feed = store.get_feed(db, url)
+    if not feed:
+        raise click.ClickException(f"not subscribed: {url}")
+    store.update_feed(db, feed["id"], status="paused")
+    click.echo(f"Paused {url}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Database safety
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.pass_context
+def backup(ctx: click.Context, file: str, force: bool) -> None:
+    """Copy the database to FILE (VACUUM INTO, safe during a fetch), then check the copy."""
+    store.backup_database(_db(ctx), file, force=force)
+    click.echo(f"Backed up {ctx.obj['db_path']} to {file} (integrity ok)")
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the database: integrity, the full-text index, foreign keys. Exit 1 on a problem."""
+    problems = store.check_database(_db(ctx))
+    if problems:
+        for problem in problems:
+            click.echo(f"problem: {problem}", err=True)
+        raise click.ClickException(f"{ctx.obj['db_path']}: {len(problems)} problem(s) found; "
+                                   "restore a backup (`aggregator backup FILE` makes one)")
+    click.echo(f"{ctx.obj['db_path']}: ok (integrity, full-text index, foreign keys)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,9 +393,10 @@ def import_(ctx: click.Context, file: str, fmt: str, tags: tuple[str, ...]) -> N
     if not Path(file).exists():
         raise click.ClickException(f"no such file: {file}")
     batch = service.read_import_file(file, format=fmt)  # a bad file fails before the db opens
-    db = _db(ctx)
-    with _progress(len(batch.subscriptions) + len(batch.links), "Importing") as tick:
-        summary = service.import_batch(db, batch, tags=tags, progress=tick)
+    with store.writer_lock(ctx.obj["db_path"], what="import"):
+        db = _db(ctx)
+        with _progress(len(batch.subscriptions) + len(batch.links), "Importing") as tick:
+            summary = service.import_batch(db, batch, tags=tags, progress=tick)
     for warning in summary.warnings[:10]:
         click.echo(f"  warning: {warning}", err=True)
     if len(summary.warnings) > 10:

@@ -52,8 +52,25 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
         raise NotAFeedError("not a feed: binary content", url=url)
     if _HTML_START.match(stripped[:2048]):
         raise NotAFeedError("not a feed: the address gives an HTML page", url=url)
-    return _parse_xml_feed(bytes(body), url=url, content_type=content_type, charset=charset,
-                           max_entries=max_entries, fast=fast)
+    return _parse_xml_feed(_cut_after_entries(bytes(body), max_entries), url=url,
+                           content_type=content_type, charset=charset, max_entries=max_entries,
+                           fast=fast)
+
+
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(item|entry)[\s/>]")
+
+
+def _cut_after_entries(body: bytes, max_entries: int) -> bytes:
+    """A document with more than `max_entries` items is cut before the next one and closed, so
+    feedparser never builds the rest (200,000 items took 40 s and 400 MB)."""
+    starts = _ENTRY_START.finditer(body)
+    for count, match in enumerate(starts, 1):
+        if count > max_entries:
+            head = body[:2048].lower()
+            closer = (b"</feed>" if match.group(1) == b"entry"
+                      else b"</rdf:RDF>" if b"<rdf:rdf" in head else b"</channel></rss>")
+            return body[:match.start()] + closer
+    return body
 
 
 def _looks_binary(head: bytes) -> bool:

@@ -23,7 +23,7 @@ from . import store
 from .errors import AggregatorError, HTTPStatusError, NotAFeedError, ParseError
 from .fetch import FEED_ACCEPT, cache_lifetime, fetch_url
 from .models import FetchResult, ImportBatch
-from .process import Prepared, parse_and_prepare
+from .process import Prepared, exit_with_parent, parse_and_prepare
 from .sanitize import safe_url
 
 Progress = Callable[[int], None]
@@ -111,14 +111,16 @@ def _record_failure(db: sqlite_utils.Database, feed: dict[str, Any], exc: Aggreg
 async def refresh_feed(
     db: sqlite_utils.Database, client: httpx.AsyncClient, feed: dict[str, Any], *,
     pool: Executor | None = None, summary: RefreshSummary | None = None,
+    deadline: float = 30.0,
 ) -> None:
-    """Fetch, parse and store one feed. Failures are recorded on the feed's row, never raised."""
+    """Fetch, parse and store one feed. Failures are recorded on the feed's row, never raised.
+    `deadline` bounds the request, everything included."""
     summary = summary if summary is not None else RefreshSummary()
     summary.feeds += 1
     url = feed["url"]
     try:
         result = await fetch_url(client, url, etag=feed["etag"], last_modified=feed["last_modified"],
-                                 accept=FEED_ACCEPT)
+                                 accept=FEED_ACCEPT, deadline=deadline)
     except AggregatorError as exc:
         _record_failure(db, feed, exc)
         summary.failed += 1
@@ -225,10 +227,11 @@ def _mark_for_full_text(feed: dict[str, Any],
 async def refresh_feeds(
     db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
     per_host: int = 8, all: bool = False, progress: Progress | None = None,
-    use_pool: bool | None = None,
+    use_pool: bool | None = None, deadline: float = 30.0,
 ) -> RefreshSummary:
-    """Refresh every feed that is due (every feed with `all`) concurrently: a global limit and a
-    per-host limit on requests; parsing in a process pool when there is enough of it."""
+    """Refresh every feed that is due (every active feed with `all`) concurrently: a global
+    limit and a per-host limit on requests; parsing in a process pool when there is enough of
+    it. `deadline` bounds each feed's request."""
     started = time.monotonic()
     feeds = store.feeds_due(db, all=all)
     summary = RefreshSummary()
@@ -236,7 +239,8 @@ async def refresh_feeds(
         return summary
     if use_pool is None:
         use_pool = len(feeds) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
+    pool: Executor | None = ProcessPoolExecutor(
+        max_workers=os.cpu_count(), initializer=exit_with_parent) if use_pool else None
     limit = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -244,7 +248,7 @@ async def refresh_feeds(
         host = hosts.setdefault(_host_key(feed["url"]), asyncio.Semaphore(max(1, per_host)))
         async with limit, host:
             try:
-                await refresh_feed(db, client, feed, pool=pool, summary=summary)
+                await refresh_feed(db, client, feed, pool=pool, summary=summary, deadline=deadline)
             except AggregatorError as exc:  # a database error on one feed
                 summary.failed += 1
                 summary.errors.append((feed["url"], str(exc)))
@@ -347,7 +351,8 @@ async def subscribe(
     entries. Idempotent: an existing subscription only gains the tags. Many URLs are fetched
     like a refresh: a global and a per-host limit, parsing in a process pool."""
     use_pool = len(urls) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
+    pool: Executor | None = ProcessPoolExecutor(
+        max_workers=os.cpu_count(), initializer=exit_with_parent) if use_pool else None
     limit = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -571,7 +576,8 @@ async def fetch_pages(
         return summary
     if use_pool is None:
         use_pool = len(due) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool: Executor | None = ProcessPoolExecutor(max_workers=os.cpu_count()) if use_pool else None
+    pool: Executor | None = ProcessPoolExecutor(
+        max_workers=os.cpu_count(), initializer=exit_with_parent) if use_pool else None
     limit_sem = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
     learned: dict[int, bool] = {}  # feed id -> its entries are summaries
