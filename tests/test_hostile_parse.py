@@ -1,0 +1,276 @@
+"""Hostile feed documents through the real pipeline: XML bombs and external entities, guids that
+change on every fetch, content that embeds the time, huge documents and fields, deep nesting.
+(reliability.md cases 39-41, 47-49, 52-54, 61.)"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aggregator.cli import cli
+from aggregator.parse import MAX_ENTRIES
+from aggregator.process import parse_and_prepare
+from aggregator.sanitize import MAX_FIELD
+from aggregator.store import MAX_CONTENT_UPDATES
+from tests.httpserver import LocalServer, Route
+
+RSS = "application/rss+xml"
+SECRET = "TOPSECRET-7f3a9c"
+
+
+def run(*args: str, ok: bool = True) -> object:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def everything(db: Path) -> str:
+    """Every text value in the database, for leak checks."""
+    conn = sqlite3.connect(db)
+    try:
+        out = []
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                     "AND name NOT LIKE 'articles_fts%'"):
+            for row in conn.execute(f"SELECT * FROM [{table}]"):
+                out += [str(v) for v in row if v is not None]
+        return "\n".join(out)
+    finally:
+        conn.close()
+
+
+def item(n: int, *, guid: str | None = None, body: str = "body", updated: str = "") -> str:
+    g = guid if guid is not None else f"http://feed.test/p{n}"
+    return (f"<item><title>Post {n}</title><link>http://feed.test/p{n}</link><guid>{g}</guid>"
+            f"{updated}<description>{body}</description></item>")
+
+
+def rss(items: str, extra: str = "") -> bytes:
+    return (f'<?xml version="1.0"?>{extra}<rss version="2.0"><channel><title>Hostile</title>'
+            f"<link>http://feed.test/</link>{items}</channel></rss>").encode()
+
+
+def billion_laughs() -> bytes:
+    entities = ['<!ENTITY lol "lol">'] + [
+        f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1) if i > 1 else "&lol;") * 10}">'
+        for i in range(1, 10)]
+    doctype = "<!DOCTYPE rss [" + "".join(entities) + "]>"
+    return rss(item(1, body="laughs &lol9;") + item(2), extra=doctype)
+
+
+def quadratic_blowup() -> bytes:
+    doctype = '<!DOCTYPE rss [<!ENTITY a "' + "a" * 50_000 + '">]>'
+    return rss(item(1, body="&a;" * 50_000) + item(2), extra=doctype)
+
+
+def xxe(secret_file: Path, port: int) -> bytes:
+    doctype = (f'<!DOCTYPE rss SYSTEM "http://127.0.0.1:{port}/evil.dtd" ['
+               f'<!ENTITY x SYSTEM "file://{secret_file}">'
+               f'<!ENTITY y SYSTEM "http://127.0.0.1:{port}/entity">'
+               f'<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/param"> %p;]>')
+    return rss(item(1, body="secret: &x; remote: &y;").replace("Post 1", "Post 1 &x;") + item(2),
+               extra=doctype)
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    path = tmp_path / "secret"
+    path.write_text(SECRET)
+    return path
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_xml_bombs_are_neutralised_quickly(fast: bool) -> None:
+    for name, body in (("billion laughs", billion_laughs()), ("quadratic", quadratic_blowup())):
+        started = time.monotonic()
+        from aggregator.parse import parse_feed
+
+        feed = parse_feed(body, url="http://feed.test/rss", fast=fast)
+        assert time.monotonic() - started < 2, name
+        entries = {e.url: e for e in feed.entries}
+        assert "http://feed.test/p2" in entries  # the honest entry is kept
+        for entry in feed.entries:
+            assert "lollollol" not in entry.content_html, name
+            assert "a" * 1000 not in entry.content_html, name
+            assert len(entry.content_html) < 2 * len(body), name  # never expanded (2.5 GB)
+
+
+def test_xxe_and_external_dtds_are_never_resolved(server: LocalServer, db_path: Path,
+                                                  secret_file: Path) -> None:
+    other = LocalServer().start()  # the "internal" server that must receive nothing
+    try:
+        other.add("/evil.dtd", Route(body=b'<!ENTITY x "DTD-LOADED">', content_type="text/plain"))
+        other.add("/entity", Route(body=b"REMOTE-ENTITY", content_type="text/plain"))
+        url = server.add("/xxe.xml", Route(body=xxe(secret_file, other.port), content_type=RSS))
+        run("subscribe", url)
+        run("fetch", "--all")
+        assert other.requests == []
+        stored = everything(db_path)
+        assert SECRET not in stored and "DTD-LOADED" not in stored and "REMOTE-ENTITY" not in stored
+        assert rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
+    finally:
+        other.stop()
+
+
+def test_opml_import_with_entities_is_refused_through_the_cli(db_path: Path, tmp_path: Path,
+                                                              secret_file: Path) -> None:
+    lol = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol"}">' for i in range(10))
+    bombs = {
+        "xxe.opml": f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file://{secret_file}">]>'
+                    '<opml version="2.0"><body><outline text="&x;" xmlUrl="http://a.test/&x;"/>'
+                    "</body></opml>",
+        "laughs.opml": f'<?xml version="1.0"?><!DOCTYPE opml [{lol}]><opml version="2.0"><body>'
+                       '<outline text="&l9;" xmlUrl="http://a.test/feed"/></body></opml>',
+    }
+    for name, text in bombs.items():
+        path = tmp_path / name
+        path.write_text(text)
+        started = time.monotonic()
+        result = run("import", str(path), ok=False)
+        assert time.monotonic() - started < 5
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+        assert "Traceback" not in result.output
+    assert not db_path.exists() or SECRET not in everything(db_path)
+    assert not db_path.exists() or rows(db_path, "SELECT count(*) FROM feeds") == [(0,)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds that change on every fetch
+
+
+def changing(make: Callable[[int], bytes]) -> Callable[[BaseHTTPRequestHandler], None]:
+    calls = {"n": 0}
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        calls["n"] += 1
+        body = make(calls["n"])
+        h.send_response(200)
+        h.send_header("Content-Type", RSS)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handler
+
+
+def test_guids_with_a_timestamp_and_stable_links_do_not_grow(server: LocalServer,
+                                                             db_path: Path) -> None:
+    url = server.add("/churn.xml", changing(lambda n: rss("".join(
+        item(i, guid=f"urn:post:{i}:{time.time_ns()}-{n}") for i in range(5)))))
+    run("subscribe", url)
+    for _ in range(10):
+        run("fetch")
+    assert len(server.hits("/churn.xml")) == 11
+    assert rows(db_path, "SELECT count(*), count(DISTINCT url) FROM articles") == [(5, 5)]
+    assert rows(db_path, "SELECT count(*) FROM feed_entries") == [(5,)]
+    assert rows(db_path, "SELECT article_count FROM feeds") == [(5,)]
+
+
+def test_content_with_the_time_stops_rewriting_and_user_fields_survive(
+        server: LocalServer, db_path: Path) -> None:
+    url = server.add("/clock.xml", changing(lambda n: rss(
+        item(1, body=f"Rendered at request {n} " + "word " * 200) + item(2))))
+    run("subscribe", url)
+    run("tag", "http://feed.test/p1", "--add", "keep-me")
+    run("read", "http://feed.test/p1")
+    run("star", "http://feed.test/p1")
+    run("save", "http://feed.test/p1", "--note", "my note")
+    for _ in range(MAX_CONTENT_UPDATES + 6):
+        run("fetch")
+    (updates, text, tags, state, starred, note, saved), = rows(
+        db_path, "SELECT content_updates, text, tags, state, starred, note, saved FROM articles "
+                 "WHERE url = 'http://feed.test/p1'")
+    assert updates == MAX_CONTENT_UPDATES
+    # the text stopped at the last allowed rewrite, not the latest fetch
+    assert f"request {MAX_CONTENT_UPDATES + 1} " in text
+    assert json.loads(tags) == ["keep-me"] and state == "read" and starred == 1
+    assert note == "my note" and saved == 1
+    assert rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
+
+
+def test_a_real_update_replaces_content_and_keeps_user_fields(server: LocalServer,
+                                                              db_path: Path) -> None:
+    versions = {1: ("First draft " + "word " * 150, "2024-05-01T10:00:00Z"),
+                2: ("Corrected story " + "word " * 150, "2024-05-02T10:00:00Z")}
+    current = {"v": 1}
+
+    def make(_: int) -> bytes:
+        body, when = versions[current["v"]]
+        return rss(item(1, body=body, updated=f"<atom:updated xmlns:atom='http://www.w3.org/2005/Atom'>"
+                                             f"{when}</atom:updated>"))
+
+    url = server.add("/upd.xml", changing(make))
+    run("subscribe", url)
+    run("tag", "http://feed.test/p1", "--add", "important")
+    run("archive", "http://feed.test/p1")
+    current["v"] = 2
+    run("fetch")
+    (text, tags, state), = rows(db_path, "SELECT text, tags, state FROM articles")
+    assert text.startswith("Corrected story")
+    assert json.loads(tags) == ["important"] and state == "archived"
+
+
+# ---------------------------------------------------------------------------------------------
+# Size
+
+
+def test_200k_items_over_the_cap_are_refused_and_under_it_cut_at_10000(
+        server: LocalServer, db_path: Path) -> None:
+    items = "".join(f"<item><title>T{i}</title><link>http://big.test/{i}</link></item>"
+                    for i in range(200_000))
+    huge = rss(items + items[: 4_000_000])  # about 20 MB
+    assert len(huge) > 15 * 1024 * 1024
+    url = server.add("/huge.xml", Route(body=huge, content_type=RSS))
+    started = time.monotonic()
+    result = run("subscribe", url, ok=False)
+    assert result.exit_code == 1 and "too large" in result.output
+    assert time.monotonic() - started < 30
+    assert rows(db_path, "SELECT count(*) FROM articles") == [(0,)]
+
+    body = rss(items)  # 200,000 items in about 13 MB: under the cap
+    assert len(body) < 15 * 1024 * 1024
+    started = time.monotonic()
+    prepared = parse_and_prepare(body, "http://big.test/feed.xml")
+    assert time.monotonic() - started < 20  # raw feedparser: about 40 s and 400 MB
+    assert prepared.feed is not None and len(prepared.records) == MAX_ENTRIES
+    assert prepared.records[-1]["url"] == f"http://big.test/{MAX_ENTRIES - 1}"
+
+
+def test_a_5_mb_description_is_truncated_and_the_other_entries_kept(server: LocalServer,
+                                                                    db_path: Path) -> None:
+    giant = "<p>" + "x" * (5 * 1024 * 1024) + "</p>"
+    body = rss(item(1, body=giant.replace("<", "&lt;").replace(">", "&gt;")) + item(2) + item(3))
+    url = server.add("/fat.xml", Route(body=body, content_type=RSS))
+    run("subscribe", url)
+    got = dict(rows(db_path, "SELECT url, length(content_html) FROM articles"))
+    assert set(got) == {"http://feed.test/p1", "http://feed.test/p2", "http://feed.test/p3"}
+    assert 0 < got["http://feed.test/p1"] <= MAX_FIELD + 100
+    assert rows(db_path, "SELECT max(length(text)) FROM articles")[0][0] <= MAX_FIELD
+
+
+def test_20000_nested_divs_are_sanitised_in_bounded_time() -> None:
+    nested = "<div>" * 20_000 + "deep <script>alert(1)</script> text" + "</div>" * 20_000
+    body = rss(item(1, body=nested.replace("<", "&lt;").replace(">", "&gt;")) + item(2))
+    started = time.monotonic()
+    prepared = parse_and_prepare(body, "http://feed.test/rss")
+    assert time.monotonic() - started < 10
+    assert prepared.feed is not None and len(prepared.records) == 2
+    html = prepared.records[0]["content_html"]
+    assert "<script" not in html and "alert(1)" not in html
+    assert "deep" in prepared.records[0]["text"]
