@@ -927,6 +927,87 @@ def save_links_bulk(
     return len(fresh), len(merged) - len(fresh)
 
 
+def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str, Any]]) -> int:
+    """Insert many new articles in one transaction (bulk ingest: benchmarks, large imports of
+    whole articles): rows first, then the full-text index in one INSERT ... SELECT over the new
+    rows (the per-row trigger is dropped meanwhile), then join rows. Records whose URL is
+    already stored are skipped. Each record: the columns of `articles` it sets (url, title,
+    author, published, text, content_html, excerpt, word_count, reading_time, site, feed_id,
+    feed_title, saved, saved_at, state, starred, ...), plus `key` (its feed entry key, when it
+    has a feed_id) and `tags` (a list). Returns how many were inserted."""
+    now = now_iso()
+    with transaction(db):
+        urls = [r["url"] for r in records if r.get("url")]
+        known: set[str] = set()
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(u for (u,) in db.execute(
+                f"SELECT url FROM articles WHERE url IN ({marks})", chunk).fetchall())
+        fresh = [r for r in records if not r.get("url") or r["url"] not in known]
+        if not fresh:
+            return 0
+        tag_cache: dict[tuple[str, ...], tuple[list[int], str]] = {}
+        stored_name: dict[str, tuple[int, str]] = {}
+
+        def resolve(raw: tuple[str, ...]) -> tuple[list[int], str]:
+            if raw not in tag_cache:
+                names = normalise_tags(raw)
+                for name in names:
+                    if name.lower() not in stored_name:
+                        (tag_id,) = _tag_ids(db, [name])
+                        stored_name[name.lower()] = (tag_id, str(_one(
+                            db, "SELECT name FROM tags WHERE id = ?", [tag_id])))
+                pairs = sorted((stored_name[n.lower()] for n in names), key=lambda p: p[1].lower())
+                tag_cache[raw] = ([i for i, _ in pairs], json.dumps(
+                    [n for _, n in pairs], ensure_ascii=False, separators=(",", ":")))
+            return tag_cache[raw]
+        first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
+        columns = ("url", "title", "author", "published", "updated", "sort_date", "first_seen_at",
+                   "feed_id", "feed_title", "site", "tags", "excerpt", "text", "content_html",
+                   "word_count", "reading_time", "saved", "saved_at", "state", "starred",
+                   "updated_at", "fetch_status", "full_text")
+        rows = []
+        pairs: list[tuple[int, int]] = []
+        entries: list[tuple[int, str, int, str]] = []
+        for offset, rec in enumerate(fresh):
+            article_id = first_id + offset
+            tag_ids, tags_json = resolve(tuple(rec.get("tags") or ()))
+            published = rec.get("published")
+            when = rec.get("saved_at") if rec.get("saved") and not published else published
+            values = {
+                "title": "", "text": "", "content_html": "", "word_count": 0, "reading_time": 0,
+                "saved": 0, "state": "unread", "starred": 0, "full_text": 0, **rec,
+                "sort_date": min(when, now) if when else now, "first_seen_at": now,
+                "updated_at": now,
+                "tags": tags_json,
+            }
+            rows.append((article_id, *(values.get(c) for c in columns)))
+            pairs += [(article_id, tag_id) for tag_id in tag_ids]
+            if rec.get("feed_id") is not None:
+                entries.append((int(rec["feed_id"]), str(rec.get("key") or rec["url"]), article_id, now))
+        trigger = _one(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'")
+        index_after = trigger == _ai_trigger_sql()
+        if index_after:
+            db.execute("DROP TRIGGER articles_ai")
+        marks = ", ".join("?" * (len(columns) + 1))
+        db.conn.executemany(f"INSERT INTO articles (id, {', '.join(columns)}) VALUES ({marks})", rows)
+        if index_after:
+            cols = ", ".join(FTS_COLUMNS)
+            db.execute(f"INSERT INTO articles_fts(rowid, {cols}) SELECT id, {cols} FROM articles "
+                       "WHERE id >= ? ORDER BY id", [first_id])
+            db.execute(trigger)
+        db.conn.executemany("INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?) "
+                            "ON CONFLICT DO NOTHING", pairs)
+        db.conn.executemany("INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", entries)
+        if entries:
+            db.execute("UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries fe "
+                       "WHERE fe.feed_id = feeds.id) WHERE id IN (SELECT DISTINCT feed_id FROM "
+                       "feed_entries WHERE article_id >= ?)", [first_id])
+    return len(fresh)
+
+
 def set_state(db: sqlite_utils.Database, article_id: int, *, state: str | None = None,
               starred: bool | None = None) -> None:
     sets: dict[str, Any] = {"updated_at": now_iso()}
@@ -1157,6 +1238,7 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
         "(SELECT count(*) FROM feeds WHERE last_error IS NOT NULL) AS failing_feeds",
     )[0]
     return {k: int(v) for k, v in row.items()}
+
 
 # ---------------------------------------------------------------------------------------------
 # Safety: one writer at a time, health checks, backups
