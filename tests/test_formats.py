@@ -22,7 +22,7 @@ from aggregator.formats import (
     read_import,
     write_export,
 )
-from tests.conftest import DATA, corpus
+from tests.conftest import CORPORA, DATA, corpus
 
 FIXTURES = DATA / "formats"
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -56,7 +56,7 @@ WALLABAG_FORMATS = {
 
 
 def _wallabag_expected() -> list[tuple[str, int]]:
-    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "bookmarks"
+    path = CORPORA / "bookmarks"
     counts_file = path / "wallabag-import-fixtures" / "expected_counts.json"
     if not counts_file.exists():
         return [("expected_counts.json", -1)]
