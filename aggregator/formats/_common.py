@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -51,6 +51,21 @@ def load_json(data: bytes, path: str | None = None) -> Any:
         return json.loads(decode_text(data))
     except (ValueError, RecursionError) as error:
         raise fail(f"broken or truncated JSON ({error})", path) from None
+
+
+def json_objects(
+    data: bytes, path: str | None, what: str, found: Collector
+) -> Iterator[Mapping[str, Any]]:
+    """The objects of an export that is a JSON array of objects; anything else in the array is
+    skipped with a warning, and a document that is not an array refuses the file."""
+    document = load_json(data, path)
+    if not isinstance(document, list):
+        raise fail(f"{what} is a JSON array", path)
+    for item in document:
+        if isinstance(item, Mapping):
+            yield item
+        else:
+            found.skip("not an object", None)
 
 
 def csv_records(data: bytes, path: str | None = None) -> tuple[list[str], list[dict[str, str]]]:

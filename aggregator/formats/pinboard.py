@@ -7,7 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags
+from aggregator.formats._common import (
+    Collector,
+    date_from_text,
+    json_objects,
+    split_tags,
+)
 from aggregator.models import ImportBatch
 
 
@@ -18,14 +23,8 @@ def is_pinboard(document: Any) -> bool:
 
 
 def read_pinboard(data: bytes, *, path: str | None = None) -> ImportBatch:
-    document = load_json(data, path)
-    if not isinstance(document, list):
-        raise fail("a Pinboard export is a JSON array", path)
     found = Collector(path)
-    for item in document:
-        if not isinstance(item, Mapping):
-            found.skip("not an object", None)
-            continue
+    for item in json_objects(data, path, "a Pinboard export", found):
         found.add_link(
             item.get("href"),
             title=item.get("description"),
