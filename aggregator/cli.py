@@ -381,7 +381,7 @@ def load_sample(ctx: click.Context, directory: str) -> None:
 
 
 @cli.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", "opml", "pocket", "netscape", "instapaper", "wallabag",
                                  "omnivore", "json"]))

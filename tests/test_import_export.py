@@ -546,3 +546,12 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(db_path: Path, tmp_path
     text = seen.decode("utf-8", "replace")
     assert "Importing" in text and "100%" in text
     assert "12000 new links" in text
+
+
+def test_import_of_a_folder_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    result = CliRunner().invoke(cli, ["--db", str(db), "import", str(folder)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot import {folder}: it is a folder\n"
