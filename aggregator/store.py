@@ -39,6 +39,9 @@ def now_iso(ts: float | None = None) -> str:
 # Opening and migrating
 
 
+PAGE_SIZE = 32_768  # for new databases
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating and migrating on first use) the database in WAL mode with a busy timeout.
     Raises DatabaseError with a one-line reason when it cannot be opened or is not ours."""
@@ -51,8 +54,14 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         except OSError as exc:
             raise DatabaseError(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
     try:
+        new_file = not path.exists() or path.stat().st_size == 0
         conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
+        if new_file:
+            # Before the first table (and WAL) fixes it: an article row (~4-5 KB of text, HTML
+            # and excerpt) overflows 4 KB pages and wastes the rest of its last overflow page;
+            # 32 KB pages hold about seven rows each (measured: 16% of the table unused -> 8%).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -89,6 +98,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
 
 
 FTS_COLUMNS = ("title", "text", "author", "feed_title")
+FTS_HASH_BYTES = 16 * 1024 * 1024
 
 
 @migrations()
@@ -241,6 +251,23 @@ def m003_page_site_name_and_feed_summaries(db: sqlite_utils.Database) -> None:
     articles (0), or not known yet (NULL). The user's `full_text` switch overrides it."""
     db.execute("ALTER TABLE articles ADD COLUMN site_name TEXT")
     db.execute("ALTER TABLE feeds ADD COLUMN summaries INTEGER")
+
+
+@migrations()
+def m004_tag_counts_and_fts_hash(db: sqlite_utils.Database) -> None:
+    """How many articles carry each tag, kept in step with `articles_tags` by triggers, so the
+    tags facet of the whole table is a read of 300 rows instead of json_each over every article.
+    And a 16 MB in-memory FTS5 hash (default 1 MB): a bulk index writes fewer, larger segments
+    and merges less (measured about 1.3x faster for 50,000 articles; memory only while writing)."""
+    db.execute("ALTER TABLE tags ADD COLUMN article_count INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE tags SET article_count = (SELECT count(*) FROM articles_tags at "
+               "WHERE at.tag_id = tags.id)")
+    db.execute("CREATE TRIGGER articles_tags_ai AFTER INSERT ON articles_tags BEGIN "
+               "UPDATE tags SET article_count = article_count + 1 WHERE id = new.tag_id; END")
+    db.execute("CREATE TRIGGER articles_tags_ad AFTER DELETE ON articles_tags BEGIN "
+               "UPDATE tags SET article_count = article_count - 1 WHERE id = old.tag_id; END")
+    db.execute("CREATE INDEX idx_tags_article_count ON tags(article_count)")
+    db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', ?)", [FTS_HASH_BYTES])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -927,6 +954,28 @@ def save_links_bulk(
     return len(fresh), len(merged) - len(fresh)
 
 
+BULK_SETTINGS_CACHE_KIB = 262_144  # page cache of a bulk ingest (256 MB; restored after)
+
+
+@contextmanager
+def bulk_settings(db: sqlite_utils.Database) -> Iterator[None]:
+    """Connection settings for one bulk write, restored after it: a page cache that holds the
+    indexes being filled, and no fsync at commit (synchronous = OFF: an application crash still
+    loses nothing committed; a power cut during the import may, which an import can redo).
+    Does nothing inside a caller's transaction (SQLite ignores these there)."""
+    if db.conn.in_transaction:
+        yield
+        return
+    cache_size, synchronous = int(_one(db, "PRAGMA cache_size")), int(_one(db, "PRAGMA synchronous"))
+    db.execute(f"PRAGMA cache_size = {min(cache_size, -BULK_SETTINGS_CACHE_KIB)}")
+    db.execute("PRAGMA synchronous = OFF")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size = {cache_size}")
+        db.execute(f"PRAGMA synchronous = {synchronous}")
+
+
 def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str, Any]]) -> int:
     """Insert many new articles in one transaction (bulk ingest: benchmarks, large imports of
     whole articles): rows first, then the full-text index in one INSERT ... SELECT over the new
@@ -936,7 +985,7 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
     feed_title, saved, saved_at, state, starred, ...), plus `key` (its feed entry key, when it
     has a feed_id) and `tags` (a list). Returns how many were inserted."""
     now = now_iso()
-    with transaction(db):
+    with bulk_settings(db), transaction(db):
         urls = [r["url"] for r in records if r.get("url")]
         known: set[str] = set()
         for start in range(0, len(urls), 500):
@@ -944,6 +993,7 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
             marks = ",".join("?" * len(chunk))
             known.update(u for (u,) in db.execute(
                 f"SELECT url FROM articles WHERE url IN ({marks})", chunk).fetchall())
+        import time as _T; print('PH', 'fresh = [r for r in records if', round(_T.process_time(),2), round(_T.perf_counter(),2))
         fresh = [r for r in records if not r.get("url") or r["url"] not in known]
         if not fresh:
             return 0
@@ -962,11 +1012,13 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
                 tag_cache[raw] = ([i for i, _ in pairs], json.dumps(
                     [n for _, n in pairs], ensure_ascii=False, separators=(",", ":")))
             return tag_cache[raw]
+        import time as _T; print('PH', 'first_id = int(_one(db, "SELEC', round(_T.process_time(),2), round(_T.perf_counter(),2))
         first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
         columns = ("url", "title", "author", "published", "updated", "sort_date", "first_seen_at",
                    "feed_id", "feed_title", "site", "tags", "excerpt", "text", "content_html",
                    "word_count", "reading_time", "saved", "saved_at", "state", "starred",
                    "updated_at", "fetch_status", "full_text")
+        import time as _T; print('PH', 'rows = []', round(_T.process_time(),2), round(_T.perf_counter(),2))
         rows = []
         pairs: list[tuple[int, int]] = []
         entries: list[tuple[int, str, int, str]] = []
@@ -986,19 +1038,27 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
             pairs += [(article_id, tag_id) for tag_id in tag_ids]
             if rec.get("feed_id") is not None:
                 entries.append((int(rec["feed_id"]), str(rec.get("key") or rec["url"]), article_id, now))
+        import time as _T; print('PH', 'trigger = _one(db, "SELECT sql', round(_T.process_time(),2), round(_T.perf_counter(),2))
         trigger = _one(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'")
         index_after = trigger == _ai_trigger_sql()
         if index_after:
             db.execute("DROP TRIGGER articles_ai")
+        import time as _T; print('PH', 'marks = ", ".join("?" * (len(c', round(_T.process_time(),2), round(_T.perf_counter(),2))
         marks = ", ".join("?" * (len(columns) + 1))
+        import time as _T; print('PH', 'db.conn.executemany(f"INSERT I', round(_T.process_time(),2), round(_T.perf_counter(),2))
         db.conn.executemany(f"INSERT INTO articles (id, {', '.join(columns)}) VALUES ({marks})", rows)
         if index_after:
+            # From the values in hand (not INSERT ... SELECT, which reads every new row back):
+            # measured 1.2-1.4x less CPU for the index of 50,000 articles.
             cols = ", ".join(FTS_COLUMNS)
-            db.execute(f"INSERT INTO articles_fts(rowid, {cols}) SELECT id, {cols} FROM articles "
-                       "WHERE id >= ? ORDER BY id", [first_id])
+            at = [columns.index(c) + 1 for c in FTS_COLUMNS]
+            db.conn.executemany(f"INSERT INTO articles_fts(rowid, {cols}) VALUES (?, ?, ?, ?, ?)",
+                                [(row[0], *(row[i] for i in at)) for row in rows])
             db.execute(trigger)
+        import time as _T; print('PH', 'db.conn.executemany("INSERT IN', round(_T.process_time(),2), round(_T.perf_counter(),2))
         db.conn.executemany("INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?) "
                             "ON CONFLICT DO NOTHING", pairs)
+        import time as _T; print('PH', 'db.conn.executemany("INSERT IN', round(_T.process_time(),2), round(_T.perf_counter(),2))
         db.conn.executemany("INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", entries)
         if entries:
@@ -1082,14 +1142,14 @@ def record_page_error(db: sqlite_utils.Database, article_id: int, message: str, 
 ARTICLE_FIELDS = (
     "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
     "tags", "text", "content_html", "excerpt", "saved", "saved_at", "state", "starred", "note",
-    "word_count", "reading_time", "lang", "image",
+    "word_count", "reading_time", "lang", "image", "site_name",
 )
 
 _SELECT_ARTICLE = """
     SELECT a.id, a.url, a.title, a.author, a.published, a.updated, f.url AS feed_url,
            a.feed_title AS feed_title, a.site, a.tags, a.text, a.content_html, a.excerpt,
            a.saved, a.saved_at, a.state, a.starred, a.note, a.word_count, a.reading_time,
-           a.lang, a.image
+           a.lang, a.image, a.site_name
     FROM articles a LEFT JOIN feeds f ON f.id = a.feed_id
 """
 

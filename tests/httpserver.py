@@ -87,11 +87,19 @@ class LocalServer:
         daemon_threads = True
         owner: "LocalServer"
 
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A client that hangs up (a refused redirect, a cut deadline) is expected in these
+            # tests; printing it to stderr would pollute the CLI output under test.
+            import sys
+
+            self.owner.errors.append(repr(sys.exc_info()[1]))
+
     def __init__(self, *, poll_interval: float = 0.5) -> None:
         # poll_interval: how often serve_forever looks for shutdown (shorter ends tests sooner)
         self.poll_interval = poll_interval
         self.routes: dict[str, RouteLike] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.errors: list[str] = []
         self.lock = threading.Lock()
         self._server = self._Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self

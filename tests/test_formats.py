@@ -437,6 +437,7 @@ def _article(i: int, **changes: Any) -> dict[str, Any]:
         "reading_time": 1,
         "lang": "en",
         "image": None,
+        "site_name": "Example Site",
     }
     article.update(changes)
     return article
