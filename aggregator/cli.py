@@ -56,10 +56,14 @@ _READERS = frozenset({"feeds", "search", "export", "serve", "check", "backup"})
 
 def _db(ctx: click.Context) -> sqlite_utils.Database:
     if "db" not in ctx.obj:
-        db = store.open_db(ctx.obj["db_path"])
-        if ctx.info_name not in _READERS:
-            store.quick_check(db, ctx.obj["db_path"])  # never write into a corrupt file
-        ctx.obj["db"] = db
+        path = ctx.obj["db_path"]
+        if ctx.info_name not in _READERS:  # never write (not even a migration) into a corrupt file
+            probe = store.open_db(path, migrate=False)
+            try:
+                store.quick_check(probe, path)
+            finally:
+                probe.conn.close()
+        ctx.obj["db"] = store.open_db(path)
     db_: sqlite_utils.Database = ctx.obj["db"]
     return db_
 

@@ -52,9 +52,52 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
         raise NotAFeedError("not a feed: binary content", url=url)
     if _HTML_START.match(stripped[:2048]):
         raise NotAFeedError("not a feed: the address gives an HTML page", url=url)
+    refusal = entity_refusal(stripped)
+    if refusal:
+        raise ParseError(f"refused: {refusal}", url=url)
     return _parse_xml_feed(_cut_after_entries(bytes(body), max_entries), url=url,
                            content_type=content_type, charset=charset, max_entries=max_entries,
                            fast=fast)
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
+_ENTITY = re.compile(rb"<!ENTITY\s+(%\s*)?[^\s\"']+\s+(\"[^\"]*\"|'[^']*'|SYSTEM\b|PUBLIC\b)", re.S)
+_NAMED_REFERENCE = re.compile(rb"[&%][A-Za-z_:][\w.:-]*;")
+_W3C_ENTITIES = re.compile(rb"\s*[\"']-//W3C//ENTITIES [^\"']*[\"']\s*[\"']https?://www\.w3\.org/[^\"']*[\"']\s*>")
+MAX_SUBSET = 64 * 1024  # bytes of DOCTYPE internal subset looked at (real feeds have a few lines)
+
+
+def entity_refusal(body: bytes) -> str | None:
+    """Why a document's DOCTYPE is refused, or None. Entities are never expanded by our parsers
+    (checked by tests), but a document that declares external entities (XXE), parameter
+    entities, entities built from other entities (billion laughs) or huge ones (quadratic
+    blowup) is an attack, not a feed: refusing it records an error on the feed. Plain entities
+    such as `<!ENTITY nbsp "&#160;">`, XHTML's W3C entity sets and a DOCTYPE naming an
+    external DTD are accepted."""
+    start = _DOCTYPE.search(body, 0, 4096)
+    if start is None:
+        return None
+    head = body[start.end():start.end() + MAX_SUBSET + 1]
+    bracket, close = head.find(b"["), head.find(b">")
+    if bracket == -1 or (close != -1 and close < bracket):
+        return None  # no internal subset: `<!DOCTYPE rss PUBLIC "..." "...dtd">`
+    if head.find(b"]>", bracket) == -1 and head.find(b"]", bracket) == -1:
+        return "the document's DOCTYPE is too large or never ends"
+    # Everything after the "[" is looked at, not only up to the first "]": a "]" inside a
+    # quoted entity value must not hide the declarations after it.
+    for match in _ENTITY.finditer(head, bracket):
+        value = match.group(2)
+        if value == b"PUBLIC" and _W3C_ENTITIES.match(head, match.end()):
+            continue  # XHTML's named character sets (`%HTMLlat1;`): never fetched, harmless
+        if match.group(1):
+            return "the document declares parameter entities (XML entity attack)"
+        if value in (b"SYSTEM", b"PUBLIC"):
+            return "the document declares an external entity (XXE attack)"
+        if _NAMED_REFERENCE.search(value):
+            return "the document declares entities built from other entities (XML bomb)"
+        if len(value) > 1024:
+            return "the document declares an oversized entity (XML bomb)"
+    return None
 
 
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(item|entry)[\s/>]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import unicodedata
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
 
@@ -47,7 +47,8 @@ _SRCSET_ATTRS = {("img", "srcset"), ("source", "srcset")}
 _CLEAN_CONTENT = {"script", "style", "template", "iframe", "object", "embed", "noscript",
                   "svg", "math", "form", "select", "textarea", "button", "head", "title"}
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# C0 and C1 controls (but tab and newlines) and lone surrogates
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _TAG = re.compile(r"<[^>]*>")
 
@@ -70,6 +71,10 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
         absolute = absolute.replace(" ", "%20")
         if any(c in absolute for c in "\n\r\t<>\"'"):
             return None
+    if any(c.isspace() for c in absolute):  # other Unicode spaces and line separators
+        if any(c.isspace() for c in parts.netloc):
+            return None
+        absolute = "".join(quote(c) if c.isspace() else c for c in absolute)
     return absolute
 
 

@@ -1357,8 +1357,9 @@ def quick_check(db: sqlite_utils.Database, path: str | Path) -> None:
     except sqlite3.DatabaseError as exc:
         result = [str(exc)]
     if result != ["ok"]:
+        detail = " ".join("; ".join(result).split())[:200]  # one line
         raise DatabaseError(
-            f"{path} is corrupt ({'; '.join(result)[:200]}); nothing was written. Restore your "
+            f"{path} is corrupt ({detail}); nothing was written. Restore your "
             "latest backup (made with `aggregator backup FILE`) or move the file aside")
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from aggregator import parse
 from aggregator.cli import cli
-from aggregator.parse import MAX_ENTRIES
+from aggregator.errors import ParseError
+from aggregator.parse import MAX_ENTRIES, parse_feed
 from aggregator.process import parse_and_prepare
 from aggregator.sanitize import MAX_FIELD
 from aggregator.store import MAX_CONTENT_UPDATES
@@ -95,11 +97,25 @@ def secret_file(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_xml_bombs_are_neutralised_quickly(fast: bool) -> None:
-    for name, body in (("billion laughs", billion_laughs()), ("quadratic", quadratic_blowup())):
+def test_xml_bombs_and_xxe_are_refused_quickly(fast: bool, secret_file: Path) -> None:
+    cases = {"billion laughs": (billion_laughs(), "entities built from other entities"),
+             "quadratic": (quadratic_blowup(), "an oversized entity"),
+             "xxe": (xxe(secret_file, 9), "an external entity")}
+    for name, (body, reason) in cases.items():
         started = time.monotonic()
-        from aggregator.parse import parse_feed
+        with pytest.raises(ParseError, match=f"^refused: the document declares {reason}"):
+            parse_feed(body, url="http://feed.test/rss", fast=fast)
+        assert time.monotonic() - started < 1, name
 
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_parsers_underneath_never_expand_entities(fast: bool, secret_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth: with the refusal switched off, nothing is expanded either."""
+    monkeypatch.setattr(parse, "entity_refusal", lambda body: None)
+    for name, body in (("billion laughs", billion_laughs()), ("quadratic", quadratic_blowup()),
+                       ("xxe", xxe(secret_file, 9))):
+        started = time.monotonic()
         feed = parse_feed(body, url="http://feed.test/rss", fast=fast)
         assert time.monotonic() - started < 2, name
         entries = {e.url: e for e in feed.entries}
@@ -108,21 +124,39 @@ def test_xml_bombs_are_neutralised_quickly(fast: bool) -> None:
             assert "lollollol" not in entry.content_html, name
             assert "a" * 1000 not in entry.content_html, name
             assert len(entry.content_html) < 2 * len(body), name  # never expanded (2.5 GB)
+            assert SECRET not in entry.content_html + entry.title, name
 
 
 def test_xxe_and_external_dtds_are_never_resolved(server: LocalServer, db_path: Path,
-                                                  secret_file: Path) -> None:
+                                                  secret_file: Path, tmp_path: Path) -> None:
     other = LocalServer().start()  # the "internal" server that must receive nothing
     try:
         other.add("/evil.dtd", Route(body=b'<!ENTITY x "DTD-LOADED">', content_type="text/plain"))
         other.add("/entity", Route(body=b"REMOTE-ENTITY", content_type="text/plain"))
         url = server.add("/xxe.xml", Route(body=xxe(secret_file, other.port), content_type=RSS))
-        run("subscribe", url)
-        run("fetch", "--all")
+        refused = run("subscribe", url, ok=False)
+        assert refused.exit_code == 1
+        # (lines of the test server's own thread noise, if any, are not ours: look at ours)
+        assert [line for line in refused.output.splitlines() if line.startswith("Error")] == [
+            f"Error: {url}: no feed found at {url} (refused: the document declares an external "
+            "entity (XXE attack))"]
+        # subscribed anyway (an OPML import does not fetch): the fetch records the refusal
+        opml = tmp_path / "subs.opml"
+        opml.write_text(f'<opml version="2.0"><body><outline xmlUrl="{url}"/></body></opml>')
+        run("import", str(opml))
+        run("fetch")
+        (status, error), = rows(db_path, "SELECT status, last_error FROM feeds")
+        assert status == "failing" and error.startswith("refused: the document declares")
+        # a DOCTYPE naming an external DTD, and plain character entities, are fine
+        benign = rss(item(1).replace("Post 1", "Post&nbsp;1"),
+                     extra=f'<!DOCTYPE rss SYSTEM "http://127.0.0.1:{other.port}/evil.dtd" '
+                           '[<!ENTITY nbsp "&#160;">]>')
+        ok_url = server.add("/benign.xml", Route(body=benign, content_type=RSS))
+        run("subscribe", ok_url)
+        assert rows(db_path, "SELECT title FROM articles") == [("Post 1",)]  # &nbsp; resolved
         assert other.requests == []
         stored = everything(db_path)
         assert SECRET not in stored and "DTD-LOADED" not in stored and "REMOTE-ENTITY" not in stored
-        assert rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
     finally:
         other.stop()
 
