@@ -76,13 +76,22 @@ def _deadline() -> float:
         raise click.ClickException("AGGREGATOR_DEADLINE must be a number of seconds") from None
 
 
-def _run(coro_factory: Callable[[Any], Any]) -> Any:
-    """Run an async service call with a fresh HTTP client."""
+def _client_factory() -> Callable[[], Any]:
+    """Makes HTTP clients with the address policy and proxy of the environment (also in the
+    processes a large fetch is spread over)."""
     from .fetch import AddressPolicy, make_client
 
+    policy = AddressPolicy.from_env()
+    proxy = os.environ.get("AGGREGATOR_PROXY") or None
+    return lambda: make_client(policy=policy, proxy=proxy)
+
+
+def _run(coro_factory: Callable[[Any], Any]) -> Any:
+    """Run an async service call with a fresh HTTP client."""
+    new_client = _client_factory()
+
     async def main() -> Any:
-        async with make_client(policy=AddressPolicy.from_env(),
-                               proxy=os.environ.get("AGGREGATOR_PROXY") or None) as client:
+        async with new_client() as client:
             return await coro_factory(client)
 
     return asyncio.run(main())
@@ -112,7 +121,8 @@ def subscribe(ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...],
               full_text: bool | None) -> None:
     """Subscribe to feeds: a feed URL, or a site or profile page whose feed is found."""
     db = _db(ctx)
-    results = _run(lambda client: service.subscribe(db, client, urls, tags=tags, full_text=full_text))
+    results = _run(lambda client: service.subscribe(db, client, urls, tags=tags, full_text=full_text,
+                                                    client_factory=_client_factory()))
     failed = 0
     for res in results:
         if res.error:
@@ -184,7 +194,8 @@ def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> N
         with _progress(due, "Fetching feeds") as tick:
             summary = await service.refresh_feeds(db, client, concurrency=concurrency,
                                                   per_host=per_host, all=all_, progress=tick,
-                                                  deadline=deadline)
+                                                  deadline=deadline,
+                                                  client_factory=_client_factory())
         pages = None
         if hasattr(service, "fetch_pages"):
             pending = len(store.pages_due(db))

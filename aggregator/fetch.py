@@ -327,6 +327,20 @@ class _ClientInfo:
 _CLIENTS: weakref.WeakKeyDictionary[httpx.AsyncClient, _ClientInfo] = weakref.WeakKeyDictionary()
 
 
+_SSL_CONTEXTS: dict[Any, ssl.SSLContext] = {}
+
+
+def _ssl_context(verify: Any) -> ssl.SSLContext:
+    """One SSL context per `verify` setting in a process: loading the CA bundle costs about
+    25 ms, and forked fetch workers inherit it instead of loading it again."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    context = _SSL_CONTEXTS.get(verify)
+    if context is None:
+        context = _SSL_CONTEXTS[verify] = httpx.create_ssl_context(verify=verify, trust_env=False)
+    return context
+
+
 def make_client(
     *,
     policy: AddressPolicy | None = None,
@@ -350,7 +364,8 @@ def make_client(
     )
     trust_env = proxy is not None
     transport = httpx.AsyncHTTPTransport(
-        verify=verify, trust_env=trust_env, limits=limits, proxy=proxy
+        verify=verify if trust_env else _ssl_context(verify), trust_env=trust_env,
+        limits=limits, proxy=proxy
     )
     if proxy is None:
         # httpx has no option for a network backend, so swap in a pool that uses ours. Checked
@@ -358,7 +373,7 @@ def make_client(
         if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("httpx transport layout changed: cannot install the address guard")
         transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=_ssl_context(verify),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

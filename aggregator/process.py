@@ -29,15 +29,19 @@ def excerpt_of(text: str, limit: int = EXCERPT_CHARS) -> str | None:
     return cut + "…"
 
 
-def prepare_entry(entry: Entry) -> dict[str, Any]:
-    """The record `store.store_entries` takes for one entry."""
-    base = entry.url
+def prepare_entry(entry: Entry, *, base: str | None = None) -> dict[str, Any]:
+    """The record `store.store_entries` takes for one entry. Relative links in its HTML resolve
+    against `base` (the document's address, as feedparser resolves them), else its own url."""
+    base = base or entry.url
     content_html = sanitize_html(entry.content_html, base_url=base)
     text = html_to_text(content_html)
-    summary_text = html_to_text(sanitize_html(entry.summary_html, base_url=base)) if entry.summary_html else ""
+    summary_html = sanitize_html(entry.summary_html, base_url=base) if entry.summary_html else ""
+    summary_text = html_to_text(summary_html) if summary_html else ""
     words = count_words(text)
+    # Of the sanitised HTML, which both parsers agree on (fastparse does not re-serialise the
+    # raw HTML the way feedparser does), so a feed that changes parser is not rewritten.
     digest = hashlib.sha1(
-        "\x1f".join([entry.title, entry.content_html, entry.summary_html]).encode("utf-8", "replace")
+        "\x1f".join([entry.title, content_html, summary_html]).encode("utf-8", "replace")
     ).hexdigest()
     return {
         "key": entry.key,
@@ -74,7 +78,10 @@ def parse_and_prepare(body: bytes, url: str, content_type: str | None = None,
     never raises across the process boundary."""
     try:
         feed = parse_feed(body, url=url, content_type=content_type, charset=charset)
-        records = tuple(prepare_entry(e) for e in feed.entries)
+        # JSON Feed items resolve against their own url; RSS and Atom bodies against the
+        # document, as feedparser does (fastparse leaves them as written)
+        base = None if feed.version.startswith("json") else url
+        records = tuple(prepare_entry(e, base=base) for e in feed.entries)
         return Prepared(feed=feed, records=records)
     except AggregatorError as exc:
         return Prepared(feed=None, error=str(exc), error_type=type(exc).__name__)

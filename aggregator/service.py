@@ -5,6 +5,7 @@ store). Functions take `db` and `client` as parameters; no globals.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -23,8 +24,10 @@ from . import store
 from .errors import AggregatorError, HTTPStatusError, NotAFeedError, ParseError
 from .fetch import FEED_ACCEPT, cache_lifetime, fetch_url
 from .models import FetchResult, ImportBatch
-from .process import Prepared, exit_with_parent, parse_and_prepare
 from .sanitize import safe_url
+
+if TYPE_CHECKING:
+    from .process import Prepared
 
 Progress = Callable[[int], None]
 
@@ -85,12 +88,34 @@ def _next_check(result: FetchResult | None, ttl_minutes: int | None = None) -> s
     return store.now_iso(time.time() + min(seconds, MAX_RETRY_AFTER))
 
 
+class LazyPool:
+    """A process pool started on the first body that needs parsing: a refresh where every feed
+    answers 304 starts no process at all."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> Executor:
+        if self._pool is None:
+            from .process import exit_with_parent
+
+            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=exit_with_parent)
+        return self._pool
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 async def _parse(body: bytes, url: str, content_type: str | None, charset: str | None,
-                 pool: Executor | None) -> Prepared:
+                 pool: Executor | LazyPool | None) -> Prepared:
+    from .process import parse_and_prepare
+
     if pool is None:
         return parse_and_prepare(body, url, content_type, charset)
+    executor = pool.get() if isinstance(pool, LazyPool) else pool
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, parse_and_prepare, body, url, content_type, charset)
+    return await loop.run_in_executor(executor, parse_and_prepare, body, url, content_type, charset)
 
 
 def _record_failure(db: sqlite_utils.Database, feed: dict[str, Any], exc: AggregatorError | str) -> None:
@@ -108,76 +133,143 @@ def _record_failure(db: sqlite_utils.Database, feed: dict[str, Any], exc: Aggreg
                             next_check_at=store.now_iso(time.time() + delay))
 
 
+@dataclass(frozen=True)
+class FeedWork:
+    """What fetching (and parsing) one feed gave, as plain data: it may come from another
+    process. `kind` is "failed", "not_modified", "unchanged" (same bytes again) or "parsed"."""
+
+    feed_id: int
+    kind: str
+    result: FetchResult | None = None  # without its body
+    body_hash: str | None = None
+    prepared: Prepared | None = None
+    error: str | None = None
+    status: int | None = None  # of an HTTP error
+    retry_after: float | None = None
+
+
+async def fetch_feed(client: httpx.AsyncClient, feed: dict[str, Any], *,
+                     pool: Executor | LazyPool | None = None, deadline: float = 30.0) -> FeedWork:
+    """Fetch one feed (conditionally) and parse it when its body changed. No database."""
+    try:
+        result = await fetch_url(client, feed["url"], etag=feed["etag"],
+                                 last_modified=feed["last_modified"], accept=FEED_ACCEPT,
+                                 deadline=deadline)
+    except AggregatorError as exc:
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        retry = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        return FeedWork(feed["id"], "failed", error=str(exc), status=status, retry_after=retry)
+    if result.not_modified:
+        return FeedWork(feed["id"], "not_modified", result=result)
+    body_hash = hashlib.sha1(result.content).hexdigest()
+    slim = dataclasses.replace(result, content=b"")
+    if body_hash == feed["body_hash"]:
+        # A server that ignores validators: the same bytes again, nothing to parse.
+        return FeedWork(feed["id"], "unchanged", result=slim, body_hash=body_hash)
+    prepared = await _parse(result.content, result.final_url, result.content_type, result.charset, pool)
+    return FeedWork(feed["id"], "parsed", result=slim, body_hash=body_hash, prepared=prepared)
+
+
+_OK_UPDATE = ("UPDATE feeds SET last_fetched_at = ?, last_success_at = ?, last_error = NULL, "
+              "last_error_at = NULL, error_count = 0, status = 'ok', next_check_at = ?, "
+              "etag = ?, last_modified = ? WHERE id = ?")
+
+
+class _Applier:
+    """Writes what fetch_feed gave. Feeds that did not change are written in batches: one small
+    UPDATE each, many per transaction."""
+
+    BATCH = 200
+
+    def __init__(self, db: sqlite_utils.Database, summary: RefreshSummary) -> None:
+        self.db = db
+        self.summary = summary
+        self.ok_rows: list[tuple[Any, ...]] = []
+
+    def flush(self) -> None:
+        if self.ok_rows:
+            with store.transaction(self.db):
+                self.db.conn.executemany(_OK_UPDATE, self.ok_rows)
+            self.ok_rows.clear()
+
+    def apply(self, feed: dict[str, Any], work: FeedWork) -> None:
+        summary = self.summary
+        url = feed["url"]
+        if work.kind == "failed":
+            error = work.error or "fetch failed"
+            exc: AggregatorError | str = error
+            if work.status is not None:
+                exc = HTTPStatusError(error, url=url, status=work.status, retry_after=work.retry_after)
+            _record_failure(self.db, feed, exc)
+            summary.failed += 1
+            summary.errors.append((url, error))
+            return
+        result = work.result
+        assert result is not None
+        if result.permanent_redirect and result.permanent_redirect != url:
+            if not store.move_feed(self.db, feed["id"], result.permanent_redirect):
+                store.update_feed(self.db, feed["id"], note=f"moved to {result.permanent_redirect}, "
+                                  "which is already subscribed")
+        now = store.now_iso()
+        if work.kind in ("not_modified", "unchanged"):
+            keep = work.kind == "not_modified"
+            self.ok_rows.append((
+                now, now, _next_check(result, feed["ttl_minutes"]),
+                (result.etag or feed["etag"]) if keep else result.etag,
+                (result.last_modified or feed["last_modified"]) if keep else result.last_modified,
+                feed["id"]))
+            if keep:
+                summary.not_modified += 1
+            else:
+                summary.unchanged += 1
+            if len(self.ok_rows) >= self.BATCH:
+                self.flush()
+            return
+        prepared = work.prepared
+        if prepared is None or prepared.feed is None:
+            error = (prepared.error if prepared else None) or "could not parse the feed"
+            _record_failure(self.db, feed, error)
+            summary.failed += 1
+            summary.errors.append((url, error))
+            return
+        parsed = prepared.feed
+        feed_fields = {
+            "last_fetched_at": now, "last_success_at": now, "last_error": None,
+            "last_error_at": None, "error_count": 0, "status": "ok",
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "body_hash": work.body_hash,
+            "ttl_minutes": parsed.ttl_minutes,
+            "next_check_at": _next_check(result, parsed.ttl_minutes),
+        }
+        if parsed.title and parsed.title != feed["title"]:
+            feed_fields["title"] = parsed.title
+        if parsed.site_url:
+            feed_fields["site_url"] = parsed.site_url
+        if parsed.description:
+            feed_fields["description"] = parsed.description
+        records = _mark_for_full_text(feed, prepared.records)
+        new, updated = store.store_entries(self.db, feed["id"], records, feed_fields=feed_fields)
+        if parsed.title and parsed.title != feed["title"]:
+            _retitle_articles(self.db, feed["id"], parsed.title)
+        summary.ok += 1
+        summary.new_entries += new
+        summary.updated_entries += updated
+
+
 async def refresh_feed(
     db: sqlite_utils.Database, client: httpx.AsyncClient, feed: dict[str, Any], *,
-    pool: Executor | None = None, summary: RefreshSummary | None = None,
+    pool: Executor | LazyPool | None = None, summary: RefreshSummary | None = None,
     deadline: float = 30.0,
 ) -> None:
     """Fetch, parse and store one feed. Failures are recorded on the feed's row, never raised.
     `deadline` bounds the request, everything included."""
     summary = summary if summary is not None else RefreshSummary()
     summary.feeds += 1
-    url = feed["url"]
-    try:
-        result = await fetch_url(client, url, etag=feed["etag"], last_modified=feed["last_modified"],
-                                 accept=FEED_ACCEPT, deadline=deadline)
-    except AggregatorError as exc:
-        _record_failure(db, feed, exc)
-        summary.failed += 1
-        summary.errors.append((url, str(exc)))
-        return
-    if result.permanent_redirect and result.permanent_redirect != url:
-        if not store.move_feed(db, feed["id"], result.permanent_redirect):
-            store.update_feed(db, feed["id"], note=f"moved to {result.permanent_redirect}, "
-                              "which is already subscribed")
-    now = store.now_iso()
-    ok_fields: dict[str, Any] = {
-        "last_fetched_at": now, "last_success_at": now, "last_error": None, "last_error_at": None,
-        "error_count": 0, "status": "ok",
-    }
-    if result.not_modified:
-        store.update_feed(db, feed["id"], **ok_fields,
-                          next_check_at=_next_check(result, feed["ttl_minutes"]),
-                          etag=result.etag or feed["etag"],
-                          last_modified=result.last_modified or feed["last_modified"])
-        summary.not_modified += 1
-        return
-    body_hash = hashlib.sha1(result.content).hexdigest()
-    if body_hash == feed["body_hash"]:
-        # A server that ignores validators: the same bytes again, nothing to parse.
-        store.update_feed(db, feed["id"], **ok_fields,
-                          next_check_at=_next_check(result, feed["ttl_minutes"]),
-                          etag=result.etag, last_modified=result.last_modified)
-        summary.unchanged += 1
-        return
-    prepared = await _parse(result.content, result.final_url, result.content_type, result.charset, pool)
-    if prepared.feed is None:
-        _record_failure(db, feed, prepared.error or "could not parse the feed")
-        summary.failed += 1
-        summary.errors.append((url, prepared.error or "could not parse the feed"))
-        return
-    parsed = prepared.feed
-    feed_fields = {
-        **ok_fields,
-        "etag": result.etag,
-        "last_modified": result.last_modified,
-        "body_hash": body_hash,
-        "ttl_minutes": parsed.ttl_minutes,
-        "next_check_at": _next_check(result, parsed.ttl_minutes),
-    }
-    if parsed.title and parsed.title != feed["title"]:
-        feed_fields["title"] = parsed.title
-    if parsed.site_url:
-        feed_fields["site_url"] = parsed.site_url
-    if parsed.description:
-        feed_fields["description"] = parsed.description
-    records = _mark_for_full_text(feed, prepared.records)
-    new, updated = store.store_entries(db, feed["id"], records, feed_fields=feed_fields)
-    if parsed.title and parsed.title != feed["title"]:
-        _retitle_articles(db, feed["id"], parsed.title)
-    summary.ok += 1
-    summary.new_entries += new
-    summary.updated_entries += updated
+    work = await fetch_feed(client, feed, pool=pool, deadline=deadline)
+    applier = _Applier(db, summary)
+    applier.apply(feed, work)
+    applier.flush()
 
 
 def _retitle_articles(db: sqlite_utils.Database, feed_id: int, title: str) -> None:
@@ -224,44 +316,175 @@ def _mark_for_full_text(feed: dict[str, Any],
     return out
 
 
+ClientFactory = Callable[[], httpx.AsyncClient]
+SHARD_THRESHOLD = 64  # from this many feeds, fetching and parsing are spread over processes
+MAX_SHARDS = 4
+
+
+def _shards(items: Sequence[Any], host_of: Callable[[Any], str], count: int) -> list[list[int]]:
+    """Indexes of `items` in `count` groups of whole hosts (so a per-host limit holds across
+    processes), as even as the hosts allow."""
+    by_host: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        by_host.setdefault(host_of(item), []).append(i)
+    groups: list[list[int]] = [[] for _ in range(count)]
+    for indexes in sorted(by_host.values(), key=len, reverse=True):
+        min(groups, key=len).extend(indexes)
+    return [g for g in groups if g]
+
+
+def _run_shard(queue: Any, shard: int, items: list[tuple[int, Any]], work: Any,
+               client_factory: ClientFactory, concurrency: int, per_host: int,
+               host_of: Callable[[Any], str], on_error: Callable[[Any, BaseException], Any]) -> None:
+    """A forked worker: run `work(client, item)` for its items under the limits, with its own
+    HTTP client and event loop, and put (shard, index, result) on the queue as each finishes.
+    It never touches the database."""
+    from .process import exit_with_parent
+
+    exit_with_parent()
+
+    async def main() -> None:
+        limit = asyncio.Semaphore(max(1, concurrency))
+        hosts: dict[str, asyncio.Semaphore] = {}
+        async with client_factory() as client:
+            async def one(index: int, item: Any) -> None:
+                host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
+                async with limit, host:
+                    try:
+                        out = await work(client, item)
+                    except Exception as exc:  # a bug on one item must not lose the others
+                        out = on_error(item, exc)
+                queue.put((shard, index, out))
+
+            await asyncio.gather(*(one(i, item) for i, item in items))
+
+    try:
+        asyncio.run(main())
+    finally:
+        queue.put((shard, None, None))
+        queue.close()
+        queue.join_thread()
+
+
+async def run_sharded(items: Sequence[Any], *, work: Any, handle: Callable[[Any, Any], None],
+                      client_factory: ClientFactory, host_of: Callable[[Any], str],
+                      on_error: Callable[[Any, BaseException], Any], concurrency: int,
+                      per_host: int, shards: int) -> None:
+    """Fetch (and parse) in `shards` forked processes, each with its own event loop and HTTP
+    client over whole hosts, while this process calls `handle(item, result)` (the database
+    writes) as results arrive. Python spends about a millisecond of CPU per HTTP request, so
+    one process caps a refresh near a thousand feeds a second, less with parsing; this uses
+    the other cores for it."""
+    import multiprocessing
+    import queue as queues
+
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    groups = _shards(items, host_of, shards)
+    per_shard = max(1, concurrency // len(groups))
+    procs = []
+    for n, group in enumerate(groups):
+        proc = ctx.Process(target=_run_shard, daemon=True, name=f"aggregator-fetch-{n}", args=(
+            results, n, [(i, items[i]) for i in group], work, client_factory, per_shard,
+            per_host, host_of, on_error))
+        proc.start()
+        procs.append(proc)
+
+    def drain() -> None:
+        waiting = {n: set(group) for n, group in enumerate(groups)}
+        while waiting:
+            try:
+                shard, index, out = results.get(timeout=0.5)
+            except queues.Empty:
+                for n, proc in enumerate(procs):
+                    if n in waiting and proc.exitcode is not None and results.empty():
+                        for index in sorted(waiting.pop(n)):  # the worker died
+                            handle(items[index], on_error(items[index], RuntimeError(
+                                f"fetch worker exited with code {proc.exitcode}")))
+                continue
+            if index is None:
+                for index in sorted(waiting.pop(shard, ())):  # finished without them (a crash)
+                    handle(items[index], on_error(items[index], RuntimeError("fetch worker failed")))
+                continue
+            waiting.get(shard, set()).discard(index)
+            handle(items[index], out)
+
+    try:
+        await asyncio.to_thread(drain)
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+        results.close()
+
+
 async def refresh_feeds(
     db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
     per_host: int = 8, all: bool = False, progress: Progress | None = None,
     use_pool: bool | None = None, deadline: float = 30.0,
+    client_factory: ClientFactory | None = None,
 ) -> RefreshSummary:
     """Refresh every feed that is due (every active feed with `all`) concurrently: a global
-    limit and a per-host limit on requests; parsing in a process pool when there is enough of
-    it. `deadline` bounds each feed's request."""
+    limit and a per-host limit on requests; parsing off the event loop when there is enough of
+    it. `deadline` bounds each feed's request. Given a `client_factory` (a function making a
+    client like `client`) and many feeds, fetching and parsing run in several processes while
+    this one writes (see run_sharded)."""
     started = time.monotonic()
     feeds = store.feeds_due(db, all=all)
     summary = RefreshSummary()
     if not feeds:
         return summary
-    if use_pool is None:
-        use_pool = len(feeds) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool: Executor | None = ProcessPoolExecutor(
-        max_workers=os.cpu_count(), initializer=exit_with_parent) if use_pool else None
-    limit = asyncio.Semaphore(max(1, concurrency))
-    hosts: dict[str, asyncio.Semaphore] = {}
+    cores = os.cpu_count() or 1
+    applier = _Applier(db, summary)
 
-    async def one(feed: dict[str, Any]) -> None:
-        host = hosts.setdefault(_host_key(feed["url"]), asyncio.Semaphore(max(1, per_host)))
-        async with limit, host:
-            try:
-                await refresh_feed(db, client, feed, pool=pool, summary=summary, deadline=deadline)
-            except AggregatorError as exc:  # a database error on one feed
-                summary.failed += 1
-                summary.errors.append((feed["url"], str(exc)))
+    def handle(feed: dict[str, Any], work: FeedWork) -> None:
+        summary.feeds += 1
+        try:
+            applier.apply(feed, work)
+        except AggregatorError as exc:  # a database error on one feed
+            summary.failed += 1
+            summary.errors.append((feed["url"], str(exc)))
         if progress:
             progress(1)
 
+    def host_of(feed: dict[str, Any]) -> str:
+        return _host_key(feed["url"])
+
+    def failed(feed: dict[str, Any], exc: BaseException) -> FeedWork:
+        return FeedWork(feed["id"], "failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def work(worker_client: httpx.AsyncClient, feed: dict[str, Any]) -> FeedWork:
+        return await fetch_feed(worker_client, feed, deadline=deadline)
+
     try:
-        await asyncio.gather(*(one(f) for f in feeds))
+        if client_factory is not None and use_pool is not False and cores > 1 \
+                and len(feeds) >= SHARD_THRESHOLD:
+            await run_sharded(feeds, work=work, handle=handle, client_factory=client_factory,
+                              host_of=host_of, on_error=failed, concurrency=concurrency,
+                              per_host=per_host, shards=min(cores, MAX_SHARDS))
+            return summary
+        if use_pool is None:
+            use_pool = len(feeds) >= POOL_THRESHOLD and cores > 1
+        pool = LazyPool() if use_pool else None
+        limit = asyncio.Semaphore(max(1, concurrency))
+        hosts: dict[str, asyncio.Semaphore] = {}
+
+        async def one(feed: dict[str, Any]) -> None:
+            host = hosts.setdefault(host_of(feed), asyncio.Semaphore(max(1, per_host)))
+            async with limit, host:
+                out = await fetch_feed(client, feed, pool=pool, deadline=deadline)
+            handle(feed, out)
+
+        try:
+            await asyncio.gather(*(one(f) for f in feeds))
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        return summary
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    summary.seconds = time.monotonic() - started
-    return summary
+        applier.flush()
+        summary.seconds = time.monotonic() - started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +526,7 @@ def _platform_candidates(url: str) -> list[str]:
 
 
 async def discover_feed(client: httpx.AsyncClient, url: str, *,
-                        pool: Executor | None = None) -> tuple[str, FetchResult, Prepared]:
+                        pool: Executor | LazyPool | None = None) -> tuple[str, FetchResult, Prepared]:
     """Find the feed behind a URL: the URL itself when it is a feed; else the page's
     `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
     Returns (feed url, its fetch result, its parsed form); raises AggregatorError."""
@@ -342,64 +565,99 @@ def _subscribed_url(asked: str, result: FetchResult) -> str:
     return result.permanent_redirect or asked
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What discovering one URL gave (plain data: it may come from another process)."""
+
+    feed_url: str | None = None
+    result: FetchResult | None = None  # without its body
+    body_hash: str | None = None
+    prepared: Prepared | None = None
+    error: str | None = None
+
+
 async def subscribe(
     db: sqlite_utils.Database, client: httpx.AsyncClient, urls: Sequence[str], *,
     tags: Sequence[str] = (), full_text: bool | None = None, concurrency: int = 20,
-    per_host: int = 8,
+    per_host: int = 8, client_factory: ClientFactory | None = None,
 ) -> list[SubscribeResult]:
     """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
     entries. Idempotent: an existing subscription only gains the tags. Many URLs are fetched
-    like a refresh: a global and a per-host limit, parsing in a process pool."""
-    use_pool = len(urls) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool: Executor | None = ProcessPoolExecutor(
-        max_workers=os.cpu_count(), initializer=exit_with_parent) if use_pool else None
-    limit = asyncio.Semaphore(max(1, concurrency))
-    hosts: dict[str, asyncio.Semaphore] = {}
-
-    async def one(raw: str) -> SubscribeResult:
+    like a refresh: a global and a per-host limit, parsing off the event loop, and with a
+    `client_factory` several processes (see run_sharded)."""
+    results = [SubscribeResult(url=raw) for raw in urls]
+    todo: list[tuple[int, str]] = []
+    for i, raw in enumerate(urls):
         url = normalise_input_url(raw)
-        host = hosts.setdefault(_host_key(url or raw), asyncio.Semaphore(max(1, per_host)))
-        async with limit, host:
-            return await subscribe_one(raw, url)
-
-    async def subscribe_one(raw: str, url: str | None) -> SubscribeResult:
-        res = SubscribeResult(url=raw)
         if url is None:
-            res.error = f"not an http(s) URL: {raw}"
-            return res
+            results[i].error = f"not an http(s) URL: {raw}"
+            continue
         existing = store.get_feed(db, url)
         if existing:
             store.add_feed(db, url, tags=tags, full_text=full_text)
-            res.feed_url, res.title = url, existing["title"]
-            return res
+            results[i].feed_url, results[i].title = url, existing["title"]
+            continue
+        todo.append((i, url))
+    cores = os.cpu_count() or 1
+    pool = LazyPool() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
+
+    async def work(worker_client: httpx.AsyncClient, item: tuple[int, str]) -> _Found:
         try:
-            feed_url, result, prepared = await discover_feed(client, url, pool=pool)
+            feed_url, result, prepared = await discover_feed(
+                worker_client, item[1], pool=None if worker_client is not client else pool)
         except AggregatorError as exc:
-            res.error = str(exc)
-            return res
-        assert prepared.feed is not None
-        parsed = prepared.feed
-        feed_id, created = store.add_feed(db, feed_url, title=parsed.title or None,
+            return _Found(error=str(exc))
+        return _Found(feed_url=feed_url, result=dataclasses.replace(result, content=b""),
+                      body_hash=hashlib.sha1(result.content).hexdigest(), prepared=prepared)
+
+    def failed(item: tuple[int, str], exc: BaseException) -> _Found:
+        return _Found(error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def host_of(item: tuple[int, str]) -> str:
+        return _host_key(item[1])
+
+    def handle(item: tuple[int, str], found: _Found) -> None:
+        res = results[item[0]]
+        if found.error is not None or found.prepared is None or found.prepared.feed is None:
+            res.error = found.error or "not a feed"
+            return
+        assert found.result is not None and found.feed_url is not None
+        parsed, result = found.prepared.feed, found.result
+        feed_id, created = store.add_feed(db, found.feed_url, title=parsed.title or None,
                                           site_url=parsed.site_url, tags=tags, full_text=full_text)
         feed = store.get_feed_by_id(db, feed_id) or {}
         new, _ = store.store_entries(
-            db, feed_id, _mark_for_full_text(feed, prepared.records),
+            db, feed_id, _mark_for_full_text(feed, found.prepared.records),
             feed_fields={
                 "etag": result.etag, "last_modified": result.last_modified,
-                "body_hash": hashlib.sha1(result.content).hexdigest(),
+                "body_hash": found.body_hash,
                 "last_fetched_at": store.now_iso(), "last_success_at": store.now_iso(),
                 "description": parsed.description or None, "ttl_minutes": parsed.ttl_minutes,
                 "next_check_at": _next_check(result, parsed.ttl_minutes),
             },
         )
-        res.feed_url, res.title, res.created, res.entries = feed_url, parsed.title, created, new
-        return res
+        res.feed_url, res.title, res.created, res.entries = found.feed_url, parsed.title, created, new
+
+    if client_factory is not None and cores > 1 and len(todo) >= SHARD_THRESHOLD:
+        await run_sharded(todo, work=work, handle=handle, client_factory=client_factory,
+                          host_of=host_of, on_error=failed, concurrency=concurrency,
+                          per_host=per_host, shards=min(cores, MAX_SHARDS))
+        return results
+    limit = asyncio.Semaphore(max(1, concurrency))
+    hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def one(item: tuple[int, str]) -> None:
+        host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
+        async with limit, host:
+            found = await work(client, item)
+        handle(item, found)
 
     try:
-        return list(await asyncio.gather(*(one(u) for u in urls)))
+        await asyncio.gather(*(one(item) for item in todo))
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
+    return results
 
 
 def unsubscribe(db: sqlite_utils.Database, url: str) -> bool:
@@ -425,6 +683,8 @@ def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, 
     feeds = articles = 0
     for item in manifest.get("feeds", []):
         body = (directory / item["file"]).read_bytes()
+        from .process import parse_and_prepare
+
         prepared = parse_and_prepare(body, item["url"], item.get("content_type"))
         if prepared.feed is None:
             raise ParseError(f"sample feed {item['file']}: {prepared.error}", url=item["url"])
@@ -576,8 +836,7 @@ async def fetch_pages(
         return summary
     if use_pool is None:
         use_pool = len(due) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool: Executor | None = ProcessPoolExecutor(
-        max_workers=os.cpu_count(), initializer=exit_with_parent) if use_pool else None
+    pool = LazyPool() if use_pool else None
     limit_sem = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
     learned: dict[int, bool] = {}  # feed id -> its entries are summaries
@@ -625,7 +884,7 @@ async def fetch_pages(
                 fields = _extract_fields(*args)
             else:
                 loop = asyncio.get_running_loop()
-                fields = await loop.run_in_executor(pool, _extract_fields, *args)
+                fields = await loop.run_in_executor(pool.get(), _extract_fields, *args)
         except Exception as exc:  # an extractor bug on one page must not stop the batch
             fail(row, f"could not extract the page: {type(exc).__name__}: {exc}"[:300], final=True)
             return
@@ -667,7 +926,7 @@ async def fetch_pages(
                    if r["feed_id"] in queued and r["id"] not in done]
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
     summary.seconds = time.monotonic() - started
     return summary
 

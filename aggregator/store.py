@@ -448,6 +448,20 @@ def move_feed(db: sqlite_utils.Database, feed_id: int, new_url: str) -> bool:
 # Articles from feeds
 
 
+_ENTRY_COLUMNS = ("id", "url", "title", "author", "published", "updated", "sort_date",
+                  "first_seen_at", "feed_id", "feed_title", "site", "categories", "excerpt", "text",
+                  "content_html", "word_count", "reading_time", "image", "content_hash",
+                  "updated_at", "fetch_status")
+_ENTRY_INSERT_ROWS = 400  # rows per multi-row INSERT (21 parameters each, under SQLite's limit)
+_OLD_ENTRY = ("SELECT id, title, author, published, updated, content_hash, content_updates, "
+              "full_text, url FROM articles WHERE id IN ({marks})")
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def store_entries(
     db: sqlite_utils.Database,
     feed_id: int,
@@ -460,27 +474,74 @@ def store_entries(
     Each record: key, url, title, author, published, updated, content_html, text, excerpt,
     word_count, reading_time, categories (list), image, content_hash, site. Identity is the
     entry's key within its feed; an entry whose URL is already an article (from another feed,
-    or saved by hand) joins that article. Returns (new, updated)."""
+    or saved by hand) joins that article. Returns (new, updated).
+
+    A handful of statements per feed, whatever its size: known keys and URLs are looked up for
+    the whole batch, new articles go in with one multi-row INSERT (so the FTS5 trigger flushes
+    its index once per feed, not once per row: measured 2x less work), their feed entries with
+    one executemany."""
     now = now_iso()
     new = updated = 0
     with transaction(db):
-        feed = get_feed_by_id(db, feed_id)
-        if feed is None:
+        row = db.execute("SELECT title, url, tags FROM feeds WHERE id = ?", [feed_id]).fetchone()
+        if row is None:
             return 0, 0
+        title, url, tags_json = row
         if feed_fields:
             sets = ", ".join(f"{k} = :{k}" for k in feed_fields)
             db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**feed_fields, "_id": feed_id})
-            feed = get_feed_by_id(db, feed_id) or feed
-        feed_title = feed["title"] or feed["url"]
-        feed_tags = json.loads(feed["tags"] or "[]")
+            title = feed_fields.get("title", title)
+            url = feed_fields.get("url", url)
+            tags_json = feed_fields.get("tags", tags_json)
+        if not records:
+            return 0, 0
+        feed_title = title or url
+        feed_tags = json.loads(tags_json or "[]")
+
+        by_key: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(rec["key"] for rec in records))):
+            marks = ",".join("?" * len(chunk))
+            by_key.update(db.execute(
+                f"SELECT key, article_id FROM feed_entries WHERE feed_id = ? AND key IN ({marks})",
+                [feed_id, *chunk]).fetchall())
+        by_url: dict[str, int] = {}
+        urls = list(dict.fromkeys(rec["url"] for rec in records
+                                  if rec["key"] not in by_key and rec.get("url")))
+        for chunk in _chunks(urls):
+            marks = ",".join("?" * len(chunk))
+            by_url.update(db.execute(f"SELECT url, id FROM articles WHERE url IN ({marks})",
+                                     list(chunk)).fetchall())
+        old_rows: dict[int, dict[str, Any]] = {}
+        known = list(dict.fromkeys(by_key.values()))
+        for chunk in _chunks(known):
+            for old in _rows(db, _OLD_ENTRY.format(marks=",".join("?" * len(chunk))), list(chunk)):
+                old_rows[old["id"]] = old
+
         tagged: list[int] = []
+        pending: list[tuple[Any, ...]] = []  # rows of new articles, inserted together
+        pending_urls: set[str] = set()
+        next_id = 0
+        joined = False
+
+        def flush() -> None:
+            for chunk in _chunks(pending, _ENTRY_INSERT_ROWS):
+                marks = ",".join(["(" + ",".join("?" * len(_ENTRY_COLUMNS)) + ")"] * len(chunk))
+                db.execute(f"INSERT INTO articles ({', '.join(_ENTRY_COLUMNS)}) VALUES {marks}",
+                           [v for r in chunk for v in r[:-1]])  # the last is the key
+            db.conn.executemany(
+                "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
+                [(feed_id, r[-1], r[0], now) for r in pending])
+            pending.clear()
+            pending_urls.clear()
+
         for rec in records:
-            article_id = _one(
-                db, "SELECT article_id FROM feed_entries WHERE feed_id = ? AND key = ?",
-                [feed_id, rec["key"]],
-            )
+            article_id = by_key.get(rec["key"])
             if article_id is None and rec.get("url"):
-                article_id = _one(db, "SELECT id FROM articles WHERE url = ?", [rec["url"]])
+                if rec["url"] in pending_urls:
+                    flush()  # the same link twice in one document: the second joins the first
+                    by_url[rec["url"]] = int(_one(db, "SELECT id FROM articles WHERE url = ?",
+                                                  [rec["url"]]))
+                article_id = by_url.get(rec["url"])
                 if article_id is not None:
                     # A changed guid with a stable link, or a story from a second feed.
                     db.execute(
@@ -493,46 +554,37 @@ def store_entries(
                         [feed_id, rec["key"], article_id, now],
                     )
                     tagged.append(article_id)
+                    joined = True
             if article_id is None:
+                if not next_id:
+                    next_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
+                article_id, next_id = next_id, next_id + 1
+                v = _entry_values(rec)
                 published = rec.get("published")
-                sort_date = min(published, now) if published else now
-                cursor = db.execute(
-                    """
-                    INSERT INTO articles (url, title, author, published, updated, sort_date,
-                        first_seen_at, feed_id, feed_title, site, categories, excerpt, text,
-                        content_html, word_count, reading_time, image, content_hash, updated_at,
-                        fetch_status)
-                    VALUES (:url, :title, :author, :published, :updated, :sort_date, :now,
-                        :feed_id, :feed_title, :site, :categories, :excerpt, :text,
-                        :content_html, :word_count, :reading_time, :image, :content_hash, :now,
-                        :fetch_status)
-                    """,
-                    {
-                        **_entry_values(rec),
-                        "sort_date": sort_date,
-                        "now": now,
-                        "feed_id": feed_id,
-                        "feed_title": feed_title,
-                        "fetch_status": rec.get("fetch_status"),
-                    },
-                )
-                article_id = int(cursor.lastrowid or 0)
-                db.execute(
-                    "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
-                    [feed_id, rec["key"], article_id, now],
-                )
+                pending.append((
+                    article_id, v["url"], v["title"], v["author"], v["published"], v["updated"],
+                    min(published, now) if published else now, now, feed_id, feed_title,
+                    v["site"], v["categories"], v["excerpt"], v["text"], v["content_html"],
+                    v["word_count"], v["reading_time"], v["image"], v["content_hash"], now,
+                    rec.get("fetch_status"), rec["key"],
+                ))
+                if v["url"]:
+                    pending_urls.add(v["url"])
                 tagged.append(article_id)
                 new += 1
-            else:
-                if _update_entry(db, article_id, rec, now):
-                    updated += 1
+            elif _update_entry(db, article_id, rec, now, old=old_rows.get(article_id)):
+                updated += 1
+        if pending:
+            flush()
         if feed_tags and tagged:
             _add_tags(db, tagged, feed_tags)
-        db.execute(
-            "UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries WHERE feed_id = ?) "
-            "WHERE id = ?",
-            [feed_id, feed_id],
-        )
+        if joined:
+            db.execute(
+                "UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries "
+                "WHERE feed_id = ?) WHERE id = ?", [feed_id, feed_id])
+        elif new:
+            db.execute("UPDATE feeds SET article_count = article_count + ? WHERE id = ?",
+                       [new, feed_id])
     return new, updated
 
 
@@ -555,19 +607,16 @@ def _entry_values(rec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _update_entry(db: sqlite_utils.Database, article_id: int, rec: Mapping[str, Any], now: str) -> bool:
+def _update_entry(db: sqlite_utils.Database, article_id: int, rec: Mapping[str, Any], now: str,
+                  *, old: Mapping[str, Any] | None = None) -> bool:
     """Update a known entry in place when it changed. User fields (tags, note, state, starred,
     saved) are never touched. Content changes without a new `updated` date are capped, so a feed
-    that embeds the time does not rewrite itself forever."""
-    row = _rows(
-        db,
-        "SELECT title, author, published, updated, content_hash, content_updates, full_text, url "
-        "FROM articles WHERE id = ?",
-        [article_id],
-    )
-    if not row:
-        return False
-    old = row[0]
+    that embeds the time does not rewrite itself forever. `old`: its row, when already read."""
+    if old is None:
+        row = _rows(db, _OLD_ENTRY.format(marks="?"), [article_id])
+        if not row:
+            return False
+        old = row[0]
     values = _entry_values(rec)
     meta_changed = (
         values["title"] != old["title"]
