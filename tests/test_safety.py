@@ -129,8 +129,15 @@ def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
     # Two runs killed at different moments, then one that finishes.
     for after_requests in (4, 14):
         target = feed_hits(server) + after_requests
-        proc = start(db_path, "fetch", "--concurrency", "2", output=subprocess.DEVNULL)
-        wait_for(lambda: feed_hits(server) >= target)  # noqa: B023 (called in this iteration)
+        log = (db_path.parent / f"killed-{after_requests}.log").open("w")
+        proc = start(db_path, "fetch", "--concurrency", "2", output=log.fileno())
+        try:
+            wait_for(lambda: feed_hits(server) >= target)  # noqa: B023 (called in this iteration)
+        except AssertionError:
+            proc.kill()
+            raise AssertionError(f"the fetch did not get going: {proc.wait()} "
+                                 f"{Path(log.name).read_text()[-2000:]}") from None
+        log.close()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         # its pool workers do not outlive it (they would hold its pipes and memory forever)
