@@ -737,15 +737,18 @@ class PageSummary:
     ok: int = 0
     unsupported: int = 0
     failed: int = 0
+    deferred: int = 0  # left for the next run: their host kept failing in this one
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
+        deferred = f", {self.deferred} left for later (host failing)" if self.deferred else ""
         return (f"Fetched {self.total} pages: {self.ok} with text, {self.unsupported} without "
-                f"(not HTML), {self.failed} failed, in {self.seconds:.1f}s")
+                f"(not HTML), {self.failed} failed{deferred}, in {self.seconds:.1f}s")
 
 
 MAX_PAGE_ATTEMPTS = 6
+HOST_FAILURE_LIMIT = 3  # network failures in a row after which a host's other pages wait a run
 PAGE_TIMEOUT = 30.0  # seconds for one page, everything included
 FEED_IS_WHOLE = 0.8  # feed content with this share of the page's words is the whole article
 MUCH_SHORTER = 0.6  # feed content under this share of the page's words is a summary
@@ -843,6 +846,9 @@ async def fetch_pages(
     limit_sem = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
     learned: dict[int, bool] = {}  # feed id -> its entries are summaries
+    # A host that times out or refuses again and again would hold the whole run at its
+    # deadline once per page: after a few failures in a row its other pages wait a run.
+    host_failures: dict[str, int] = {}
 
     def fail(row: dict[str, Any], message: str, *, final: bool, retry_after: float = 0) -> None:
         attempts = int(row["fetch_attempts"] or 0) + 1
@@ -856,13 +862,20 @@ async def fetch_pages(
 
     async def page(row: dict[str, Any]) -> None:
         url = row["url"]
-        host = hosts.setdefault(_host_key(url), asyncio.Semaphore(max(1, per_host)))
+        host_key = _host_key(url)
+        host = hosts.setdefault(host_key, asyncio.Semaphore(max(1, per_host)))
         try:
             async with limit_sem, host:
+                if host_failures.get(host_key, 0) >= HOST_FAILURE_LIMIT:
+                    summary.deferred += 1
+                    return
                 result = await fetch_url(client, url, accept=PAGE_ACCEPT, deadline=timeout,
                                          read_timeout=min(20.0, timeout),
                                          connect_timeout=min(10.0, timeout))
+            host_failures[host_key] = 0
         except AggregatorError as exc:
+            if not isinstance(exc, (HTTPStatusError, BlockedAddressError, TooLargeError)):
+                host_failures[host_key] = host_failures.get(host_key, 0) + 1
             status = exc.status if isinstance(exc, HTTPStatusError) else None
             fail(row, str(exc), final=isinstance(exc, (BlockedAddressError, TooLargeError))
                  or status in (410, 451),

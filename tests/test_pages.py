@@ -380,6 +380,35 @@ def test_a_timeout_does_not_stop_the_batch(server: LocalServer, db_path: Path) -
     assert all(got[u] == ("ok", None, 0, 0) for u in urls)
 
 
+def test_a_host_that_keeps_failing_waits_for_the_next_run(server: LocalServer, db_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    slow_host = LocalServer().start()
+    monkeypatch.setenv("AGGREGATOR_ALLOW_HOSTS", "127.0.0.1")  # both servers' ports
+    slow = [slow_host.add(f"/silent/{i}", lambda handler: release.wait(10)) for i in range(6)]
+    fine = [server.add_file(f"/ok/{i}", DATA / "pages" / "article.html", content_type=HTML)
+            for i in range(2)]
+    db = store.open_db(db_path)
+    for url in [*slow, *fine]:
+        store.save_link(db, url)
+
+    async def go() -> service.PageSummary:
+        async with make_client(policy=AddressPolicy.from_env()) as client:
+            return await service.fetch_pages(db, client, timeout=1.0, per_host=1, use_pool=False)
+
+    try:
+        summary = asyncio.run(go())
+    finally:
+        release.set()
+        slow_host.stop()
+    # three timeouts in a row, then the host's other pages are left for the next run
+    assert (summary.ok, summary.failed, summary.deferred) == (2, 3, 3)
+    assert "3 left for later (host failing)" in summary.line()
+    states = [r[0] for r in rows(db_path, "SELECT fetch_status FROM articles WHERE url LIKE ? "
+                                          "ORDER BY id", (slow_host.url("/silent/") + "%",))]
+    assert states.count("error") == 3 and states.count("pending") == 3
+
+
 @pytest.mark.parametrize(("name", "body", "content_type", "expected"), [
     ("http charset beats a wrong meta",
      '<html><head><meta charset="utf-8"><title>Café crème</title></head><body><article>'
