@@ -1013,7 +1013,16 @@ def save_links_bulk(
                 cache_size = int(_one(db, "PRAGMA cache_size"))
                 if cache_size > -BULK_CACHE_KIB:
                     db.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+            facet_trigger = _facet_count_triggers()[0]
+            count_after = len(fresh) >= BULK_INDEX_AFTER and _one(
+                db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                    "AND name = 'articles_facets_ai'") == facet_trigger
+            if count_after:  # six upserts per row -> six GROUP BYs over the new rows
+                db.execute("DROP TRIGGER articles_facets_ai")
             db.conn.executemany(_BULK_INSERT, fresh)
+            if count_after:
+                count_facets(db, from_id=first_id)
+                db.execute(facet_trigger)
             if index_after:
                 cols = ", ".join(FTS_COLUMNS)
                 db.execute(f"INSERT INTO articles_fts(rowid, {cols}) "
@@ -1023,9 +1032,8 @@ def save_links_bulk(
             last = int(_one(db, "SELECT max(id) FROM articles"))
             if last != first_id + len(fresh) - 1:
                 raise DatabaseError(f"bulk insert: ids {first_id}..{last} for {len(fresh)} rows")
-            db.conn.executemany(insert_pair, [(first_id + i, tag_id)
-                                              for i, tags in enumerate(fresh_tags)
-                                              for tag_id, _ in tags])
+            _insert_new_pairs(db, [(first_id + i, tag_id) for i, tags in enumerate(fresh_tags)
+                                   for tag_id, _ in tags])
         # On existing rows only pairs not there yet count: their JSON column is rewritten.
         have: set[tuple[int, int]] = set()
         touched = sorted({a for a, _ in old_pairs})
