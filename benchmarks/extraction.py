@@ -97,8 +97,10 @@ def metrics_from_tp_fp_fns(rows: list[TpFpFn]) -> dict[str, float]:
 def evaluate(
     ground_truth: dict[str, dict[str, Any]], predictions: dict[str, str]
 ) -> dict[str, float]:
-    rows = [shingle_matching(ground_truth[k].get("articleBody", ""), predictions.get(k, "") or "")
-            for k in ground_truth]
+    rows = [
+        shingle_matching(ground_truth[k].get("articleBody", ""), predictions.get(k, "") or "")
+        for k in ground_truth
+    ]
     return metrics_from_tp_fp_fns(rows)
 
 
@@ -114,14 +116,19 @@ def run_scrapinghub(corpus: Path, *, every: int = 1) -> dict[str, Any]:
         # The benchmark pages are UTF-8 (upstream reads them so); we still sniff as for any page.
         predictions[k] = extract_article(pages[k], url=truth[k]["url"]).text
     seconds = time.process_time() - start
-    result: dict[str, Any] = {"pages": len(ids), **evaluate(truth, predictions),
-                              "pages_per_second": len(ids) / seconds if seconds else 0.0}
+    result: dict[str, Any] = {
+        "pages": len(ids),
+        **evaluate(truth, predictions),
+        "pages_per_second": len(ids) / seconds if seconds else 0.0,
+    }
     reference = corpus / "output" / "trafilatura.json"
     if reference.exists():
         data = json.loads(reference.read_text(encoding="utf-8"))
         shipped = {k: (v.get("articleBody") or "") for k, v in data["output"].items()}
-        result["reference"] = {"name": f"trafilatura {data.get('version', '?')} (shipped output)",
-                               **evaluate(truth, shipped)}
+        result["reference"] = {
+            "name": f"trafilatura {data.get('version', '?')} (shipped output)",
+            **evaluate(truth, shipped),
+        }
     return result
 
 
@@ -151,8 +158,9 @@ def run_through_pipeline(corpus: Path, *, every: int = 1, copies: int = 1) -> di
         for k in ids:
             page = gzip.decompress((corpus / "html" / f"{k}.html.gz").read_bytes())
             for c in range(copies):
-                urls[f"{k}#{c}"] = server.add(f"/articles/{c}/{k}.html",
-                                             Route(body=page, content_type="text/html"))
+                urls[f"{k}#{c}"] = server.add(
+                    f"/articles/{c}/{k}.html", Route(body=page, content_type="text/html")
+                )
         with tempfile.TemporaryDirectory() as tmp:
             db = str(Path(tmp) / "aggregator.db")
             runner = CliRunner()
@@ -175,9 +183,13 @@ def run_through_pipeline(corpus: Path, *, every: int = 1, copies: int = 1) -> di
         else:
             os.environ["AGGREGATOR_ALLOW_HOSTS"] = old_allow
     predictions = {k: stored.get(url) or "" for k, url in urls.items()}
-    return {"pages": len(urls), **evaluate(truth, predictions), "seconds": seconds,
-            "pages_per_second": len(urls) / seconds if seconds else 0.0,
-            "fetch_status": dict(statuses)}
+    return {
+        "pages": len(urls),
+        **evaluate(truth, predictions),
+        "seconds": seconds,
+        "pages_per_second": len(urls) / seconds if seconds else 0.0,
+        "fetch_status": dict(statuses),
+    }
 
 
 # --- mozilla readability metadata ------------------------------------------------------------
@@ -196,8 +208,10 @@ def run_readability(corpus: Path) -> dict[str, Any]:
     title_ok = title_n = by_ok = by_n = by_extra = by_none_n = 0
     for case in cases:
         expected = json.loads((case / "expected-metadata.json").read_text(encoding="utf-8"))
-        article = extract_article(gzip.decompress((case / "source.html.gz").read_bytes()),
-                                  url=f"http://fakehost/{case.name}/")
+        article = extract_article(
+            gzip.decompress((case / "source.html.gz").read_bytes()),
+            url=f"http://fakehost/{case.name}/",
+        )
         if expected.get("title"):
             title_n += 1
             title_ok += _norm(article.title) == _norm(expected["title"])
@@ -249,61 +263,97 @@ def run_leakage(corpus: Path, *, reference: bool = True) -> dict[str, Any]:
     for name, c in counts.items():
         if name == "trafilatura" and not reference:
             continue
-        result[name] = {"with_kept": c[0] / c[1] if c[1] else 0.0,
-                        "without_dropped": c[2] / c[3] if c[3] else 0.0,
-                        "with_snippets": c[1], "without_snippets": c[3]}
+        result[name] = {
+            "with_kept": c[0] / c[1] if c[1] else 0.0,
+            "without_dropped": c[2] / c[3] if c[3] else 0.0,
+            "with_snippets": c[1],
+            "without_snippets": c[3],
+        }
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA,
-                        help="the extraction corpora folder (default: %(default)s)")
-    parser.add_argument("--suite", choices=["all", "scrapinghub", "readability", "leakage"],
-                        default="all")
-    parser.add_argument("--every", type=int, default=1,
-                        help="scrapinghub: score every N-th page only (default 1: all)")
-    parser.add_argument("--through-pipeline", action="store_true",
-                        help="scrapinghub: serve the pages from a local HTTP server and score the "
-                             "text `aggregator save` + `aggregator fetch` stored")
-    parser.add_argument("--copies", type=int, default=1,
-                        help="--through-pipeline: serve each page under N addresses (load test)")
-    parser.add_argument("--no-reference", action="store_true",
-                        help="leakage: do not run trafilatura itself for comparison")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument(
+        "--corpora",
+        type=Path,
+        default=DEFAULT_CORPORA,
+        help="the extraction corpora folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--suite", choices=["all", "scrapinghub", "readability", "leakage"], default="all"
+    )
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="scrapinghub: score every N-th page only (default 1: all)",
+    )
+    parser.add_argument(
+        "--through-pipeline",
+        action="store_true",
+        help="scrapinghub: serve the pages from a local HTTP server and score the "
+        "text `aggregator save` + `aggregator fetch` stored",
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="--through-pipeline: serve each page under N addresses (load test)",
+    )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="leakage: do not run trafilatura itself for comparison",
+    )
     args = parser.parse_args(argv)
 
     report: dict[str, Any] = {}
     if args.through_pipeline:
-        r = run_through_pipeline(args.corpora / "scrapinghub-article-extraction-benchmark",
-                                 every=args.every, copies=args.copies)
+        r = run_through_pipeline(
+            args.corpora / "scrapinghub-article-extraction-benchmark",
+            every=args.every,
+            copies=args.copies,
+        )
         report["pipeline"] = r
         print(f"scrapinghub article body through save + fetch, {r['pages']} pages")
-        print(f"  stored text  F1={r['f1']:.4f}  precision={r['precision']:.4f}  "
-              f"recall={r['recall']:.4f}  {r['seconds']:.1f} s wall for save + fetch "
-              f"({r['pages_per_second']:.1f} pages/s); fetch_status {r['fetch_status']}")
+        print(
+            f"  stored text  F1={r['f1']:.4f}  precision={r['precision']:.4f}  "
+            f"recall={r['recall']:.4f}  {r['seconds']:.1f} s wall for save + fetch "
+            f"({r['pages_per_second']:.1f} pages/s); fetch_status {r['fetch_status']}"
+        )
         print(json.dumps(report, sort_keys=True))
         return 0
     if args.suite in ("all", "scrapinghub"):
-        r = run_scrapinghub(args.corpora / "scrapinghub-article-extraction-benchmark",
-                            every=args.every)
+        r = run_scrapinghub(
+            args.corpora / "scrapinghub-article-extraction-benchmark", every=args.every
+        )
         report["scrapinghub"] = r
         print(f"scrapinghub article body, {r['pages']} pages")
-        print(f"  ours         F1={r['f1']:.4f}  precision={r['precision']:.4f}  "
-              f"recall={r['recall']:.4f}  {r['pages_per_second']:.1f} pages/s (one core)")
+        print(
+            f"  ours         F1={r['f1']:.4f}  precision={r['precision']:.4f}  "
+            f"recall={r['recall']:.4f}  {r['pages_per_second']:.1f} pages/s (one core)"
+        )
         if "reference" in r:
             ref = r["reference"]
-            print(f"  reference    F1={ref['f1']:.4f}  precision={ref['precision']:.4f}  "
-                  f"recall={ref['recall']:.4f}  {ref['name']}")
+            print(
+                f"  reference    F1={ref['f1']:.4f}  precision={ref['precision']:.4f}  "
+                f"recall={ref['recall']:.4f}  {ref['name']}"
+            )
     if args.suite in ("all", "readability"):
         r = run_readability(args.corpora / "mozilla-readability-test-pages")
         report["readability"] = r
         print(f"mozilla readability metadata, {r['cases']} cases")
         print(f"  title agreement  {r['title_agreement']:.3f} of {r['titles']}")
-        print(f"  byline agreement {r['byline_agreement']:.3f} of {r['bylines']}; "
-              f"byline given where none expected {r['byline_invented']:.3f} of "
-              f"{r['no_byline_cases']}")
+        print(
+            f"  byline agreement {r['byline_agreement']:.3f} of {r['bylines']}; "
+            f"byline given where none expected {r['byline_invented']:.3f} of "
+            f"{r['no_byline_cases']}"
+        )
     if args.suite in ("all", "leakage"):
         r = run_leakage(args.corpora / "trafilatura-eval", reference=not args.no_reference)
         report["leakage"] = r
@@ -311,8 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("ours", "trafilatura"):
             if name in r:
                 x = r[name]
-                print(f"  {name:<12} with kept {x['with_kept']:.3f} of {x['with_snippets']}; "
-                      f"without dropped {x['without_dropped']:.3f} of {x['without_snippets']}")
+                print(
+                    f"  {name:<12} with kept {x['with_kept']:.3f} of {x['with_snippets']}; "
+                    f"without dropped {x['without_dropped']:.3f} of {x['without_snippets']}"
+                )
     print(json.dumps(report, sort_keys=True))
     return 0
 

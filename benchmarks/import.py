@@ -34,9 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 AGGREGATOR = str(Path(sys.executable).parent / "aggregator")
 
-_WORDS = ("café naïve 日本語 data feed reader python sqlite article search index release update "
-          "network memory storage query browser garden history science climate music market "
-          "energy policy design language library engine planet river mountain city").split()
+_WORDS = (
+    "café naïve 日本語 data feed reader python sqlite article search index release update "
+    "network memory storage query browser garden history science climate music market "
+    "energy policy design language library engine planet river mountain city"
+).split()
 
 
 def make_pocket_csv(path: Path, rows: int, seed: int = 1) -> None:
@@ -53,15 +55,21 @@ def make_pocket_csv(path: Path, rows: int, seed: int = 1) -> None:
             host = f"site{rng.randint(1, 2_000)}.example"
             added = start + rng.randint(0, 315_000_000)
             status = "archive" if rng.random() < 0.33 else "unread"
-            out.write(f'"{title}",https://{host}/posts/{i}?ref=pocket,{added},'
-                      f'{i * 7919 % 1_000_003},{"|".join(chosen)},{status}\n')
+            out.write(
+                f'"{title}",https://{host}/posts/{i}?ref=pocket,{added},'
+                f"{i * 7919 % 1_000_003},{'|'.join(chosen)},{status}\n"
+            )
 
 
 def make_opml(path: Path, feeds: int, seed: int = 2) -> None:
     rng = random.Random(seed)
     folders = [f"Folder {i}" for i in range(30)]
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">',
-             "<head><title>Benchmark subscriptions</title></head>", "<body>"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "<head><title>Benchmark subscriptions</title></head>",
+        "<body>",
+    ]
     per = max(1, feeds // len(folders))
     n = 0
     for folder in folders:
@@ -71,13 +79,17 @@ def make_opml(path: Path, feeds: int, seed: int = 2) -> None:
             if n >= feeds:
                 break
             cat = rng.choice(("news", "tech,science", "/blogs/personal", ""))
-            lines.append(f'<outline type="rss" text="Feed {n} &amp; co" title="Feed {n}" '
-                         f'xmlUrl="https://feeds{n % 97}.example/{n}/rss.xml" '
-                         f'htmlUrl="https://feeds{n % 97}.example/{n}/" category="{cat}"/>')
+            lines.append(
+                f'<outline type="rss" text="Feed {n} &amp; co" title="Feed {n}" '
+                f'xmlUrl="https://feeds{n % 97}.example/{n}/rss.xml" '
+                f'htmlUrl="https://feeds{n % 97}.example/{n}/" category="{cat}"/>'
+            )
             n += 1
         lines.append("</outline></outline>")
     while n < feeds:
-        lines.append(f'<outline type="rss" text="Loose {n}" xmlUrl="https://loose.example/{n}.xml"/>')
+        lines.append(
+            f'<outline type="rss" text="Loose {n}" xmlUrl="https://loose.example/{n}.xml"/>'
+        )
         n += 1
     lines += ["</body>", "</opml>"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -86,8 +98,12 @@ def make_opml(path: Path, feeds: int, seed: int = 2) -> None:
 def run_cli(db: Path, file: Path) -> dict[str, object]:
     """One `aggregator import` in a fresh process: wall seconds, peak RSS, its summary line."""
     started = time.perf_counter()
-    proc = subprocess.Popen([AGGREGATOR, "--db", str(db), "import", str(file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [AGGREGATOR, "--db", str(db), "import", str(file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     out = proc.stdout.read() if proc.stdout else ""
@@ -95,8 +111,11 @@ def run_cli(db: Path, file: Path) -> dict[str, object]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"import of {file} failed: {err.strip()}")
-    return {"seconds": round(seconds, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "summary": out.strip().splitlines()[-1]}
+    return {
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "summary": out.strip().splitlines()[-1],
+    }
 
 
 def check(db: Path) -> dict[str, object]:
@@ -106,16 +125,24 @@ def check(db: Path) -> dict[str, object]:
         stale = conn.execute(
             "SELECT count(*) FROM articles a WHERE tags != coalesce((SELECT json_group_array(name) "
             "FROM (SELECT t.name FROM articles_tags at JOIN tags t ON t.id = at.tag_id "
-            "WHERE at.article_id = a.id ORDER BY t.name COLLATE NOCASE)), '[]')").fetchone()[0]
+            "WHERE at.article_id = a.id ORDER BY t.name COLLATE NOCASE)), '[]')"
+        ).fetchone()[0]
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM articles_fts), "
-            "(SELECT count(*) FROM articles_tags), (SELECT count(*) FROM feeds)").fetchone()
+            "(SELECT count(*) FROM articles_tags), (SELECT count(*) FROM feeds)"
+        ).fetchone()
     finally:
         conn.close()
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
-    return {"articles": counts[0], "fts_rows": counts[1], "article_tags": counts[2],
-            "feeds": counts[3], "fts_integrity": "ok", "stale_tag_json": stale,
-            "db_mb": round(size / 1e6, 1)}
+    return {
+        "articles": counts[0],
+        "fts_rows": counts[1],
+        "article_tags": counts[2],
+        "feeds": counts[3],
+        "fts_integrity": "ok",
+        "stale_tag_json": stale,
+        "db_mb": round(size / 1e6, 1),
+    }
 
 
 def in_process(db: Path, file: Path) -> dict[str, float]:
@@ -130,14 +157,19 @@ def in_process(db: Path, file: Path) -> dict[str, float]:
     service.import_batch(database, batch)
     stored = time.perf_counter() - started
     database.conn.close()
-    return {"read_s": round(read, 3), "store_s": round(stored, 3),
-            "links_per_s_store": round(len(batch.links) / stored)}
+    return {
+        "read_s": round(read, 3),
+        "store_s": round(stored, 3),
+        "links_per_s_store": round(len(batch.links) / stored),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--links", type=int, default=100_000, help="rows of the Pocket CSV")
     parser.add_argument("--feeds", type=int, default=700, help="feeds in the OPML")
     parser.add_argument("--runs", type=int, default=1, help="repeat each phase, keep the best")
@@ -170,8 +202,14 @@ def main(argv: list[str] | None = None) -> int:
                         best[key] = figures
                 checks[name] = check(db)
             for key, figures in best.items():
-                results.append({"phase": key, "items": items, **figures,
-                                "items_per_s": round(items / figures["seconds"])})  # type: ignore[operator]
+                results.append(
+                    {
+                        "phase": key,
+                        "items": items,
+                        **figures,
+                        "items_per_s": round(items / figures["seconds"]),
+                    }
+                )  # type: ignore[operator]
 
         phase("opml", opml, args.feeds, again=True)
         phase("pocket-10k", small, min(10_000, args.links), again=False)
@@ -180,15 +218,30 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{'phase':<22} {'items':>8} {'wall s':>8} {'items/s':>9} {'peak MB':>8}  summary")
     for r in results:
-        print(f"{r['phase']:<22} {r['items']:>8} {r['seconds']:>8.2f} {r['items_per_s']:>9} "
-              f"{r['peak_rss_mb']:>8}  {r['summary']}")
-    print(f"\nin process, {args.links} links: reading the file {split['read_s']:.2f} s, "
-          f"storing {split['store_s']:.2f} s ({split['links_per_s_store']} links/s)")
+        print(
+            f"{r['phase']:<22} {r['items']:>8} {r['seconds']:>8.2f} {r['items_per_s']:>9} "
+            f"{r['peak_rss_mb']:>8}  {r['summary']}"
+        )
+    print(
+        f"\nin process, {args.links} links: reading the file {split['read_s']:.2f} s, "
+        f"storing {split['store_s']:.2f} s ({split['links_per_s_store']} links/s)"
+    )
     for name, c in checks.items():
         print(f"check {name}: {c}")
-    print(json.dumps({"benchmark": "import", "links": args.links, "feeds": args.feeds,
-                      "cpus": os.cpu_count(), "results": results, "split": split,
-                      "checks": checks}, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "benchmark": "import",
+                "links": args.links,
+                "feeds": args.feeds,
+                "cpus": os.cpu_count(),
+                "results": results,
+                "split": split,
+                "checks": checks,
+            },
+            sort_keys=True,
+        )
+    )
     return 0
 
 

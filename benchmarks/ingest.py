@@ -35,9 +35,15 @@ def size_of(path: Path, db: object) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=100_000, help="bulk phase (default 100,000)")
-    parser.add_argument("--incremental", type=int, default=20_000, help="incremental phase (default 20,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--articles", type=int, default=100_000, help="bulk phase (default 100,000)"
+    )
+    parser.add_argument(
+        "--incremental", type=int, default=20_000, help="incremental phase (default 20,000)"
+    )
     parser.add_argument("--batch", type=int, default=50_000)
     args = parser.parse_args()
     out = {}
@@ -45,40 +51,73 @@ def main() -> None:
         path = Path(tmp) / "bulk.db"
         res = make_collection.build(str(path), args.articles, batch=args.batch, quiet=True)
         db = store.open_db(path)
-        html = db.execute("SELECT sum(length(CAST(content_html AS BLOB))) FROM articles").fetchone()[0]
-        out["bulk"] = {"articles": args.articles, "seconds": res["store_seconds"],
-                       "articles_per_s": res["articles_per_s"], "db_bytes": res["db_bytes"],
-                       "bytes_per_article": res["bytes_per_article"],
-                       "db_to_text": res["db_to_text"],
-                       "db_to_text_and_html": round(res["db_bytes"] / (res["text_bytes"] + html), 3)}
+        html = db.execute(
+            "SELECT sum(length(CAST(content_html AS BLOB))) FROM articles"
+        ).fetchone()[0]
+        out["bulk"] = {
+            "articles": args.articles,
+            "seconds": res["store_seconds"],
+            "articles_per_s": res["articles_per_s"],
+            "db_bytes": res["db_bytes"],
+            "bytes_per_article": res["bytes_per_article"],
+            "db_to_text": res["db_to_text"],
+            "db_to_text_and_html": round(res["db_bytes"] / (res["text_bytes"] + html), 3),
+        }
         db.conn.close()
 
         path2 = Path(tmp) / "incr.db"
         db = store.open_db(path2)
         feeds = max(1, args.incremental // 200)
-        ids = [store.add_feed(db, f"https://site{f}.example/feed.xml", title=f"Feed {f}")[0] for f in range(feeds)]
+        ids = [
+            store.add_feed(db, f"https://site{f}.example/feed.xml", title=f"Feed {f}")[0]
+            for f in range(feeds)
+        ]
         records = []
         text_bytes = 0
-        for i, (_, rec) in enumerate(itertools.islice(make_collection.generate(args.incremental, seed=7), args.incremental)):
-            records.append({"key": f"k{i}", "url": rec["url"], "title": rec["title"], "author": rec.get("author"),
-                            "published": rec.get("published") or rec.get("saved_at"), "updated": None,
-                            "content_html": rec["content_html"], "text": rec["text"], "excerpt": rec["excerpt"],
-                            "word_count": rec["word_count"], "reading_time": rec["reading_time"],
-                            "categories": rec["tags"], "image": None, "content_hash": str(i), "site": rec["site"]})
+        for i, (_, rec) in enumerate(
+            itertools.islice(make_collection.generate(args.incremental, seed=7), args.incremental)
+        ):
+            records.append(
+                {
+                    "key": f"k{i}",
+                    "url": rec["url"],
+                    "title": rec["title"],
+                    "author": rec.get("author"),
+                    "published": rec.get("published") or rec.get("saved_at"),
+                    "updated": None,
+                    "content_html": rec["content_html"],
+                    "text": rec["text"],
+                    "excerpt": rec["excerpt"],
+                    "word_count": rec["word_count"],
+                    "reading_time": rec["reading_time"],
+                    "categories": rec["tags"],
+                    "image": None,
+                    "content_hash": str(i),
+                    "site": rec["site"],
+                }
+            )
             text_bytes += len(rec["text"].encode()) + len(rec["title"].encode())
         started = time.perf_counter()
         for n, start in enumerate(range(0, len(records), 20)):
-            store.store_entries(db, ids[n % feeds], records[start:start + 20])
+            store.store_entries(db, ids[n % feeds], records[start : start + 20])
         seconds = time.perf_counter() - started
         size = size_of(path2, db)
-        out["incremental"] = {"articles": args.incremental, "seconds": round(seconds, 2),
-                              "articles_per_s": round(args.incremental / seconds),
-                              "db_bytes": size, "bytes_per_article": round(size / args.incremental),
-                              "db_to_text": round(size / text_bytes, 3)}
-    print(f"{'phase':<12} {'articles':>9} {'seconds':>8} {'articles/s':>10} {'B/article':>9} {'db/text':>8}")
+        out["incremental"] = {
+            "articles": args.incremental,
+            "seconds": round(seconds, 2),
+            "articles_per_s": round(args.incremental / seconds),
+            "db_bytes": size,
+            "bytes_per_article": round(size / args.incremental),
+            "db_to_text": round(size / text_bytes, 3),
+        }
+    print(
+        f"{'phase':<12} {'articles':>9} {'seconds':>8} {'articles/s':>10} {'B/article':>9} {'db/text':>8}"
+    )
     for phase, m in out.items():
-        print(f"{phase:<12} {m['articles']:>9,} {m['seconds']:>8.1f} {m['articles_per_s']:>10,} "
-              f"{m['bytes_per_article']:>9} {m['db_to_text']:>8.2f}")
+        print(
+            f"{phase:<12} {m['articles']:>9,} {m['seconds']:>8.1f} {m['articles_per_s']:>10,} "
+            f"{m['bytes_per_article']:>9} {m['db_to_text']:>8.2f}"
+        )
     print(json.dumps({"benchmark": "ingest", **out}))
 
 

@@ -41,7 +41,9 @@ def vocabulary(size: int = VOCABULARY, seed: int = 1) -> list[str]:
     words: list[str] = []
     while len(words) < size:
         syllables = 1 if len(words) < 200 else rng.choice((2, 2, 3, 3, 4))
-        w = "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(syllables))
+        w = "".join(
+            rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(syllables)
+        )
         if w not in seen and len(w) >= 2:
             seen.add(w)
             words.append(w)
@@ -49,7 +51,7 @@ def vocabulary(size: int = VOCABULARY, seed: int = 1) -> list[str]:
 
 
 def zipf_cum_weights(size: int, s: float = 1.07) -> list[float]:
-    return list(itertools.accumulate(1.0 / (rank ** s) for rank in range(1, size + 1)))
+    return list(itertools.accumulate(1.0 / (rank**s) for rank in range(1, size + 1)))
 
 
 def tag_names() -> list[str]:
@@ -68,7 +70,7 @@ def generate(n: int, *, seed: int = 42, feeds: int | None = None, start: int = 0
     authors = [f"{words[300 + i].capitalize()} {words[900 + i].capitalize()}" for i in range(400)]
     for i in range(start, start + n):
         drawn = rng.choices(words, cum_weights=cum, k=rng.randint(210, 290))
-        paras = [" ".join(drawn[j:j + 50]).capitalize() + "." for j in range(0, len(drawn), 50)]
+        paras = [" ".join(drawn[j : j + 50]).capitalize() + "." for j in range(0, len(drawn), 50)]
         text = "\n\n".join(paras)
         title = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(4, 9))).capitalize()
         age = int(SPAN_DAYS * 86400 * (rng.random() ** 1.6))
@@ -76,20 +78,37 @@ def generate(n: int, *, seed: int = 42, feeds: int | None = None, start: int = 0
         k = rng.choice((0, 0, 1, 1, 1, 2, 2, 3, 4))
         article_tags = list(dict.fromkeys(rng.choices(tags, cum_weights=tag_cum, k=k)))
         rec = {
-            "title": title, "text": text,
+            "title": title,
+            "text": text,
             "content_html": "".join(f"<p>{p}</p>" for p in paras),
-            "excerpt": text[:280], "word_count": len(drawn), "reading_time": max(1, round(len(drawn) / 230)),
+            "excerpt": text[:280],
+            "word_count": len(drawn),
+            "reading_time": max(1, round(len(drawn) / 230)),
             "tags": article_tags,
         }
         if rng.random() < 0.9:
             f = int(feed_count * (rng.random() ** 2))  # some feeds far busier than others
-            rec.update({"url": f"https://site{f}.example/{i}", "published": when, "key": f"id-{i}",
-                        "author": rng.choice(authors), "site": f"site{f}.example"})
+            rec.update(
+                {
+                    "url": f"https://site{f}.example/{i}",
+                    "published": when,
+                    "key": f"id-{i}",
+                    "author": rng.choice(authors),
+                    "site": f"site{f}.example",
+                }
+            )
             yield f, rec
         else:
-            rec.update({"url": f"https://links{i % 997}.example/read/{i}", "saved": 1, "saved_at": when,
-                        "site": f"links{i % 997}.example", "starred": int(rng.random() < 0.05),
-                        "state": rng.choice(("unread", "unread", "read", "archived"))})
+            rec.update(
+                {
+                    "url": f"https://links{i % 997}.example/read/{i}",
+                    "saved": 1,
+                    "saved_at": when,
+                    "site": f"links{i % 997}.example",
+                    "starred": int(rng.random() < 0.05),
+                    "state": rng.choice(("unread", "unread", "read", "archived")),
+                }
+            )
             yield None, rec
 
 
@@ -97,15 +116,24 @@ def _batch(count: int, seed: int, feeds: int, start: int) -> list[tuple[int | No
     return list(generate(count, seed=seed, feeds=feeds, start=start))
 
 
-def build(db_path: str, n: int, *, batch: int = 50_000, seed: int = 42, quiet: bool = False) -> dict[str, float]:
+def build(
+    db_path: str, n: int, *, batch: int = 50_000, seed: int = 42, quiet: bool = False
+) -> dict[str, float]:
     from aggregator import store
 
     db = store.open_db(db_path)
     db.execute("PRAGMA cache_size = -262144")  # 256 MB of page cache for the bulk load
     feed_count = max(1, n // 500)
     words = vocabulary()
-    feeds = [{"url": f"https://site{f}.example/feed.xml", "title": f"The {words[f % 5000].capitalize()} Journal {f}",
-              "site_url": f"https://site{f}.example/", "tags": []} for f in range(feed_count)]
+    feeds = [
+        {
+            "url": f"https://site{f}.example/feed.xml",
+            "title": f"The {words[f % 5000].capitalize()} Journal {f}",
+            "site_url": f"https://site{f}.example/",
+            "tags": [],
+        }
+        for f in range(feed_count)
+    ]
     started = time.perf_counter()
     store.add_feeds_bulk(db, feeds)
     ids = {url: fid for fid, url in db.execute("SELECT id, url FROM feeds").fetchall()}
@@ -118,7 +146,9 @@ def build(db_path: str, n: int, *, batch: int = 50_000, seed: int = 42, quiet: b
     # while this one stores (only the storing is timed as articles/s).
     pool = multiprocessing.get_context("fork").Pool(1)
     starts = list(range(0, n, batch))
-    pending = [pool.apply_async(_batch, (min(batch, n - s), seed, feed_count, s)) for s in starts[:2]]
+    pending = [
+        pool.apply_async(_batch, (min(batch, n - s), seed, feed_count, s)) for s in starts[:2]
+    ]
     del starts[:2]
     while done < n:
         t0 = time.perf_counter()
@@ -141,23 +171,36 @@ def build(db_path: str, n: int, *, batch: int = 50_000, seed: int = 42, quiet: b
         store_seconds += t2 - t1
         done += len(chunk)
         if not quiet:
-            print(f"  {done:>9,} articles  {done / (store_seconds or 1):,.0f}/s into the db", file=sys.stderr)
+            print(
+                f"  {done:>9,} articles  {done / (store_seconds or 1):,.0f}/s into the db",
+                file=sys.stderr,
+            )
     pool.close()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("ANALYZE")
     db.conn.close()
     size = os.path.getsize(db_path)
-    return {"articles": n, "feeds": feed_count, "generate_seconds": round(gen_seconds, 2),
-            "store_seconds": round(store_seconds, 2), "articles_per_s": round(n / store_seconds),
-            "total_seconds": round(time.perf_counter() - started, 2), "db_bytes": size,
-            "text_bytes": text_bytes, "db_to_text": round(size / text_bytes, 3), "html_bytes": html_bytes,
-            # the stored text: title, text and content_html (both kept; the excerpt not counted)
-            "db_to_text_and_html": round(size / (text_bytes + html_bytes), 3),
-            "bytes_per_article": round(size / n)}
+    return {
+        "articles": n,
+        "feeds": feed_count,
+        "generate_seconds": round(gen_seconds, 2),
+        "store_seconds": round(store_seconds, 2),
+        "articles_per_s": round(n / store_seconds),
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "db_bytes": size,
+        "text_bytes": text_bytes,
+        "db_to_text": round(size / text_bytes, 3),
+        "html_bytes": html_bytes,
+        # the stored text: title, text and content_html (both kept; the excerpt not counted)
+        "db_to_text_and_html": round(size / (text_bytes + html_bytes), 3),
+        "bytes_per_article": round(size / n),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--articles", type=int, required=True)
     parser.add_argument("--db", required=True, help="database file to create (must not exist)")
     parser.add_argument("--batch", type=int, default=50_000, help="articles per transaction")
@@ -166,11 +209,15 @@ def main() -> None:
     if Path(args.db).exists():
         raise SystemExit(f"{args.db} exists: give a new path")
     res = build(args.db, args.articles, batch=args.batch, seed=args.seed)
-    print(f"{'articles':>10} {'feeds':>6} {'store s':>8} {'articles/s':>10} {'db MB':>8} {'db/text':>8} "
-          f"{'db/(text+html)':>14} {'B/article':>9}")
-    print(f"{res['articles']:>10,} {res['feeds']:>6} {res['store_seconds']:>8.1f} {res['articles_per_s']:>10,} "
-          f"{res['db_bytes'] / 1e6:>8.1f} {res['db_to_text']:>8.2f} {res['db_to_text_and_html']:>14.3f} "
-          f"{res['bytes_per_article']:>9}")
+    print(
+        f"{'articles':>10} {'feeds':>6} {'store s':>8} {'articles/s':>10} {'db MB':>8} {'db/text':>8} "
+        f"{'db/(text+html)':>14} {'B/article':>9}"
+    )
+    print(
+        f"{res['articles']:>10,} {res['feeds']:>6} {res['store_seconds']:>8.1f} {res['articles_per_s']:>10,} "
+        f"{res['db_bytes'] / 1e6:>8.1f} {res['db_to_text']:>8.2f} {res['db_to_text_and_html']:>14.3f} "
+        f"{res['bytes_per_article']:>9}"
+    )
     print(json.dumps({"benchmark": "make_collection", **res}))
 
 

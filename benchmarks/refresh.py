@@ -33,7 +33,6 @@ import os
 import random
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -73,7 +72,10 @@ _PARAS = _paragraphs(7, 400)
 def _entry_html(feed: int, serial: int) -> str:
     rng = random.Random(feed * 100_003 + serial)
     paras = [rng.choice(_PARAS) for _ in range(5)]
-    return f"<p>Entry {serial} of feed {feed}: {rng.choice(_WORDS)} {rng.choice(_WORDS)}.</p>" + "".join(paras)
+    return (
+        f"<p>Entry {serial} of feed {feed}: {rng.choice(_WORDS)} {rng.choice(_WORDS)}.</p>"
+        + "".join(paras)
+    )
 
 
 def _xml_escape(text: str) -> str:
@@ -100,32 +102,39 @@ def feed_document(feed: int, generation: int, host: str, entries: int) -> tuple[
         if kind == 1:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
             items.append(
-                f"<entry><title>{_xml_escape(title)}</title><link rel=\"alternate\" href=\"{link}\"/>"
+                f'<entry><title>{_xml_escape(title)}</title><link rel="alternate" href="{link}"/>'
                 f"<id>tag:{host},2024:feed{feed}/{s}</id><published>{stamp}</published>"
                 f"<updated>{stamp}</updated><author><name>Author {feed % 17}</name></author>"
-                f"<content type=\"html\">{_xml_escape(html)}</content></entry>"
+                f'<content type="html">{_xml_escape(html)}</content></entry>'
             )
         else:
             date = email.utils.formatdate(when, usegmt=True)
-            body = (f"<description>{_xml_escape(html)}</description>" if kind == 0 else
-                    f"<description>{_xml_escape(title)}</description>"
-                    f"<content:encoded><![CDATA[{html}]]></content:encoded>")
+            body = (
+                f"<description>{_xml_escape(html)}</description>"
+                if kind == 0
+                else f"<description>{_xml_escape(title)}</description>"
+                f"<content:encoded><![CDATA[{html}]]></content:encoded>"
+            )
             items.append(
                 f"<item><title>{_xml_escape(title)}</title><link>{link}</link>"
-                f"<guid isPermaLink=\"false\">feed{feed}-{s}</guid><pubDate>{date}</pubDate>"
+                f'<guid isPermaLink="false">feed{feed}-{s}</guid><pubDate>{date}</pubDate>'
                 f"<dc:creator>Author {feed % 17}</dc:creator>{body}</item>"
             )
     if kind == 1:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(modified))
-        doc = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-               f"<title>Feed {feed}</title><link href=\"{site}\"/><id>{site}</id>"
-               f"<updated>{stamp}</updated>" + "".join(items) + "</feed>")
+        doc = (
+            '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+            f'<title>Feed {feed}</title><link href="{site}"/><id>{site}</id>'
+            f"<updated>{stamp}</updated>" + "".join(items) + "</feed>"
+        )
     else:
-        doc = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
-               'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-               'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
-               f"<title>Feed {feed}</title><link>{site}</link><description>Benchmark feed {feed}"
-               "</description>" + "".join(items) + "</channel></rss>")
+        doc = (
+            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<title>Feed {feed}</title><link>{site}</link><description>Benchmark feed {feed}"
+            "</description>" + "".join(items) + "</channel></rss>"
+        )
     return doc.encode("utf-8"), email.utils.formatdate(modified, usegmt=True)
 
 
@@ -142,7 +151,9 @@ def feed_urls(count: int, port: int) -> list[str]:
     return [f"http://{host_of(i)}:{port}/feeds/{i}.xml" for i in range(count)]
 
 
-def _serve(count: int, entries: int, latency: float, ready: "multiprocessing.connection.Connection") -> None:
+def _serve(
+    count: int, entries: int, latency: float, ready: "multiprocessing.connection.Connection"
+) -> None:
     generations = [0] * count
     cache: dict[tuple[int, int], tuple[bytes, bytes, str, str]] = {}
     stats = {"requests": 0, "not_modified": 0}
@@ -150,7 +161,9 @@ def _serve(count: int, entries: int, latency: float, ready: "multiprocessing.con
     def document(feed: int, port: int) -> tuple[bytes, bytes, str, str]:
         key = (feed, generations[feed])
         if key not in cache:
-            body, modified = feed_document(feed, generations[feed], f"{host_of(feed)}:{port}", entries)
+            body, modified = feed_document(
+                feed, generations[feed], f"{host_of(feed)}:{port}", entries
+            )
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             cache[key] = (body, gzip.compress(body, 5), etag, modified)
         return cache[key]
@@ -169,8 +182,11 @@ def _serve(count: int, entries: int, latency: float, ready: "multiprocessing.con
                         headers[k.strip().lower()] = v.strip()
                 status, extra, payload = await respond(method, target, headers, port)
                 keep = headers.get("connection", "").lower() != "close"
-                out = [f"HTTP/1.1 {status}", f"Content-Length: {len(payload)}",
-                       "Connection: " + ("keep-alive" if keep else "close")] + extra
+                out = [
+                    f"HTTP/1.1 {status}",
+                    f"Content-Length: {len(payload)}",
+                    "Connection: " + ("keep-alive" if keep else "close"),
+                ] + extra
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + payload)
                 await writer.drain()
                 if not keep:
@@ -180,7 +196,9 @@ def _serve(count: int, entries: int, latency: float, ready: "multiprocessing.con
         finally:
             writer.close()
 
-    async def respond(method: str, target: str, headers: dict[str, str], port: int) -> tuple[str, list[str], bytes]:
+    async def respond(
+        method: str, target: str, headers: dict[str, str], port: int
+    ) -> tuple[str, list[str], bytes]:
         if target.startswith("/_control/"):
             action = target.split("/")[2].split("?")[0]
             if action == "reset":
@@ -209,15 +227,25 @@ def _serve(count: int, entries: int, latency: float, ready: "multiprocessing.con
             stats["not_modified"] += 1
             return "304 Not Modified", common, b""
         if "gzip" in headers.get("accept-encoding", ""):
-            return "200 OK", common + ["Content-Type: application/rss+xml; charset=utf-8",
-                                       "Content-Encoding: gzip", "Vary: Accept-Encoding"], zipped
+            return (
+                "200 OK",
+                common
+                + [
+                    "Content-Type: application/rss+xml; charset=utf-8",
+                    "Content-Encoding: gzip",
+                    "Vary: Accept-Encoding",
+                ],
+                zipped,
+            )
         return "200 OK", common + ["Content-Type: application/rss+xml; charset=utf-8"], body
 
     async def main() -> None:
         hosts = sorted({host_of(i) for i in range(count)})
         first = await asyncio.start_server(handle, hosts[0], 0, backlog=1024)
         port = first.sockets[0].getsockname()[1]
-        servers = [first] + [await asyncio.start_server(handle, h, port, backlog=1024) for h in hosts[1:]]
+        servers = [first] + [
+            await asyncio.start_server(handle, h, port, backlog=1024) for h in hosts[1:]
+        ]
         for i in range(count):  # build every document before the clock starts
             document(i, port)
         ready.send(port)
@@ -283,7 +311,9 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     stop.set()
     sampler.join()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err.decode()[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err.decode()[-2000:]}"
+        )
     return {"seconds": seconds, "peak_mb": peak / 1024, "stdout": out.decode()[-300:]}
 
 
@@ -310,8 +340,9 @@ def _count(db: Path, sql: str) -> int:
 
 def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     parent, child = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_serve, args=(count, args.entries, args.latency_ms / 1000, child),
-                                     daemon=True)
+    server = multiprocessing.Process(
+        target=_serve, args=(count, args.entries, args.latency_ms / 1000, child), daemon=True
+    )
     server.start()
     port = parent.recv()
     urls = feed_urls(count, port)
@@ -326,9 +357,12 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
         # --no-full-text: feeds only, as reader does (no article pages are fetched)
         sub = run_measured(agg + ["subscribe", "--no-full-text", *urls], env)
         fetch1 = run_measured(agg + ["fetch"], env)
-        first = {"seconds": sub["seconds"] + fetch1["seconds"],
-                 "peak_mb": max(sub["peak_mb"], fetch1["peak_mb"]),
-                 "subscribe_seconds": sub["seconds"], "fetch_seconds": fetch1["seconds"]}
+        first = {
+            "seconds": sub["seconds"] + fetch1["seconds"],
+            "peak_mb": max(sub["peak_mb"], fetch1["peak_mb"]),
+            "subscribe_seconds": sub["seconds"],
+            "fetch_seconds": fetch1["seconds"],
+        }
         got = _count(db, "SELECT count(*) FROM articles")
         if got != expected_first:
             raise SystemExit(f"aggregator stored {got} articles, expected {expected_first}")
@@ -337,9 +371,15 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
         changed = run_measured(agg + ["fetch"], env)
         got = _count(db, "SELECT count(*) FROM articles")
         if got != expected_first + changed_feeds * NEW_PER_CHANGE:
-            raise SystemExit(f"aggregator stored {got} articles after the change, expected "
-                             f"{expected_first + changed_feeds * NEW_PER_CHANGE}")
-        result["aggregator"] = {"first": first, "unchanged": _slim(unchanged), "changed": _slim(changed)}
+            raise SystemExit(
+                f"aggregator stored {got} articles after the change, expected "
+                f"{expected_first + changed_feeds * NEW_PER_CHANGE}"
+            )
+        result["aggregator"] = {
+            "first": first,
+            "unchanged": _slim(unchanged),
+            "changed": _slim(changed),
+        }
 
         if args.vs_reader:
             control(port, "reset")
@@ -353,13 +393,22 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
             n = json.loads(rfirst["stdout"].strip().splitlines()[-1])["entries"]
             if n != expected_first:
                 raise SystemExit(f"reader stored {n} entries, expected {expected_first}")
-            runchanged = run_measured(base + ["update", str(urls_file), str(args.reader_workers)], env)
+            runchanged = run_measured(
+                base + ["update", str(urls_file), str(args.reader_workers)], env
+            )
             control(port, f"bump?fraction={args.changed}")
-            rchanged = run_measured(base + ["update", str(urls_file), str(args.reader_workers)], env)
-            result["reader"] = {"first": _slim(rfirst), "unchanged": _slim(runchanged),
-                                "changed": _slim(rchanged)}
+            rchanged = run_measured(
+                base + ["update", str(urls_file), str(args.reader_workers)], env
+            )
+            result["reader"] = {
+                "first": _slim(rfirst),
+                "unchanged": _slim(runchanged),
+                "changed": _slim(rchanged),
+            }
             result["speedup"] = {
-                phase: round(result["reader"][phase]["seconds"] / result["aggregator"][phase]["seconds"], 2)
+                phase: round(
+                    result["reader"][phase]["seconds"] / result["aggregator"][phase]["seconds"], 2
+                )
                 for phase in ("first", "unchanged", "changed")
             }
     finally:
@@ -373,14 +422,27 @@ def _slim(m: dict[str, float]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--feeds", type=int, nargs="+", default=[300], help="feed counts to run (default 300)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--feeds", type=int, nargs="+", default=[300], help="feed counts to run (default 300)"
+    )
     parser.add_argument("--entries", type=int, default=20, help="entries per feed (default 20)")
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="added latency per request (default 20)")
-    parser.add_argument("--changed", type=float, default=0.1, help="fraction of feeds changed (default 0.1)")
-    parser.add_argument("--vs-reader", action="store_true", help="also run lemon24/reader and print ratios")
-    parser.add_argument("--reader-python", default="/tmp/bench-venv/bin/python",
-                        help="python of a venv with reader and sgmllib3k installed")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="added latency per request (default 20)"
+    )
+    parser.add_argument(
+        "--changed", type=float, default=0.1, help="fraction of feeds changed (default 0.1)"
+    )
+    parser.add_argument(
+        "--vs-reader", action="store_true", help="also run lemon24/reader and print ratios"
+    )
+    parser.add_argument(
+        "--reader-python",
+        default="/tmp/bench-venv/bin/python",
+        help="python of a venv with reader and sgmllib3k installed",
+    )
     parser.add_argument("--reader-workers", type=int, default=20)
     parser.add_argument("--workdir", help="where the databases go (default: a temporary folder)")
     args = parser.parse_args()
@@ -390,7 +452,9 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         results = [bench_one(n, args, workdir) for n in args.feeds]
 
-    print(f"{'feeds':>6} {'tool':<10} {'phase':<10} {'seconds':>8} {'feeds/s':>8} {'entries/s':>9} {'peak MB':>8} {'speedup':>8}")
+    print(
+        f"{'feeds':>6} {'tool':<10} {'phase':<10} {'seconds':>8} {'feeds/s':>8} {'entries/s':>9} {'peak MB':>8} {'speedup':>8}"
+    )
     for res in results:
         n = int(res["feeds"])  # type: ignore[arg-type]
         per = int(res["entries_per_feed"])  # type: ignore[arg-type]
@@ -398,15 +462,28 @@ def main() -> None:
             if tool not in res:
                 continue
             for phase, m in res[tool].items():  # type: ignore[union-attr]
-                parsed = n * per if phase == "first" else (
-                    0 if phase == "unchanged" else len(range(0, n, max(1, round(1 / args.changed)))) * per)
+                parsed = (
+                    n * per
+                    if phase == "first"
+                    else (
+                        0
+                        if phase == "unchanged"
+                        else len(range(0, n, max(1, round(1 / args.changed)))) * per
+                    )
+                )
                 m["feeds_per_s"] = round(n / m["seconds"], 1)
                 m["entries_per_s"] = round(parsed / m["seconds"], 1)
                 ratio = res.get("speedup", {}).get(phase, "") if tool == "aggregator" else ""  # type: ignore[union-attr]
-                print(f"{n:>6} {tool:<10} {phase:<10} {m['seconds']:>8.2f} {m['feeds_per_s']:>8.1f} "
-                      f"{m['entries_per_s']:>9.0f} {m['peak_mb']:>8.1f} {str(ratio) + ('x' if ratio else ''):>8}")
-    print(json.dumps({"benchmark": "refresh", "latency_ms": args.latency_ms, "results": results},
-                     default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
+                print(
+                    f"{n:>6} {tool:<10} {phase:<10} {m['seconds']:>8.2f} {m['feeds_per_s']:>8.1f} "
+                    f"{m['entries_per_s']:>9.0f} {m['peak_mb']:>8.1f} {str(ratio) + ('x' if ratio else ''):>8}"
+                )
+    print(
+        json.dumps(
+            {"benchmark": "refresh", "latency_ms": args.latency_ms, "results": results},
+            default=lambda x: round(x, 3) if isinstance(x, float) else str(x),
+        )
+    )
 
 
 if __name__ == "__main__":

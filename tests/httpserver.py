@@ -40,7 +40,9 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         path = self.path
         with owner.lock:
-            owner.requests.append((self.command, path, {k.lower(): v for k, v in self.headers.items()}))
+            owner.requests.append(
+                (self.command, path, {k.lower(): v for k, v in self.headers.items()})
+            )
         route = owner.routes.get(path) or owner.routes.get(path.split("?", 1)[0])
         if route is None:
             self.send_response(404)
@@ -120,7 +122,9 @@ class LocalServer:
         return self.add(path, Route(body=Path(file).read_bytes(), **kwargs))
 
     def redirect(self, path: str, to: str, status: int = 301) -> str:
-        return self.add(path, Route(status=status, headers={"Location": to}, content_type="text/plain"))
+        return self.add(
+            path, Route(status=status, headers={"Location": to}, content_type="text/plain")
+        )
 
     def hits(self, path: str) -> list[dict[str, str]]:
         with self.lock:

@@ -12,12 +12,28 @@ def test_bulk_ingest_keeps_fts_tags_and_entries_consistent(tmp_path: Path) -> No
     db = store.open_db(tmp_path / "a.db")
     feed_id, _ = store.add_feed(db, "https://example.com/feed.xml", title="Example")
     records = [
-        {"url": f"https://example.com/{i}", "title": f"Post {i}", "text": f"body word{i} common",
-         "content_html": f"<p>body word{i} common</p>", "feed_id": feed_id, "feed_title": "Example",
-         "key": f"k{i}", "published": "2024-05-01T09:30:00Z", "tags": ["News", "news", "Zeta"] if i % 2 else []}
+        {
+            "url": f"https://example.com/{i}",
+            "title": f"Post {i}",
+            "text": f"body word{i} common",
+            "content_html": f"<p>body word{i} common</p>",
+            "feed_id": feed_id,
+            "feed_title": "Example",
+            "key": f"k{i}",
+            "published": "2024-05-01T09:30:00Z",
+            "tags": ["News", "news", "Zeta"] if i % 2 else [],
+        }
         for i in range(50)
-    ] + [{"url": "https://saved.example/x", "title": "Saved", "text": "kept link", "saved": 1,
-          "saved_at": "2023-01-01T00:00:00Z", "tags": ["alpha"]}]
+    ] + [
+        {
+            "url": "https://saved.example/x",
+            "title": "Saved",
+            "text": "kept link",
+            "saved": 1,
+            "saved_at": "2023-01-01T00:00:00Z",
+            "tags": ["alpha"],
+        }
+    ]
     assert store.store_articles_bulk(db, records) == 51
     assert store.store_articles_bulk(db, records[:5]) == 0  # known URLs are skipped
     db.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
@@ -26,11 +42,19 @@ def test_bulk_ingest_keeps_fts_tags_and_entries_consistent(tmp_path: Path) -> No
     # the triggers are back: an ordinary insert is indexed too
     store.save_link(db, "https://later.example/", title="Later arrival")
     assert [r["url"] for r in store.search_articles(db, "arrival")] == ["https://later.example/"]
-    row = db.execute("SELECT tags, sort_date, feed_id FROM articles WHERE url = ?",
-                     ["https://example.com/1"]).fetchone()
-    assert json.loads(row[0]) == ["News", "Zeta"] and row[1] == "2024-05-01T09:30:00Z" and row[2] == feed_id
+    row = db.execute(
+        "SELECT tags, sort_date, feed_id FROM articles WHERE url = ?", ["https://example.com/1"]
+    ).fetchone()
+    assert (
+        json.loads(row[0]) == ["News", "Zeta"]
+        and row[1] == "2024-05-01T09:30:00Z"
+        and row[2] == feed_id
+    )
     pairs = db.execute("SELECT count(*) FROM articles_tags").fetchone()[0]
     assert pairs == 25 * 2 + 1
-    assert db.execute("SELECT count(*) FROM feed_entries WHERE feed_id = ?", [feed_id]).fetchone()[0] == 50
+    assert (
+        db.execute("SELECT count(*) FROM feed_entries WHERE feed_id = ?", [feed_id]).fetchone()[0]
+        == 50
+    )
     assert db.execute("SELECT article_count FROM feeds WHERE id = ?", [feed_id]).fetchone()[0] == 50
     assert store.query_articles(db, tags=["zeta"], limit=100)[0]["tags"] == ["News", "Zeta"]

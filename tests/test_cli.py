@@ -35,12 +35,24 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def serve_fixtures(server: LocalServer) -> dict[str, str]:
     urls = {}
-    for name, ctype in [("rss20.xml", RSS), ("rss10.rdf", "application/rdf+xml"),
-                        ("atom.xml", "application/atom+xml"), ("feed.json", "application/feed+json"),
-                        ("windows1252.xml", "text/xml"), ("invalid_utf8.xml", "text/xml"),
-                        ("malformed.xml", "text/xml"), ("unicode.xml", RSS), ("xss.xml", RSS)]:
-        urls[name] = server.add_file(f"/feeds/{name}", FEEDS / name, content_type=ctype,
-                                     etag=f'"{name}-v1"', last_modified="Wed, 01 May 2024 10:00:00 GMT")
+    for name, ctype in [
+        ("rss20.xml", RSS),
+        ("rss10.rdf", "application/rdf+xml"),
+        ("atom.xml", "application/atom+xml"),
+        ("feed.json", "application/feed+json"),
+        ("windows1252.xml", "text/xml"),
+        ("invalid_utf8.xml", "text/xml"),
+        ("malformed.xml", "text/xml"),
+        ("unicode.xml", RSS),
+        ("xss.xml", RSS),
+    ]:
+        urls[name] = server.add_file(
+            f"/feeds/{name}",
+            FEEDS / name,
+            content_type=ctype,
+            etag=f'"{name}-v1"',
+            last_modified="Wed, 01 May 2024 10:00:00 GMT",
+        )
     return urls
 
 
@@ -52,18 +64,47 @@ def test_subscribe_fetch_twice_every_entry_once_and_304(server: LocalServer, db_
     run("fetch")
     run("fetch")
     # every entry exactly once, with the right title, link, author, date and feed
-    got = rows(db_path, "SELECT a.title, a.url, a.author, a.published, f.title FROM articles a "
-                        "JOIN feeds f ON f.id = a.feed_id ORDER BY a.id")
+    got = rows(
+        db_path,
+        "SELECT a.title, a.url, a.author, a.published, f.title FROM articles a "
+        "JOIN feeds f ON f.id = a.feed_id ORDER BY a.id",
+    )
     expected_count = 4 + 2 + 2 + 2 + 1 + 2 + 2 + 3 + 2
     assert len(got) == expected_count
-    assert ("Tides & currents", "http://harbour.test/posts/tides", "Mira Sol",
-            "2024-05-01T09:30:00Z", "Harbour Notes") in got
-    assert ("Almanac entry A", "http://rdf.test/a", "Olu Grant", "2024-03-05T06:07:08Z", "RDF Almanac") in got
-    assert ("Comet sighted", "http://atom.test/blog/posts/comet", "Vera Lumen",
-            "2024-04-01T17:00:00Z", "Atom Observatory") in got
-    assert ("First JSON item", "http://json.test/one", "Kai Brew", "2024-02-01T07:00:00Z", "JSON Journal") in got
-    assert rows(db_path, "SELECT count(*), count(DISTINCT url) FROM articles WHERE url IS NOT NULL")[0] == (
-        expected_count - 2, expected_count - 2)  # the two javascript:/data: entries have no URL
+    assert (
+        "Tides & currents",
+        "http://harbour.test/posts/tides",
+        "Mira Sol",
+        "2024-05-01T09:30:00Z",
+        "Harbour Notes",
+    ) in got
+    assert (
+        "Almanac entry A",
+        "http://rdf.test/a",
+        "Olu Grant",
+        "2024-03-05T06:07:08Z",
+        "RDF Almanac",
+    ) in got
+    assert (
+        "Comet sighted",
+        "http://atom.test/blog/posts/comet",
+        "Vera Lumen",
+        "2024-04-01T17:00:00Z",
+        "Atom Observatory",
+    ) in got
+    assert (
+        "First JSON item",
+        "http://json.test/one",
+        "Kai Brew",
+        "2024-02-01T07:00:00Z",
+        "JSON Journal",
+    ) in got
+    assert rows(
+        db_path, "SELECT count(*), count(DISTINCT url) FROM articles WHERE url IS NOT NULL"
+    )[0] == (
+        expected_count - 2,
+        expected_count - 2,
+    )  # the two javascript:/data: entries have no URL
     # the second fetch sent conditional requests and every feed answered 304
     for name in urls:
         hits = server.hits(f"/feeds/{name}")
@@ -72,15 +113,32 @@ def test_subscribe_fetch_twice_every_entry_once_and_304(server: LocalServer, db_
         assert hits[-1].get("if-modified-since") == "Wed, 01 May 2024 10:00:00 GMT"
     assert rows(db_path, "SELECT count(*) FROM feeds WHERE last_error IS NULL")[0][0] == len(urls)
     # a feed's tags are tags of its articles
-    assert rows(db_path, "SELECT count(*) FROM articles WHERE tags = '[\"fixtures\"]'")[0][0] == expected_count
+    assert (
+        rows(db_path, "SELECT count(*) FROM articles WHERE tags = '[\"fixtures\"]'")[0][0]
+        == expected_count
+    )
 
 
 def test_encodings_keep_exact_text(server: LocalServer, db_path: Path) -> None:
     urls = serve_fixtures(server)
-    run("subscribe", urls["windows1252.xml"], urls["invalid_utf8.xml"], urls["malformed.xml"], urls["unicode.xml"])
+    run(
+        "subscribe",
+        urls["windows1252.xml"],
+        urls["invalid_utf8.xml"],
+        urls["malformed.xml"],
+        urls["unicode.xml"],
+    )
     titles = {r[0] for r in rows(db_path, "SELECT title FROM articles")}
-    assert {"Naïve “quotes” – and €", "Café latte", "Clean title", "First & foremost", "Second entry",
-            "Emoji 🎉 party 🦊", "مرحبا بالعالم", "東京の天気予報"} <= titles
+    assert {
+        "Naïve “quotes” – and €",
+        "Café latte",
+        "Clean title",
+        "First & foremost",
+        "Second entry",
+        "Emoji 🎉 party 🦊",
+        "مرحبا بالعالم",
+        "東京の天気予報",
+    } <= titles
 
 
 def test_no_attack_reaches_content_html(server: LocalServer, db_path: Path) -> None:
@@ -88,11 +146,25 @@ def test_no_attack_reaches_content_html(server: LocalServer, db_path: Path) -> N
     run("subscribe", urls["xss.xml"])
     stored = rows(db_path, "SELECT title, url, content_html, text FROM articles")
     assert len(stored) == 2
-    for title, url, html, text in stored:
+    for _title, url, html, _text in stored:
         assert url is None  # javascript: and data: links are never stored as URLs
         lowered = html.lower()
-        for bad in ("<script", "onclick", "onerror", "onload", "javascript:", "<iframe", "<object",
-                    "<embed", "<svg", "<form", "<style", "<base", "<meta", "data:text/html"):
+        for bad in (
+            "<script",
+            "onclick",
+            "onerror",
+            "onload",
+            "javascript:",
+            "<iframe",
+            "<object",
+            "<embed",
+            "<svg",
+            "<form",
+            "<style",
+            "<base",
+            "<meta",
+            "data:text/html",
+        ):
             assert bad not in lowered, bad
     attack = [r for r in stored if r[0].endswith("Attack title")][0]
     assert "surviving words" in attack[3]
@@ -125,10 +197,15 @@ def test_site_url_finds_its_feed(server: LocalServer, db_path: Path) -> None:
 
 
 def test_common_path_discovery(server: LocalServer, db_path: Path) -> None:
-    server.add("/blog/", Route(body=b"<html><body>No link tags here</body></html>", content_type="text/html"))
+    server.add(
+        "/blog/",
+        Route(body=b"<html><body>No link tags here</body></html>", content_type="text/html"),
+    )
     server.add_file("/atom.xml", FEEDS / "atom.xml", content_type="application/atom+xml")
     run("subscribe", server.url("/blog/"))
-    assert rows(db_path, "SELECT url, title FROM feeds") == [(server.url("/atom.xml"), "Atom Observatory")]
+    assert rows(db_path, "SELECT url, title FROM feeds") == [
+        (server.url("/atom.xml"), "Atom Observatory")
+    ]
 
 
 def test_permanent_redirect_moves_the_subscription(server: LocalServer, db_path: Path) -> None:
@@ -150,22 +227,42 @@ def test_broken_feed_is_recorded_and_the_rest_go_on(server: LocalServer, db_path
     urls = serve_fixtures(server)
     run("subscribe", urls["rss20.xml"], urls["atom.xml"])
     server.add("/feeds/rss20.xml", Route(status=500, body=b"boom", content_type="text/plain"))
-    server.add("/feeds/atom.xml", Route(body=(FEEDS / "atom.xml").read_bytes().replace(b"Eclipse notes", b"Eclipse notes, revised"),
-                                        content_type="application/atom+xml"))
+    server.add(
+        "/feeds/atom.xml",
+        Route(
+            body=(FEEDS / "atom.xml")
+            .read_bytes()
+            .replace(b"Eclipse notes", b"Eclipse notes, revised"),
+            content_type="application/atom+xml",
+        ),
+    )
     result = run("fetch", "--all")
     assert "1 failed" in result.output
-    feeds = {r[0]: r[1:] for r in rows(db_path, "SELECT url, last_error, error_count, status FROM feeds")}
+    feeds = {
+        r[0]: r[1:] for r in rows(db_path, "SELECT url, last_error, error_count, status FROM feeds")
+    }
     assert feeds[urls["rss20.xml"]] == ("HTTP 500 Internal Server Error", 1, "failing")
     assert feeds[urls["atom.xml"]] == (None, 0, "ok")
     # changed entries are updated in place
-    assert rows(db_path, "SELECT count(*) FROM articles WHERE title = 'Eclipse notes, revised'")[0][0] == 1
+    assert (
+        rows(db_path, "SELECT count(*) FROM articles WHERE title = 'Eclipse notes, revised'")[0][0]
+        == 1
+    )
     assert rows(db_path, "SELECT count(*) FROM articles")[0][0] == 6
     listed = json.loads(run("feeds", "--format", "json").output)
     by_url = {f["url"]: f for f in listed}
     assert by_url[urls["rss20.xml"]]["error_count"] == 1
     assert by_url[urls["rss20.xml"]]["articles"] == 4
-    assert set(by_url[urls["atom.xml"]]) >= {"url", "title", "site_url", "tags", "last_fetched_at",
-                                             "last_error", "error_count", "articles"}
+    assert set(by_url[urls["atom.xml"]]) >= {
+        "url",
+        "title",
+        "site_url",
+        "tags",
+        "last_fetched_at",
+        "last_error",
+        "error_count",
+        "articles",
+    }
 
 
 def test_future_date_does_not_pin_to_top(server: LocalServer, db_path: Path) -> None:
@@ -174,9 +271,16 @@ def test_future_date_does_not_pin_to_top(server: LocalServer, db_path: Path) -> 
     future = [a for a in json.loads(run("export").output) if a["title"] == "From the far future"][0]
     assert future["published"] == "2099-01-01T00:00:00Z"  # kept as the feed says
     # ... but ordered by when it was first seen, so a later entry goes above it
-    body = (FEEDS / "rss20.xml").read_bytes().replace(
-        b"<item>", b"<item><title>Fresh news</title><link>http://harbour.test/posts/fresh</link>"
-                   b"</item><item>", 1)
+    body = (
+        (FEEDS / "rss20.xml")
+        .read_bytes()
+        .replace(
+            b"<item>",
+            b"<item><title>Fresh news</title><link>http://harbour.test/posts/fresh</link>"
+            b"</item><item>",
+            1,
+        )
+    )
     import time
 
     time.sleep(1.1)  # first-seen times have one-second resolution
@@ -184,7 +288,12 @@ def test_future_date_does_not_pin_to_top(server: LocalServer, db_path: Path) -> 
     run("fetch")
     order = [a["title"] for a in json.loads(run("export").output)]
     assert order.index("Fresh news") < order.index("From the far future")
-    assert rows(db_path, "SELECT sort_date < '2099' FROM articles WHERE title = 'From the far future'")[0][0] == 1
+    assert (
+        rows(
+            db_path, "SELECT sort_date < '2099' FROM articles WHERE title = 'From the far future'"
+        )[0][0]
+        == 1
+    )
 
 
 def test_export_json_shape(server: LocalServer, db_path: Path) -> None:
@@ -194,11 +303,27 @@ def test_export_json_shape(server: LocalServer, db_path: Path) -> None:
     data = json.loads(run("export").output)
     assert len(data) == 5
     for article in data:
-        for key in ("url", "title", "author", "published", "feed_url", "feed_title", "tags", "text",
-                    "content_html", "saved", "saved_at", "note", "word_count"):
+        for key in (
+            "url",
+            "title",
+            "author",
+            "published",
+            "feed_url",
+            "feed_title",
+            "tags",
+            "text",
+            "content_html",
+            "saved",
+            "saved_at",
+            "note",
+            "word_count",
+        ):
             assert key in article
         assert article["published"] is None or (
-            len(article["published"]) == 20 and article["published"][10] == "T" and article["published"].endswith("Z"))
+            len(article["published"]) == 20
+            and article["published"][10] == "T"
+            and article["published"].endswith("Z")
+        )
     saved = [a for a in data if a["saved"]]
     assert len(saved) == 1 and saved[0]["feed_url"] is None and saved[0]["tags"] == ["later"]
     assert saved[0]["note"] == "read on Sunday"
@@ -251,8 +376,9 @@ def test_errors_are_one_line(server: LocalServer, db_path: Path, tmp_path: Path)
     assert result.output.count("\n") == 1
 
 
-def test_address_policy_refuses_loopback_without_allowlist(server: LocalServer, db_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_address_policy_refuses_loopback_without_allowlist(
+    server: LocalServer, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     urls = serve_fixtures(server)
     monkeypatch.delenv("AGGREGATOR_ALLOW_HOSTS")
     result = run("subscribe", urls["rss20.xml"], ok=False)
@@ -274,7 +400,8 @@ def test_db_option_env_and_wal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     run("--db", str(flag), "feeds")
     assert rows(flag, "PRAGMA journal_mode")[0][0] == "wal"
     assert {"feeds", "articles", "tags", "articles_tags"} <= {
-        r[0] for r in rows(flag, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        r[0] for r in rows(flag, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
 
 
 def test_sample_loads_offline(db_path: Path) -> None:

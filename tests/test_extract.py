@@ -19,8 +19,17 @@ from tests.conftest import DATA, corpus
 
 PAGES = DATA / "pages"
 ARTICLE_URL = "https://gazette.example/news/2024/lighthouses"
-MARKERS = ["NAVMARKER", "SIDEBARMARKER", "RELATEDMARKER", "COMMENTMARKER", "COOKIEMARKER",
-           "SCRIPTMARKER", "STYLESHEETMARKER", "FOOTERMARKER", "trackingMarker"]
+MARKERS = [
+    "NAVMARKER",
+    "SIDEBARMARKER",
+    "RELATEDMARKER",
+    "COMMENTMARKER",
+    "COOKIEMARKER",
+    "SCRIPTMARKER",
+    "STYLESHEETMARKER",
+    "FOOTERMARKER",
+    "trackingMarker",
+]
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +95,14 @@ def test_feed_fills_gaps_and_a_full_feed_entry_is_preferred() -> None:
     page = "<html><body><p>Short teaser.</p><nav><a href='/'>Home</a></nav></body></html>"
     full = "<p>" + "The entire article as the feed carries it, sentence after sentence. " * 30
     full += "</p><p>Second paragraph.</p><script>alert(1)</script>"
-    a = extract_article(page, url="https://blog.example/post", feed_html=full,
-                        feed_title="From the feed", feed_author="Ann Feed",
-                        feed_published="Wed, 01 May 2024 09:30:00 GMT")
+    a = extract_article(
+        page,
+        url="https://blog.example/post",
+        feed_html=full,
+        feed_title="From the feed",
+        feed_author="Ann Feed",
+        feed_published="Wed, 01 May 2024 09:30:00 GMT",
+    )
     assert a.title == "From the feed"
     assert a.author == "Ann Feed"
     assert a.published == "2024-05-01T09:30:00Z"
@@ -97,8 +111,12 @@ def test_feed_fills_gaps_and_a_full_feed_entry_is_preferred() -> None:
 
 
 def test_a_feed_summary_does_not_replace_the_full_page_text(article) -> None:
-    a = extract_article((PAGES / "article.html").read_bytes(), url=ARTICLE_URL,
-                        feed_html="<p>A short summary of the story.</p>", feed_title="Feed title")
+    a = extract_article(
+        (PAGES / "article.html").read_bytes(),
+        url=ARTICLE_URL,
+        feed_html="<p>A short summary of the story.</p>",
+        feed_title="Feed title",
+    )
     assert a.text == article.text
     assert a.title == "The last lighthouse keepers of the northern coast"  # page wins
 
@@ -114,8 +132,14 @@ def test_feed_links_absolute_in_page_order_without_rest_api_or_translations() ->
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("text/html", True), ("TEXT/HTML; charset=UTF-8", True), ("application/xhtml+xml", True),
-     ("application/rss+xml", False), ("application/pdf", False), ("", False)],
+    [
+        ("text/html", True),
+        ("TEXT/HTML; charset=UTF-8", True),
+        ("application/xhtml+xml", True),
+        ("application/rss+xml", False),
+        ("application/pdf", False),
+        ("", False),
+    ],
 )
 def test_is_html_content_type(value: str, expected: bool) -> None:
     assert is_html_content_type(value) is expected
@@ -187,8 +211,13 @@ def test_nine_megabyte_single_line_is_bounded() -> None:
 
 
 def test_twenty_thousand_nested_divs_are_bounded() -> None:
-    body = ("<html><body>" + "<div>" * 20_000 + "<p>deep text here</p>" + "</div>" * 20_000
-            + "</body></html>")
+    body = (
+        "<html><body>"
+        + "<div>" * 20_000
+        + "<p>deep text here</p>"
+        + "</div>" * 20_000
+        + "</body></html>"
+    )
     start = time.monotonic()
     extract_article(body, url="https://deep.example/")
     assert time.monotonic() - start < 15

@@ -40,15 +40,30 @@ def _text(html: str) -> str:
 
 def _compared(feed: ParsedFeed) -> object:
     entries = [
-        {"key": e.key, "url": e.url, "title": e.title, "author": e.author,
-         "published": e.published, "updated": e.updated, "categories": e.categories,
-         "image": e.image, "enclosures": e.enclosures,
-         "content_text": _text(e.content_html), "summary_text": _text(e.summary_html)}
+        {
+            "key": e.key,
+            "url": e.url,
+            "title": e.title,
+            "author": e.author,
+            "published": e.published,
+            "updated": e.updated,
+            "categories": e.categories,
+            "image": e.image,
+            "enclosures": e.enclosures,
+            "content_text": _text(e.content_html),
+            "summary_text": _text(e.summary_html),
+        }
         for e in feed.entries
     ]
-    return {"version": feed.version, "title": feed.title, "site_url": feed.site_url,
-            "description": feed.description, "ttl_minutes": feed.ttl_minutes,
-            "warnings": feed.warnings, "entries": entries}
+    return {
+        "version": feed.version,
+        "title": feed.title,
+        "site_url": feed.site_url,
+        "description": feed.description,
+        "ttl_minutes": feed.ttl_minutes,
+        "warnings": feed.warnings,
+        "entries": entries,
+    }
 
 
 def _parse(body: bytes, fast: bool, ctype: str | None, charset: str | None) -> object:
@@ -59,8 +74,12 @@ def _parse(body: bytes, fast: bool, ctype: str | None, charset: str | None) -> o
 
 
 def _uses_fast_path(body: bytes, ctype: str | None, charset: str | None) -> bool:
-    return fastparse.read_feed(body, url=URL, content_type=ctype, charset=charset,
-                               helpers=parse._fast_helpers()) is not None
+    return (
+        fastparse.read_feed(
+            body, url=URL, content_type=ctype, charset=charset, helpers=parse._fast_helpers()
+        )
+        is not None
+    )
 
 
 @pytest.mark.skipif(not SETS, reason="shared corpora not available")
@@ -108,19 +127,25 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 
 @pytest.mark.parametrize("doc", [RSS, ATOM], ids=["rss20", "atom10"])
 @pytest.mark.parametrize("ctype,charset", VARIANTS)
-def test_fastparse_handles_common_documents(doc: bytes, ctype: str | None, charset: str | None) -> None:
+def test_fastparse_handles_common_documents(
+    doc: bytes, ctype: str | None, charset: str | None
+) -> None:
     assert _uses_fast_path(doc, ctype, charset)
     assert _parse(doc, True, ctype, charset) == _parse(doc, False, ctype, charset)
 
 
-@pytest.mark.parametrize("doc", [
-    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel><title>&x;</title></channel></rss>',
-    b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>\xe9</title></channel></rss>',
-    b'<rss version="2.0"><channel><title>T</title><item><title>x</title><itunes:summary xmlns:itunes="http://www.itunes.com/DTDs/PodCast-1.0.dtd">s</itunes:summary></item></channel></rss>',
-    b'<rss version="2.0"><channel><item><title>unclosed</item></channel></rss>',
-    b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content></entry></feed>',
-    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel><title>x</title></channel></rdf:RDF>',
-], ids=["doctype", "latin1", "itunes", "malformed", "xhtml", "rss10"])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel><title>&x;</title></channel></rss>',
+        b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>\xe9</title></channel></rss>',
+        b'<rss version="2.0"><channel><title>T</title><item><title>x</title><itunes:summary xmlns:itunes="http://www.itunes.com/DTDs/PodCast-1.0.dtd">s</itunes:summary></item></channel></rss>',
+        b'<rss version="2.0"><channel><item><title>unclosed</item></channel></rss>',
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content></entry></feed>',
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><channel><title>x</title></channel></rdf:RDF>',
+    ],
+    ids=["doctype", "latin1", "itunes", "malformed", "xhtml", "rss10"],
+)
 def test_fastparse_declines_what_it_does_not_replay(doc: bytes) -> None:
     assert not _uses_fast_path(doc, "application/xml", None)
     parse_feed(doc, url=URL, content_type="application/xml")  # feedparser still reads it

@@ -81,21 +81,26 @@ def test_headers_that_dribble_are_cut_at_the_deadline(raw_server: Callable) -> N
     port = raw_server(slowloris)
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"^timed out after 3 s$"):
-        fetch_url_sync(f"http://127.0.0.1:{port}/feed", policy=allow(port), deadline=3.0,
-                       read_timeout=20.0)
+        fetch_url_sync(
+            f"http://127.0.0.1:{port}/feed", policy=allow(port), deadline=3.0, read_timeout=20.0
+        )
     assert time.monotonic() - started < 6
 
 
 @pytest.mark.parametrize("shape", ["one 200 KB header", "10,000 headers of 100 bytes"])
 def test_a_huge_header_block_is_a_protocol_error(raw_server: Callable, shape: str) -> None:
-    block = (b"X-Big: " + b"a" * 200_000 + b"\r\n" if shape.startswith("one")
-             else b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(10_000)))
+    block = (
+        b"X-Big: " + b"a" * 200_000 + b"\r\n"
+        if shape.startswith("one")
+        else b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(10_000))
+    )
 
     def huge_headers(conn: socket.socket) -> None:
         try:
             read_request(conn)
-            conn.sendall(b"HTTP/1.1 200 OK\r\n" + block + b"Content-Length: %d\r\n\r\n" % len(FEED)
-                         + FEED)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\n" + block + b"Content-Length: %d\r\n\r\n" % len(FEED) + FEED
+            )
         except OSError:
             pass
 
@@ -112,9 +117,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("the openssl command is not installed: no self-signed certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -144,6 +168,11 @@ def test_a_tls_handshake_that_never_completes_times_out() -> None:  # case 37
     with hostile.silent_listener() as port:  # accepts TCP, never speaks TLS
         started = time.monotonic()
         with pytest.raises(FetchError, match="timed out"):
-            fetch_url_sync(f"https://127.0.0.1:{port}/feed", policy=allow(port),
-                           connect_timeout=2.0, read_timeout=2.0, deadline=10.0)
+            fetch_url_sync(
+                f"https://127.0.0.1:{port}/feed",
+                policy=allow(port),
+                connect_timeout=2.0,
+                read_timeout=2.0,
+                deadline=10.0,
+            )
         assert time.monotonic() - started < 6

@@ -239,7 +239,9 @@ def test_pocket_csv_columns_by_header_name() -> None:
     batch = read_import(fixture("pocket_reordered.csv"), filename="part_000000.csv")
     assert batch.format == "pocket"
     assert [link.url for link in batch.links] == [
-        "https://example.org/a?x=1&y=2", "https://example.org/b", "https://example.org/c",
+        "https://example.org/a?x=1&y=2",
+        "https://example.org/b",
+        "https://example.org/c",
     ]
     first = batch.links[0]
     assert first.title == 'Commas, "quotes" and ünïcödé — 日本語'
@@ -296,7 +298,9 @@ def test_opml_folders_categories_and_raw_ampersands() -> None:
     batch = read_import(fixture("folders_and_categories.opml"))
     subs = {s.url: s for s in batch.subscriptions}
     assert list(subs) == [
-        "https://example.com/feed.xml?a=1&b=2", "https://deep.example/atom", "http://top.example/rss",
+        "https://example.com/feed.xml?a=1&b=2",
+        "https://deep.example/atom",
+        "http://top.example/rss",
     ]
     example = subs["https://example.com/feed.xml?a=1&b=2"]
     assert example.tags == ("Tech", "News", "Daily", "Long reads")
@@ -309,7 +313,9 @@ def test_opml_folders_categories_and_raw_ampersands() -> None:
 def test_opml_with_markup_and_quotes_in_attributes() -> None:
     batch = read_import(fixture("broken_attributes.opml"))
     assert [s.url for s in batch.subscriptions] == [
-        "https://a.example/feed?u=1&id=2", "https://b.example/feed/", "https://c.example/rss.xml",
+        "https://a.example/feed?u=1&id=2",
+        "https://b.example/feed/",
+        "https://c.example/rss.xml",
     ]
     assert all(s.tags == ("Mixed",) for s in batch.subscriptions)
     assert any("read leniently" in w for w in batch.warnings)
@@ -327,8 +333,10 @@ def test_opml_bounds() -> None:
     )
     with pytest.raises(ImportFormatError, match="10000 outlines"):
         read_import(b'<?xml version="1.0"?><opml version="2.0"><body>' + many + b"</body></opml>")
-    deep = b'<outline text="x">' * 100 + b'<outline xmlUrl="https://e.example/"/>' + (
-        b"</outline>" * 100
+    deep = (
+        b'<outline text="x">' * 100
+        + b'<outline xmlUrl="https://e.example/"/>'
+        + (b"</outline>" * 100)
     )
     with pytest.raises(ImportFormatError, match="nested deeper"):
         read_import(b'<opml version="2.0"><body>' + deep + b"</body></opml>")
@@ -397,8 +405,10 @@ def test_format_can_be_forced_and_unknown_format_is_refused() -> None:
 
 def test_ten_thousand_pocket_links() -> None:
     rows = ["title,url,time_added,cursor,tags,status"]
-    rows += [f'"Title {i}, with comma",https://example.com/{i},{1600000000 + i},c{i},a|b,unread'
-             for i in range(10_000)]
+    rows += [
+        f'"Title {i}, with comma",https://example.com/{i},{1600000000 + i},c{i},a|b,unread'
+        for i in range(10_000)
+    ]
     batch = read_import(("\n".join(rows) + "\n").encode(), filename="part_000000.csv")
     assert len(batch.links) == 10_000
 
@@ -432,7 +442,7 @@ def _article(i: int, **changes: Any) -> dict[str, Any]:
         "saved_at": f"2024-05-0{1 + i % 9}T08:00:0{i % 10}Z",
         "state": ("unread", "read", "archived")[i % 3],
         "starred": i % 2 == 0,
-        "note": f"Note {i} with \"quotes\" & <tags>",
+        "note": f'Note {i} with "quotes" & <tags>',
         "word_count": 4,
         "reading_time": 1,
         "lang": "en",
@@ -444,16 +454,43 @@ def _article(i: int, **changes: Any) -> dict[str, Any]:
 
 
 ARTICLES = [_article(i) for i in range(1, 6)] + [
-    _article(6, title="", tags=[], note=None, content_html="", published=None, updated=None,
-             saved_at=None, state="unread", starred=False, excerpt=None, text=""),
+    _article(
+        6,
+        title="",
+        tags=[],
+        note=None,
+        content_html="",
+        published=None,
+        updated=None,
+        saved_at=None,
+        state="unread",
+        starred=False,
+        excerpt=None,
+        text="",
+    ),
 ]
 FEEDS = [
-    {"url": "https://a.example/feed.xml", "title": "A & B", "site_url": "https://a.example/",
-     "tags": ["news", "tech/science"], "description": "About <things>"},
-    {"url": "https://b.example/atom", "title": "Bee", "site_url": None, "tags": ["news"],
-     "description": None},
-    {"url": "https://c.example/rss", "title": None, "site_url": None, "tags": [],
-     "description": None},
+    {
+        "url": "https://a.example/feed.xml",
+        "title": "A & B",
+        "site_url": "https://a.example/",
+        "tags": ["news", "tech/science"],
+        "description": "About <things>",
+    },
+    {
+        "url": "https://b.example/atom",
+        "title": "Bee",
+        "site_url": None,
+        "tags": ["news"],
+        "description": None,
+    },
+    {
+        "url": "https://c.example/rss",
+        "title": None,
+        "site_url": None,
+        "tags": [],
+        "description": None,
+    },
 ]
 FIXED = "2024-06-01T12:00:00Z"
 
@@ -535,8 +572,9 @@ def test_html_export() -> None:
     from bs4 import BeautifulSoup
 
     hostile = _article(7, content_html='<p onclick="x()">Hi<script>alert(1)</script></p>')
-    data = write_export("html", articles=[*ARTICLES, hostile], title="Saved <things>",
-                        generated_at=FIXED)
+    data = write_export(
+        "html", articles=[*ARTICLES, hostile], title="Saved <things>", generated_at=FIXED
+    )
     soup = BeautifulSoup(data, "html.parser")
     assert "onclick" not in data.decode() and "alert(1)</script>" not in data.decode()
     assert soup.title.get_text() == "Saved <things>"

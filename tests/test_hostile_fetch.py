@@ -37,25 +37,43 @@ def rss(title: str, base: str, count: int) -> bytes:
     items = "".join(
         f"<item><title>{title} {i}</title><link>{base}/posts/{title}/{i}</link>"
         f"<guid>{base}/posts/{title}/{i}</guid><pubDate>Wed, 01 May 2024 10:00:00 GMT</pubDate>"
-        f"<description>{WORDS} {title} {i}</description></item>" for i in range(count))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
-            f"<link>{base}/</link>{items}</channel></rss>").encode()
+        f"<description>{WORDS} {title} {i}</description></item>"
+        for i in range(count)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<link>{base}/</link>{items}</channel></rss>"
+    ).encode()
 
 
 def atom(base: str, count: int) -> bytes:
     entries = "".join(
         f"<entry><id>urn:atom:{i}</id><title>Atom {i}</title><link href='{base}/posts/atom/{i}'/>"
         f"<updated>2024-05-0{i + 1}T10:00:00Z</updated><content>{WORDS}</content></entry>"
-        for i in range(count))
-    return (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>'
-            f"<id>urn:atom</id><updated>2024-05-01T10:00:00Z</updated>{entries}</feed>").encode()
+        for i in range(count)
+    )
+    return (
+        f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>'
+        f"<id>urn:atom</id><updated>2024-05-01T10:00:00Z</updated>{entries}</feed>"
+    ).encode()
 
 
 def json_feed(base: str, count: int) -> bytes:
-    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "JSON",
-                       "items": [{"id": f"j{i}", "url": f"{base}/posts/json/{i}",
-                                  "title": f"JSON {i}", "content_text": WORDS}
-                                 for i in range(count)]}).encode()
+    return json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "JSON",
+            "items": [
+                {
+                    "id": f"j{i}",
+                    "url": f"{base}/posts/json/{i}",
+                    "title": f"JSON {i}",
+                    "content_text": WORDS,
+                }
+                for i in range(count)
+            ],
+        }
+    ).encode()
 
 
 def sleeper(seconds: float) -> hostile.Handler:
@@ -74,8 +92,14 @@ def tree_rss(pid: int) -> int:
         current = stack.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += int(next(line.split()[1] for line in status.splitlines()
-                              if line.startswith("VmRSS:"))) * 1024
+            total += (
+                int(
+                    next(
+                        line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")
+                    )
+                )
+                * 1024
+            )
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, StopIteration, ValueError):
@@ -83,16 +107,24 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str],
-                                                                float, int, int]:
+def run_measured(
+    args: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], float, int, int]:
     """Run a command; return it, its wall time, the peak RSS of its process tree (sampled) and
     the largest ru_maxrss of any process in it (from a wrapper's RUSAGE_CHILDREN)."""
-    wrapper = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
-               "sys.stderr.write('MAXRSS %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN)"
-               ".ru_maxrss); sys.exit(rc)")
+    wrapper = (
+        "import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+        "sys.stderr.write('MAXRSS %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN)"
+        ".ru_maxrss); sys.exit(rc)"
+    )
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", wrapper, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", wrapper, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     peak = [0]
     done = threading.Event()
 
@@ -110,8 +142,12 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[subprocess.Compl
     lines = err.splitlines()
     maxrss = int(lines[-1].split()[1]) * 1024 if lines and lines[-1].startswith("MAXRSS") else 0
     err = "\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else "")
-    return (subprocess.CompletedProcess(proc.args, proc.returncode, out, err), elapsed,
-            peak[0], maxrss)
+    return (
+        subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
+        elapsed,
+        peak[0],
+        maxrss,
+    )
 
 
 @pytest.fixture
@@ -125,15 +161,20 @@ def internal() -> Iterator[LocalServer]:
 
 def broken_endpoints(server: LocalServer, internal: LocalServer, secret: Path) -> dict[str, str]:
     png = b"\x89PNG\r\n\x1a\n" + os.urandom(4000)
-    laughs = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol"}">'
-                     for i in range(10))
-    xxe = (f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "http://127.0.0.1:{internal.port}/evil.dtd"'
-           f' [<!ENTITY x SYSTEM "file://{secret}">]><rss version="2.0"><channel><title>XXE &x;'
-           "</title><item><title>&x;</title><link>http://xxe.test/1</link>"
-           "<description>&x; &leak;</description></item></channel></rss>")
-    bomb = (f'<?xml version="1.0"?><!DOCTYPE rss [{laughs}]><rss version="2.0"><channel>'
-            "<title>Bomb</title><item><title>&l9;</title><link>http://bomb.test/1</link>"
-            "</item></channel></rss>")
+    laughs = "".join(
+        f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol"}">' for i in range(10)
+    )
+    xxe = (
+        f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "http://127.0.0.1:{internal.port}/evil.dtd"'
+        f' [<!ENTITY x SYSTEM "file://{secret}">]><rss version="2.0"><channel><title>XXE &x;'
+        "</title><item><title>&x;</title><link>http://xxe.test/1</link>"
+        "<description>&x; &leak;</description></item></channel></rss>"
+    )
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{laughs}]><rss version="2.0"><channel>'
+        "<title>Bomb</title><item><title>&l9;</title><link>http://bomb.test/1</link>"
+        "</item></channel></rss>"
+    )
     server.redirect("/loop-b", server.url("/loop-a"), status=302)
     routes = {
         "/slow": sleeper(60),
@@ -142,16 +183,21 @@ def broken_endpoints(server: LocalServer, internal: LocalServer, secret: Path) -
         "/huge-length": hostile.huge_length(hold=30),
         "/huge-body": Route(body=b"<rss>" + b"x" * (20 * 1024 * 1024), content_type=RSS),
         "/gzip-bomb": hostile.chunked(hostile.deflate_bomb(1 << 30), {"Content-Encoding": "gzip"}),
-        "/loop-a": Route(status=302, headers={"Location": server.url("/loop-b")},
-                         content_type="text/plain"),
+        "/loop-a": Route(
+            status=302, headers={"Location": server.url("/loop-b")}, content_type="text/plain"
+        ),
         "/missing": Route(status=404, body=b"not here", content_type="text/plain"),
         "/gone": Route(status=410, body=b"gone", content_type="text/plain"),
-        "/unavailable": Route(status=503, body=b"busy", content_type="text/plain",
-                              headers={"Retry-After": "120"}),
+        "/unavailable": Route(
+            status=503, body=b"busy", content_type="text/plain", headers={"Retry-After": "120"}
+        ),
         "/empty": Route(body=b"", content_type=RSS),
         "/binary": Route(body=png, content_type=RSS),
-        "/html": Route(body=b"<!DOCTYPE html><html><head><title>Home</title></head><body>"
-                            b"<p>no feed here</p></body></html>", content_type=RSS),
+        "/html": Route(
+            body=b"<!DOCTYPE html><html><head><title>Home</title></head><body>"
+            b"<p>no feed here</p></body></html>",
+            content_type=RSS,
+        ),
         "/xml-bomb": Route(body=bomb.encode(), content_type=RSS),
         "/xxe": Route(body=xxe.encode(), content_type=RSS),
     }
@@ -166,33 +212,41 @@ def rows(db: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-def test_one_fetch_over_a_hostile_mix(server: LocalServer, internal: LocalServer, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_fetch_over_a_hostile_mix(
+    server: LocalServer, internal: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text(SECRET)
     base = server.base
     honest = {
         server.add("/honest/rss.xml", Route(body=rss("Honest", base, 10), content_type=RSS)): 10,
-        server.add("/honest/atom.xml", Route(body=atom(base, 5),
-                                             content_type="application/atom+xml")): 5,
-        server.add("/honest/feed.json", Route(body=json_feed(base, 3),
-                                              content_type="application/feed+json")): 3,
+        server.add(
+            "/honest/atom.xml", Route(body=atom(base, 5), content_type="application/atom+xml")
+        ): 5,
+        server.add(
+            "/honest/feed.json",
+            Route(body=json_feed(base, 3), content_type="application/feed+json"),
+        ): 3,
         server.add("/honest/big.xml", Route(body=rss("Big", base, 3000), content_type=RSS)): 3000,
     }
     broken = broken_endpoints(server, internal, secret)
     db = tmp_path / "hostile.db"
     opml = tmp_path / "subscriptions.opml"
-    outlines = "".join(f'<outline type="rss" text="f" xmlUrl="{u}"/>'
-                       for u in [*honest, *broken.values()])
+    outlines = "".join(
+        f'<outline type="rss" text="f" xmlUrl="{u}"/>' for u in [*honest, *broken.values()]
+    )
     opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
     env = {**os.environ, "AGGREGATOR_DEADLINE": str(DEADLINE)}
-    subprocess.run([*AGG, "--db", str(db), "import", str(opml)], check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        [*AGG, "--db", str(db), "import", str(opml)], check=True, env=env, capture_output=True
+    )
 
     result, elapsed, peak, maxrss = run_measured([*AGG, "--db", str(db), "fetch"], env)
     output = result.stdout + result.stderr
-    print(f"hostile fetch: {elapsed:.1f} s, peak RSS of the process tree {peak / 2**20:.0f} MB, "
-          f"largest single process {maxrss / 2**20:.0f} MB")
+    print(
+        f"hostile fetch: {elapsed:.1f} s, peak RSS of the process tree {peak / 2**20:.0f} MB, "
+        f"largest single process {maxrss / 2**20:.0f} MB"
+    )
     assert result.returncode == 0, output
     assert "Traceback" not in output
     assert elapsed < 150, elapsed  # in practice: about the deadline plus the work
@@ -202,18 +256,27 @@ def test_one_fetch_over_a_hostile_mix(server: LocalServer, internal: LocalServer
 
     # every honest entry, exactly once
     for url, count in honest.items():
-        got = rows(db, "SELECT count(*), count(DISTINCT a.url) FROM feed_entries fe JOIN feeds f "
-                       f"ON f.id = fe.feed_id JOIN articles a ON a.id = fe.article_id "
-                       f"WHERE f.url = '{url}'")
+        got = rows(
+            db,
+            "SELECT count(*), count(DISTINCT a.url) FROM feed_entries fe JOIN feeds f "
+            f"ON f.id = fe.feed_id JOIN articles a ON a.id = fe.article_id "
+            f"WHERE f.url = '{url}'",
+        )
         assert got == [(count, count)], url
-    assert rows(db, "SELECT count(*) FROM feeds WHERE url LIKE '%/honest/%' AND status = 'ok' "
-                    "AND last_error IS NULL") == [(4,)]
+    assert rows(
+        db,
+        "SELECT count(*) FROM feeds WHERE url LIKE '%/honest/%' AND status = 'ok' "
+        "AND last_error IS NULL",
+    ) == [(4,)]
     # an error on every broken feed, nothing stored from them
     errors = dict(rows(db, "SELECT url, last_error FROM feeds WHERE url NOT LIKE '%/honest/%'"))
     for path, url in broken.items():
         assert errors[url], path
-    assert rows(db, "SELECT count(*) FROM feeds WHERE url NOT LIKE '%/honest/%' "
-                    "AND (error_count < 1 OR article_count > 0)") == [(0,)]
+    assert rows(
+        db,
+        "SELECT count(*) FROM feeds WHERE url NOT LIKE '%/honest/%' "
+        "AND (error_count < 1 OR article_count > 0)",
+    ) == [(0,)]
     assert "timed out after 10 s" in errors[broken["/slow"]]
     assert "timed out after 10 s" in errors[broken["/dribbling"]]
     assert "too large" in errors[broken["/endless"]] and "too large" in errors[broken["/gzip-bomb"]]
@@ -233,8 +296,9 @@ def test_one_fetch_over_a_hostile_mix(server: LocalServer, internal: LocalServer
     # the next fetch does not ask the gone feed again (nor, with --all, forcing the rest)
     gone_hits = len(server.hits("/gone"))
     for args in (["fetch"], ["fetch", "--all"]):
-        again = subprocess.run([*AGG, "--db", str(db), *args], capture_output=True, text=True,
-                               env=env, timeout=150)
+        again = subprocess.run(
+            [*AGG, "--db", str(db), *args], capture_output=True, text=True, env=env, timeout=150
+        )
         assert again.returncode == 0 and "Traceback" not in again.stdout + again.stderr
     assert len(server.hits("/gone")) == gone_hits == 1
     assert rows(db, "SELECT count(*) FROM articles") == [(sum(honest.values()),)]
@@ -242,8 +306,13 @@ def test_one_fetch_over_a_hostile_mix(server: LocalServer, internal: LocalServer
     # subscribe refuses each broken URL with a one-line reason, stores nothing
     fresh = tmp_path / "fresh.db"
     started = time.monotonic()
-    sub = subprocess.run([*AGG, "--db", str(fresh), "subscribe", *broken.values()],
-                         capture_output=True, text=True, env=env, timeout=150)
+    sub = subprocess.run(
+        [*AGG, "--db", str(fresh), "subscribe", *broken.values()],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=150,
+    )
     assert time.monotonic() - started < 60
     assert sub.returncode == 1 and sub.stdout == "" and "Traceback" not in sub.stderr
     lines = sub.stderr.splitlines()

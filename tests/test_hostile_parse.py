@@ -47,8 +47,9 @@ def everything(db: Path) -> str:
     conn = sqlite3.connect(db)
     try:
         out = []
-        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                     "AND name NOT LIKE 'articles_fts%'"):
+        for (table,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'articles_fts%'"
+        ):
             for row in conn.execute(f"SELECT * FROM [{table}]"):
                 out += [str(v) for v in row if v is not None]
         return "\n".join(out)
@@ -58,19 +59,24 @@ def everything(db: Path) -> str:
 
 def item(n: int, *, guid: str | None = None, body: str = "body", updated: str = "") -> str:
     g = guid if guid is not None else f"http://feed.test/p{n}"
-    return (f"<item><title>Post {n}</title><link>http://feed.test/p{n}</link><guid>{g}</guid>"
-            f"{updated}<description>{body}</description></item>")
+    return (
+        f"<item><title>Post {n}</title><link>http://feed.test/p{n}</link><guid>{g}</guid>"
+        f"{updated}<description>{body}</description></item>"
+    )
 
 
 def rss(items: str, extra: str = "") -> bytes:
-    return (f'<?xml version="1.0"?>{extra}<rss version="2.0"><channel><title>Hostile</title>'
-            f"<link>http://feed.test/</link>{items}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0"?>{extra}<rss version="2.0"><channel><title>Hostile</title>'
+        f"<link>http://feed.test/</link>{items}</channel></rss>"
+    ).encode()
 
 
 def billion_laughs() -> bytes:
     entities = ['<!ENTITY lol "lol">'] + [
         f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1) if i > 1 else "&lol;") * 10}">'
-        for i in range(1, 10)]
+        for i in range(1, 10)
+    ]
     doctype = "<!DOCTYPE rss [" + "".join(entities) + "]>"
     return rss(item(1, body="laughs &lol9;") + item(2), extra=doctype)
 
@@ -81,12 +87,16 @@ def quadratic_blowup() -> bytes:
 
 
 def xxe(secret_file: Path, port: int) -> bytes:
-    doctype = (f'<!DOCTYPE rss SYSTEM "http://127.0.0.1:{port}/evil.dtd" ['
-               f'<!ENTITY x SYSTEM "file://{secret_file}">'
-               f'<!ENTITY y SYSTEM "http://127.0.0.1:{port}/entity">'
-               f'<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/param"> %p;]>')
-    return rss(item(1, body="secret: &x; remote: &y;").replace("Post 1", "Post 1 &x;") + item(2),
-               extra=doctype)
+    doctype = (
+        f'<!DOCTYPE rss SYSTEM "http://127.0.0.1:{port}/evil.dtd" ['
+        f'<!ENTITY x SYSTEM "file://{secret_file}">'
+        f'<!ENTITY y SYSTEM "http://127.0.0.1:{port}/entity">'
+        f'<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/param"> %p;]>'
+    )
+    return rss(
+        item(1, body="secret: &x; remote: &y;").replace("Post 1", "Post 1 &x;") + item(2),
+        extra=doctype,
+    )
 
 
 @pytest.fixture
@@ -98,9 +108,11 @@ def secret_file(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_xml_bombs_and_xxe_are_refused_quickly(fast: bool, secret_file: Path) -> None:
-    cases = {"billion laughs": (billion_laughs(), "entities built from other entities"),
-             "quadratic": (quadratic_blowup(), "an oversized entity"),
-             "xxe": (xxe(secret_file, 9), "an external entity")}
+    cases = {
+        "billion laughs": (billion_laughs(), "entities built from other entities"),
+        "quadratic": (quadratic_blowup(), "an oversized entity"),
+        "xxe": (xxe(secret_file, 9), "an external entity"),
+    }
     for name, (body, reason) in cases.items():
         started = time.monotonic()
         with pytest.raises(ParseError, match=f"^refused: the document declares {reason}"):
@@ -109,12 +121,16 @@ def test_xml_bombs_and_xxe_are_refused_quickly(fast: bool, secret_file: Path) ->
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_the_parsers_underneath_never_expand_entities(fast: bool, secret_file: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_parsers_underneath_never_expand_entities(
+    fast: bool, secret_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Defence in depth: with the refusal switched off, nothing is expanded either."""
     monkeypatch.setattr(parse, "entity_refusal", lambda body: None)
-    for name, body in (("billion laughs", billion_laughs()), ("quadratic", quadratic_blowup()),
-                       ("xxe", xxe(secret_file, 9))):
+    for name, body in (
+        ("billion laughs", billion_laughs()),
+        ("quadratic", quadratic_blowup()),
+        ("xxe", xxe(secret_file, 9)),
+    ):
         started = time.monotonic()
         feed = parse_feed(body, url="http://feed.test/rss", fast=fast)
         assert time.monotonic() - started < 2, name
@@ -127,8 +143,9 @@ def test_the_parsers_underneath_never_expand_entities(fast: bool, secret_file: P
             assert SECRET not in entry.content_html + entry.title, name
 
 
-def test_xxe_and_external_dtds_are_never_resolved(server: LocalServer, db_path: Path,
-                                                  secret_file: Path, tmp_path: Path) -> None:
+def test_xxe_and_external_dtds_are_never_resolved(
+    server: LocalServer, db_path: Path, secret_file: Path, tmp_path: Path
+) -> None:
     other = LocalServer().start()  # the "internal" server that must receive nothing
     try:
         other.add("/evil.dtd", Route(body=b'<!ENTITY x "DTD-LOADED">', content_type="text/plain"))
@@ -139,18 +156,21 @@ def test_xxe_and_external_dtds_are_never_resolved(server: LocalServer, db_path: 
         # (lines of the test server's own thread noise, if any, are not ours: look at ours)
         assert [line for line in refused.output.splitlines() if line.startswith("Error")] == [
             f"Error: {url}: no feed found at {url} (refused: the document declares an external "
-            "entity (XXE attack))"]
+            "entity (XXE attack))"
+        ]
         # subscribed anyway (an OPML import does not fetch): the fetch records the refusal
         opml = tmp_path / "subs.opml"
         opml.write_text(f'<opml version="2.0"><body><outline xmlUrl="{url}"/></body></opml>')
         run("import", str(opml))
         run("fetch")
-        (status, error), = rows(db_path, "SELECT status, last_error FROM feeds")
+        ((status, error),) = rows(db_path, "SELECT status, last_error FROM feeds")
         assert status == "failing" and error.startswith("refused: the document declares")
         # a DOCTYPE naming an external DTD, and plain character entities, are fine
-        benign = rss(item(1).replace("Post 1", "Post&nbsp;1"),
-                     extra=f'<!DOCTYPE rss SYSTEM "http://127.0.0.1:{other.port}/evil.dtd" '
-                           '[<!ENTITY nbsp "&#160;">]>')
+        benign = rss(
+            item(1).replace("Post 1", "Post&nbsp;1"),
+            extra=f'<!DOCTYPE rss SYSTEM "http://127.0.0.1:{other.port}/evil.dtd" '
+            '[<!ENTITY nbsp "&#160;">]>',
+        )
         ok_url = server.add("/benign.xml", Route(body=benign, content_type=RSS))
         run("subscribe", ok_url)
         assert rows(db_path, "SELECT title FROM articles") == [("Post 1",)]  # &nbsp; resolved
@@ -161,15 +181,16 @@ def test_xxe_and_external_dtds_are_never_resolved(server: LocalServer, db_path: 
         other.stop()
 
 
-def test_opml_import_with_entities_is_refused_through_the_cli(db_path: Path, tmp_path: Path,
-                                                              secret_file: Path) -> None:
+def test_opml_import_with_entities_is_refused_through_the_cli(
+    db_path: Path, tmp_path: Path, secret_file: Path
+) -> None:
     lol = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol"}">' for i in range(10))
     bombs = {
         "xxe.opml": f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file://{secret_file}">]>'
-                    '<opml version="2.0"><body><outline text="&x;" xmlUrl="http://a.test/&x;"/>'
-                    "</body></opml>",
+        '<opml version="2.0"><body><outline text="&x;" xmlUrl="http://a.test/&x;"/>'
+        "</body></opml>",
         "laughs.opml": f'<?xml version="1.0"?><!DOCTYPE opml [{lol}]><opml version="2.0"><body>'
-                       '<outline text="&l9;" xmlUrl="http://a.test/feed"/></body></opml>',
+        '<outline text="&l9;" xmlUrl="http://a.test/feed"/></body></opml>',
     }
     for name, text in bombs.items():
         path = tmp_path / name
@@ -203,10 +224,17 @@ def changing(make: Callable[[int], bytes]) -> Callable[[BaseHTTPRequestHandler],
     return handler
 
 
-def test_guids_with_a_timestamp_and_stable_links_do_not_grow(server: LocalServer,
-                                                             db_path: Path) -> None:
-    url = server.add("/churn.xml", changing(lambda n: rss("".join(
-        item(i, guid=f"urn:post:{i}:{time.time_ns()}-{n}") for i in range(5)))))
+def test_guids_with_a_timestamp_and_stable_links_do_not_grow(
+    server: LocalServer, db_path: Path
+) -> None:
+    url = server.add(
+        "/churn.xml",
+        changing(
+            lambda n: rss(
+                "".join(item(i, guid=f"urn:post:{i}:{time.time_ns()}-{n}") for i in range(5))
+            )
+        ),
+    )
     run("subscribe", url)
     for _ in range(10):
         run("fetch")
@@ -217,9 +245,14 @@ def test_guids_with_a_timestamp_and_stable_links_do_not_grow(server: LocalServer
 
 
 def test_content_with_the_time_stops_rewriting_and_user_fields_survive(
-        server: LocalServer, db_path: Path) -> None:
-    url = server.add("/clock.xml", changing(lambda n: rss(
-        item(1, body=f"Rendered at request {n} " + "word " * 200) + item(2))))
+    server: LocalServer, db_path: Path
+) -> None:
+    url = server.add(
+        "/clock.xml",
+        changing(
+            lambda n: rss(item(1, body=f"Rendered at request {n} " + "word " * 200) + item(2))
+        ),
+    )
     run("subscribe", url)
     run("tag", "http://feed.test/p1", "--add", "keep-me")
     run("read", "http://feed.test/p1")
@@ -227,9 +260,11 @@ def test_content_with_the_time_stops_rewriting_and_user_fields_survive(
     run("save", "http://feed.test/p1", "--note", "my note")
     for _ in range(MAX_CONTENT_UPDATES + 6):
         run("fetch")
-    (updates, text, tags, state, starred, note, saved), = rows(
-        db_path, "SELECT content_updates, text, tags, state, starred, note, saved FROM articles "
-                 "WHERE url = 'http://feed.test/p1'")
+    ((updates, text, tags, state, starred, note, saved),) = rows(
+        db_path,
+        "SELECT content_updates, text, tags, state, starred, note, saved FROM articles "
+        "WHERE url = 'http://feed.test/p1'",
+    )
     assert updates == MAX_CONTENT_UPDATES
     # the text stopped at the last allowed rewrite, not the latest fetch
     assert f"request {MAX_CONTENT_UPDATES + 1} " in text
@@ -238,16 +273,25 @@ def test_content_with_the_time_stops_rewriting_and_user_fields_survive(
     assert rows(db_path, "SELECT count(*) FROM articles") == [(2,)]
 
 
-def test_a_real_update_replaces_content_and_keeps_user_fields(server: LocalServer,
-                                                              db_path: Path) -> None:
-    versions = {1: ("First draft " + "word " * 150, "2024-05-01T10:00:00Z"),
-                2: ("Corrected story " + "word " * 150, "2024-05-02T10:00:00Z")}
+def test_a_real_update_replaces_content_and_keeps_user_fields(
+    server: LocalServer, db_path: Path
+) -> None:
+    versions = {
+        1: ("First draft " + "word " * 150, "2024-05-01T10:00:00Z"),
+        2: ("Corrected story " + "word " * 150, "2024-05-02T10:00:00Z"),
+    }
     current = {"v": 1}
 
     def make(_: int) -> bytes:
         body, when = versions[current["v"]]
-        return rss(item(1, body=body, updated=f"<atom:updated xmlns:atom='http://www.w3.org/2005/Atom'>"
-                                             f"{when}</atom:updated>"))
+        return rss(
+            item(
+                1,
+                body=body,
+                updated=f"<atom:updated xmlns:atom='http://www.w3.org/2005/Atom'>"
+                f"{when}</atom:updated>",
+            )
+        )
 
     url = server.add("/upd.xml", changing(make))
     run("subscribe", url)
@@ -255,7 +299,7 @@ def test_a_real_update_replaces_content_and_keeps_user_fields(server: LocalServe
     run("archive", "http://feed.test/p1")
     current["v"] = 2
     run("fetch")
-    (text, tags, state), = rows(db_path, "SELECT text, tags, state FROM articles")
+    ((text, tags, state),) = rows(db_path, "SELECT text, tags, state FROM articles")
     assert text.startswith("Corrected story")
     assert json.loads(tags) == ["important"] and state == "archived"
 
@@ -265,10 +309,12 @@ def test_a_real_update_replaces_content_and_keeps_user_fields(server: LocalServe
 
 
 def test_200k_items_over_the_cap_are_refused_and_under_it_cut_at_10000(
-        server: LocalServer, db_path: Path) -> None:
-    items = "".join(f"<item><title>T{i}</title><link>http://big.test/{i}</link></item>"
-                    for i in range(200_000))
-    huge = rss(items + items[: 4_000_000])  # about 20 MB
+    server: LocalServer, db_path: Path
+) -> None:
+    items = "".join(
+        f"<item><title>T{i}</title><link>http://big.test/{i}</link></item>" for i in range(200_000)
+    )
+    huge = rss(items + items[:4_000_000])  # about 20 MB
     assert len(huge) > 15 * 1024 * 1024
     url = server.add("/huge.xml", Route(body=huge, content_type=RSS))
     started = time.monotonic()
@@ -286,8 +332,9 @@ def test_200k_items_over_the_cap_are_refused_and_under_it_cut_at_10000(
     assert prepared.records[-1]["url"] == f"http://big.test/{MAX_ENTRIES - 1}"
 
 
-def test_a_5_mb_description_is_truncated_and_the_other_entries_kept(server: LocalServer,
-                                                                    db_path: Path) -> None:
+def test_a_5_mb_description_is_truncated_and_the_other_entries_kept(
+    server: LocalServer, db_path: Path
+) -> None:
     giant = "<p>" + "x" * (5 * 1024 * 1024) + "</p>"
     body = rss(item(1, body=giant.replace("<", "&lt;").replace(">", "&gt;")) + item(2) + item(3))
     url = server.add("/fat.xml", Route(body=body, content_type=RSS))

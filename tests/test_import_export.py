@@ -72,8 +72,10 @@ def assert_consistent(db: Path) -> None:
             "WHERE at.article_id = a.id ORDER BY t.name COLLATE NOCASE)), '[]')"
         ).fetchone()[0]
         assert stale == 0
-        assert conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == conn.execute(
-            "SELECT count(*) FROM articles").fetchone()[0]
+        assert (
+            conn.execute("SELECT count(*) FROM articles_fts").fetchone()[0]
+            == conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        )
     finally:
         conn.close()
 
@@ -95,7 +97,8 @@ def test_real_700_feed_opml_imports_twice_without_duplicates(db_path: Path, tmp_
     assert len(subs) > 650
     out = run("import", str(opml)).output
     assert out.splitlines()[-1] == (
-        f"Imported opml: {len(subs)} new feeds (0 already there), 0 new links (0 already there)")
+        f"Imported opml: {len(subs)} new feeds (0 already there), 0 new links (0 already there)"
+    )
     assert "40 repeated feed URLs merged into one each (tags combined)" in out
     stored = {url: json.loads(tags) for url, tags in rows(db_path, "SELECT url, tags FROM feeds")}
     assert set(stored) == set(subs)
@@ -103,13 +106,17 @@ def test_real_700_feed_opml_imports_twice_without_duplicates(db_path: Path, tmp_
     assert stored["http://www.readwriteweb.com/rss.xml"] == ["On The Media"]
     assert sum(1 for tags in stored.values() if tags) > 600  # categories became feed tags
     # every imported feed is due for the next fetch
-    assert rows(db_path, "SELECT count(*) FROM feeds WHERE status = 'ok' AND next_check_at IS NULL "
-                         "AND last_fetched_at IS NULL")[0][0] == len(subs)
+    assert rows(
+        db_path,
+        "SELECT count(*) FROM feeds WHERE status = 'ok' AND next_check_at IS NULL "
+        "AND last_fetched_at IS NULL",
+    )[0][0] == len(subs)
 
     before = dump(db_path)
     again = run("import", str(opml)).output.splitlines()[-1]
-    assert again == (f"Imported opml: 0 new feeds ({len(subs)} already there), "
-                     "0 new links (0 already there)")
+    assert again == (
+        f"Imported opml: 0 new feeds ({len(subs)} already there), 0 new links (0 already there)"
+    )
     assert dump(db_path) == before  # nothing changed, not even a timestamp
 
     exported = tmp_path / "feeds.opml"
@@ -121,27 +128,43 @@ def test_real_700_feed_opml_imports_twice_without_duplicates(db_path: Path, tmp_
     assert "On The Media" in by_url["http://www.readwriteweb.com/rss.xml"].tags
 
 
-def test_imported_feeds_are_fetched_by_the_next_fetch(server: LocalServer, db_path: Path,
-                                                      tmp_path: Path) -> None:
-    rss = server.add_file("/feeds/rss20.xml", DATA / "feeds" / "rss20.xml",
-                          content_type="application/rss+xml")
-    atom = server.add_file("/feeds/atom.xml", DATA / "feeds" / "atom.xml",
-                           content_type="application/atom+xml")
-    opml = write(tmp_path / "feeds.opml", f"""<?xml version="1.0"?>
+def test_imported_feeds_are_fetched_by_the_next_fetch(
+    server: LocalServer, db_path: Path, tmp_path: Path
+) -> None:
+    rss = server.add_file(
+        "/feeds/rss20.xml", DATA / "feeds" / "rss20.xml", content_type="application/rss+xml"
+    )
+    atom = server.add_file(
+        "/feeds/atom.xml", DATA / "feeds" / "atom.xml", content_type="application/atom+xml"
+    )
+    opml = write(
+        tmp_path / "feeds.opml",
+        f"""<?xml version="1.0"?>
 <opml version="2.0"><head><title>mine</title></head><body>
   <outline text="Sea"><outline text="Harbour" type="rss" xmlUrl="{rss}"/></outline>
   <outline text="Sky" type="rss" xmlUrl="{atom}" category="/space,science"/>
-</body></opml>""")
+</body></opml>""",
+    )
     run("import", str(opml))
     assert server.hits("/feeds/rss20.xml") == []  # offline: nothing fetched on import
     run("fetch")
-    feeds = rows(db_path, "SELECT url, status, last_error, last_fetched_at IS NOT NULL, tags "
-                          "FROM feeds ORDER BY url")
-    assert [(u, s, e, f) for u, s, e, f, _ in feeds] == [(atom, "ok", None, 1),
-                                                         (rss, "ok", None, 1)]
+    feeds = rows(
+        db_path,
+        "SELECT url, status, last_error, last_fetched_at IS NOT NULL, tags FROM feeds ORDER BY url",
+    )
+    assert [(u, s, e, f) for u, s, e, f, _ in feeds] == [
+        (atom, "ok", None, 1),
+        (rss, "ok", None, 1),
+    ]
     assert json.loads(feeds[0][4]) == ["space", "science"]
-    assert rows(db_path, "SELECT count(*) FROM articles a JOIN feeds f ON f.id = a.feed_id "
-                         "WHERE f.url = ?", (rss,))[0][0] == 4
+    assert (
+        rows(
+            db_path,
+            "SELECT count(*) FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE f.url = ?",
+            (rss,),
+        )[0][0]
+        == 4
+    )
     # feed tags are tags of its articles
     assert rows(db_path, "SELECT count(*) FROM articles WHERE tags = '[\"Sea\"]'")[0][0] == 4
     assert_consistent(db_path)
@@ -161,18 +184,31 @@ unread,x|日本語|C++ & Rust,jkl012,https://example.org/c,1599806347,"<b>Not bo
 def test_pocket_csv_reordered_columns_cursor_quotes_unicode(db_path: Path, tmp_path: Path) -> None:
     out = run("import", str(write(tmp_path / "part_000000.csv", POCKET_CSV))).output
     assert "warning: skipped javascript:alert(1): not an http(s) link" in out
-    assert out.splitlines()[-1] == ("Imported pocket: 0 new feeds (0 already there), "
-                                    "3 new links (0 already there)")
+    assert out.splitlines()[-1] == (
+        "Imported pocket: 0 new feeds (0 already there), 3 new links (0 already there)"
+    )
     got = articles(db_path)
-    assert set(got) == {"https://example.org/a?x=1&y=2", "https://example.org/b",
-                        "https://example.org/c"}
+    assert set(got) == {
+        "https://example.org/a?x=1&y=2",
+        "https://example.org/b",
+        "https://example.org/c",
+    }
     a, b, c = (got[u] for u in sorted(got))
     assert a["title"] == 'Commas, "quotes" ünïcödé — 日本語'
     assert a["tags"] == ["café", "long read", "news"]
     assert (a["saved_at"], a["state"], a["starred"], a["saved"]) == (
-        "2020-09-17T06:06:28Z", "archived", 0, 1)
+        "2020-09-17T06:06:28Z",
+        "archived",
+        0,
+        1,
+    )
     assert (b["title"], b["tags"], b["saved_at"], b["state"], b["starred"]) == (
-        "Plain title", [], "2020-09-15T12:25:39Z", "unread", 1)
+        "Plain title",
+        [],
+        "2020-09-15T12:25:39Z",
+        "unread",
+        1,
+    )
     assert c["title"] == "<b>Not bold</b>, a | pipe"
     assert c["tags"] == ["C++ & Rust", "x", "日本語"]
     assert c["saved_at"] == "2020-09-11T06:39:07Z"
@@ -189,17 +225,22 @@ def test_pocket_csv_reordered_columns_cursor_quotes_unicode(db_path: Path, tmp_p
 
 def test_ten_thousand_pocket_links_with_tags_and_states(db_path: Path, tmp_path: Path) -> None:
     lines = ["title,url,time_added,cursor,tags,status"]
-    lines += [f'"Title {i}, with comma",https://example.com/{i},{1600000000 + i},c{i},'
-              f'{"t" + str(i % 7)}|all,{"archive" if i % 4 == 0 else "unread"}'
-              for i in range(10_000)]
+    lines += [
+        f'"Title {i}, with comma",https://example.com/{i},{1600000000 + i},c{i},'
+        f"{'t' + str(i % 7)}|all,{'archive' if i % 4 == 0 else 'unread'}"
+        for i in range(10_000)
+    ]
     path = write(tmp_path / "big.csv", "\n".join(lines) + "\n")
     out = run("import", str(path)).output
     assert "10000 new links" in out
-    assert rows(db_path, "SELECT count(*), count(DISTINCT url), sum(state = 'archived') "
-                         "FROM articles")[0] == (10_000, 10_000, 2_500)
-    assert rows(db_path, "SELECT title, saved_at, tags FROM articles WHERE url = ?",
-                ("https://example.com/4321",))[0] == (
-        "Title 4321, with comma", "2020-09-13T13:38:41Z", '["all","t2"]')
+    assert rows(
+        db_path, "SELECT count(*), count(DISTINCT url), sum(state = 'archived') FROM articles"
+    )[0] == (10_000, 10_000, 2_500)
+    assert rows(
+        db_path,
+        "SELECT title, saved_at, tags FROM articles WHERE url = ?",
+        ("https://example.com/4321",),
+    )[0] == ("Title 4321, with comma", "2020-09-13T13:38:41Z", '["all","t2"]')
     assert_consistent(db_path)
     found = json.loads(run("search", "4321", "--format", "json").output)
     assert [r["url"] for r in found] == ["https://example.com/4321"]
@@ -210,9 +251,13 @@ def test_ten_thousand_pocket_links_with_tags_and_states(db_path: Path, tmp_path:
 
 # --- the wallabag fixtures and a real browser export --------------------------------------------
 
-WALLABAG_FILES = [("ril_export.html", "pocket"), ("instapaper-export.csv", "instapaper"),
-                  ("shaarli-bookmarks.html", "netscape"), ("wallabag-v2.json", "wallabag"),
-                  ("omnivore.json", "omnivore")]
+WALLABAG_FILES = [
+    ("ril_export.html", "pocket"),
+    ("instapaper-export.csv", "instapaper"),
+    ("shaarli-bookmarks.html", "netscape"),
+    ("wallabag-v2.json", "wallabag"),
+    ("omnivore.json", "omnivore"),
+]
 
 
 @pytest.mark.parametrize("name,fmt", WALLABAG_FILES)
@@ -220,8 +265,9 @@ def test_wallabag_fixture_imports_the_expected_count(name: str, fmt: str, db_pat
     folder = corpus("bookmarks", "wallabag-import-fixtures")
     expected = json.loads((folder / "expected_counts.json").read_text())[name]
     out = run("import", str(folder / name)).output
-    assert out.splitlines()[-1] == (f"Imported {fmt}: 0 new feeds (0 already there), "
-                                    f"{expected} new links (0 already there)")
+    assert out.splitlines()[-1] == (
+        f"Imported {fmt}: 0 new feeds (0 already there), {expected} new links (0 already there)"
+    )
     assert rows(db_path, "SELECT count(*), sum(saved) FROM articles")[0] == (expected, expected)
     assert_consistent(db_path)
 
@@ -255,8 +301,9 @@ def test_wallabag_content_state_and_stars_are_kept(db_path: Path) -> None:
 def test_real_firefox_export_keeps_every_link_with_folders_as_tags(db_path: Path) -> None:
     path = corpus("bookmarks", "osint-bookmarks-firefox-export", "bookmarks.html")
     out = run("import", str(path)).output
-    assert out.splitlines()[-1] == ("Imported netscape: 0 new feeds (0 already there), "
-                                    "318 new links (0 already there)")
+    assert out.splitlines()[-1] == (
+        "Imported netscape: 0 new feeds (0 already there), 318 new links (0 already there)"
+    )
     got = articles(db_path)
     assert len(got) == 318  # 322 http links, four of them filed twice
     titled = [r for r in got.values() if r["title"] == "Canadian Business Research"]
@@ -301,7 +348,10 @@ def test_bad_files_fail_cleanly_and_import_nothing(db_path: Path, tmp_path: Path
     missing = tmp_path / "missing.csv"
     assert (result.exit_code, result.output) == (1, f"Error: no such file: {missing}\n")
     result = run("import", str(tmp_path), ok=False)
-    assert (result.exit_code, result.output) == (1, f"Error: cannot import {tmp_path}: it is a folder\n")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: cannot import {tmp_path}: it is a folder\n",
+    )
     assert dump(db_path) == before
 
 
@@ -314,8 +364,9 @@ def test_a_bad_file_does_not_even_create_the_database(db_path: Path) -> None:
 def test_forced_wrong_format_imports_nothing(db_path: Path, tmp_path: Path) -> None:
     run("import", str(write(tmp_path / "ok.csv", POCKET_CSV)))
     before = dump(db_path)
-    result = run("import", str(DATA / "formats" / "netscape_nested.html"), "--format", "wallabag",
-                 ok=False)
+    result = run(
+        "import", str(DATA / "formats" / "netscape_nested.html"), "--format", "wallabag", ok=False
+    )
     assert result.exit_code == 1 and result.output.startswith("Error: ")
     assert dump(db_path) == before
 
@@ -323,20 +374,51 @@ def test_forced_wrong_format_imports_nothing(db_path: Path, tmp_path: Path) -> N
 # --- idempotence and merging --------------------------------------------------------------------
 
 
-def test_overlapping_import_merges_tags_and_keeps_the_earliest_date(db_path: Path,
-                                                                     tmp_path: Path) -> None:
-    first = write(tmp_path / "first.json", json.dumps([
-        {"url": "https://example.net/1", "title": "One", "tags": ["a", "shared"],
-         "saved_at": "2021-01-01T00:00:00Z", "state": "unread", "note": "first note"},
-        {"url": "https://example.net/2", "title": "Two", "tags": ["a"],
-         "saved_at": "2021-02-01T00:00:00Z"},
-    ]))
-    second = write(tmp_path / "second.json", json.dumps([
-        {"url": "https://example.net/1", "title": "One renamed", "tags": ["b", "Shared"],
-         "saved_at": "2020-06-01T00:00:00Z", "state": "archived", "starred": True},
-        {"url": "https://example.net/3", "title": "Three", "tags": [],
-         "saved_at": "2021-03-01T00:00:00Z"},
-    ]))
+def test_overlapping_import_merges_tags_and_keeps_the_earliest_date(
+    db_path: Path, tmp_path: Path
+) -> None:
+    first = write(
+        tmp_path / "first.json",
+        json.dumps(
+            [
+                {
+                    "url": "https://example.net/1",
+                    "title": "One",
+                    "tags": ["a", "shared"],
+                    "saved_at": "2021-01-01T00:00:00Z",
+                    "state": "unread",
+                    "note": "first note",
+                },
+                {
+                    "url": "https://example.net/2",
+                    "title": "Two",
+                    "tags": ["a"],
+                    "saved_at": "2021-02-01T00:00:00Z",
+                },
+            ]
+        ),
+    )
+    second = write(
+        tmp_path / "second.json",
+        json.dumps(
+            [
+                {
+                    "url": "https://example.net/1",
+                    "title": "One renamed",
+                    "tags": ["b", "Shared"],
+                    "saved_at": "2020-06-01T00:00:00Z",
+                    "state": "archived",
+                    "starred": True,
+                },
+                {
+                    "url": "https://example.net/3",
+                    "title": "Three",
+                    "tags": [],
+                    "saved_at": "2021-03-01T00:00:00Z",
+                },
+            ]
+        ),
+    )
     run("import", str(first), "--tag", "import-1")
     out = run("import", str(second)).output.splitlines()[-1]
     assert out == "Imported json: 0 new feeds (0 already there), 1 new links (1 already there)"
@@ -357,15 +439,21 @@ def test_overlapping_import_merges_tags_and_keeps_the_earliest_date(db_path: Pat
     assert dump(db_path) == before
 
 
-def test_import_keeps_an_article_a_feed_brought(server: LocalServer, db_path: Path,
-                                                 tmp_path: Path) -> None:
-    rss = server.add_file("/feeds/rss20.xml", DATA / "feeds" / "rss20.xml",
-                          content_type="application/rss+xml")
+def test_import_keeps_an_article_a_feed_brought(
+    server: LocalServer, db_path: Path, tmp_path: Path
+) -> None:
+    rss = server.add_file(
+        "/feeds/rss20.xml", DATA / "feeds" / "rss20.xml", content_type="application/rss+xml"
+    )
     run("subscribe", rss)
-    title = rows(db_path, "SELECT title FROM articles WHERE url = ?",
-                 ("http://harbour.test/posts/tides",))[0][0]
-    pocket = write(tmp_path / "p.csv", "url,title,tags,time_added\n"
-                   "http://harbour.test/posts/tides,Another title,kept|saved,1600000000\n")
+    title = rows(
+        db_path, "SELECT title FROM articles WHERE url = ?", ("http://harbour.test/posts/tides",)
+    )[0][0]
+    pocket = write(
+        tmp_path / "p.csv",
+        "url,title,tags,time_added\n"
+        "http://harbour.test/posts/tides,Another title,kept|saved,1600000000\n",
+    )
     assert "1 already there" in run("import", str(pocket)).output
     row = articles(db_path)["http://harbour.test/posts/tides"]
     assert (row["title"], row["saved"], row["saved_at"]) == (title, 1, "2020-09-13T12:26:40Z")
@@ -377,15 +465,38 @@ def test_import_keeps_an_article_a_feed_brought(server: LocalServer, db_path: Pa
 # --- exports read back by independent parsers ---------------------------------------------------
 
 NATIVE = [
-    {"url": "https://example.com/one", "title": "One: <b>bold</b> & ünïcödé",
-     "tags": ["python", "web dev"], "saved_at": "2024-05-02T08:00:01Z", "state": "unread",
-     "note": "A note, with <angle> brackets", "content_html": "<p>Quokka paragraph text</p>"},
-    {"url": "https://example.com/two?a=1&b=2", "title": "Two", "tags": ["python"],
-     "saved_at": "2023-01-15T12:00:00Z", "state": "archived", "starred": True},
-    {"url": "https://example.com/three", "title": "Three 日本語", "tags": [],
-     "saved_at": "2022-07-04T00:00:00Z", "state": "read"},
-    {"url": "https://example.com/four", "title": "Four", "tags": ["web dev", "python", "rare"],
-     "saved_at": "2021-03-03T03:03:03Z", "state": "unread", "starred": True},
+    {
+        "url": "https://example.com/one",
+        "title": "One: <b>bold</b> & ünïcödé",
+        "tags": ["python", "web dev"],
+        "saved_at": "2024-05-02T08:00:01Z",
+        "state": "unread",
+        "note": "A note, with <angle> brackets",
+        "content_html": "<p>Quokka paragraph text</p>",
+    },
+    {
+        "url": "https://example.com/two?a=1&b=2",
+        "title": "Two",
+        "tags": ["python"],
+        "saved_at": "2023-01-15T12:00:00Z",
+        "state": "archived",
+        "starred": True,
+    },
+    {
+        "url": "https://example.com/three",
+        "title": "Three 日本語",
+        "tags": [],
+        "saved_at": "2022-07-04T00:00:00Z",
+        "state": "read",
+    },
+    {
+        "url": "https://example.com/four",
+        "title": "Four",
+        "tags": ["web dev", "python", "rare"],
+        "saved_at": "2021-03-03T03:03:03Z",
+        "state": "unread",
+        "starred": True,
+    },
 ]
 
 
@@ -393,10 +504,14 @@ NATIVE = [
 def collection(server: LocalServer, db_path: Path, tmp_path: Path) -> dict[str, str]:
     """Four saved links (tags, states, a star, a note, content) and a fetched feed of four."""
     run("import", str(write(tmp_path / "saved.json", json.dumps(NATIVE))))
-    rss = server.add_file("/feeds/rss20.xml", DATA / "feeds" / "rss20.xml",
-                          content_type="application/rss+xml")
-    opml = write(tmp_path / "feeds.opml", f'<opml version="2.0"><body><outline text="Sea">'
-                 f'<outline text="Harbour" xmlUrl="{rss}"/></outline></body></opml>')
+    rss = server.add_file(
+        "/feeds/rss20.xml", DATA / "feeds" / "rss20.xml", content_type="application/rss+xml"
+    )
+    opml = write(
+        tmp_path / "feeds.opml",
+        f'<opml version="2.0"><body><outline text="Sea">'
+        f'<outline text="Harbour" xmlUrl="{rss}"/></outline></body></opml>',
+    )
     run("import", str(opml))
     run("fetch")
     return {"rss": rss}
@@ -406,8 +521,9 @@ def export(*args: str) -> str:
     return run("export", *args).output
 
 
-def test_every_export_format_read_back_by_an_independent_parser(collection: dict[str, str],
-                                                                db_path: Path) -> None:
+def test_every_export_format_read_back_by_an_independent_parser(
+    collection: dict[str, str], db_path: Path
+) -> None:
     import feedparser
     import listparser
     from bs4 import BeautifulSoup
@@ -452,10 +568,15 @@ def test_export_filters(collection: dict[str, str], db_path: Path, tmp_path: Pat
     def urls(*args: str) -> set[str]:
         return {r["url"] for r in json.loads(export("--format", "json", *args))}
 
-    assert urls("--tag", "python") == {"https://example.com/one", "https://example.com/two?a=1&b=2",
-                                       "https://example.com/four"}
-    assert urls("--tag", "python", "--tag", "web dev") == {"https://example.com/one",
-                                                           "https://example.com/four"}
+    assert urls("--tag", "python") == {
+        "https://example.com/one",
+        "https://example.com/two?a=1&b=2",
+        "https://example.com/four",
+    }
+    assert urls("--tag", "python", "--tag", "web dev") == {
+        "https://example.com/one",
+        "https://example.com/four",
+    }
     assert urls("--tag", "PYTHON", "--tag", "rare") == {"https://example.com/four"}
     assert urls("--tag", "python", "--tag", "nope") == set()
     feed_urls = urls("--feed", collection["rss"])
@@ -464,11 +585,16 @@ def test_export_filters(collection: dict[str, str], db_path: Path, tmp_path: Pat
     assert urls("--query", "quokka") == {"https://example.com/one"}
     assert urls("--query", "quayside") == {"http://harbour.test/posts/tides"}
     assert urls("--state", "archived") == {"https://example.com/two?a=1&b=2"}
-    assert urls("--state", "starred") == {"https://example.com/two?a=1&b=2", "https://example.com/four"}
+    assert urls("--state", "starred") == {
+        "https://example.com/two?a=1&b=2",
+        "https://example.com/four",
+    }
     assert urls("--state", "read") == {"https://example.com/three"}
     assert "https://example.com/four" not in urls("--since", "2022-01-01")
-    assert urls("--since", "2022-01-01", "--tag", "python") == {"https://example.com/one",
-                                                               "https://example.com/two?a=1&b=2"}
+    assert urls("--since", "2022-01-01", "--tag", "python") == {
+        "https://example.com/one",
+        "https://example.com/two?a=1&b=2",
+    }
     result = run("export", "--since", "yesterday-ish", ok=False)
     assert (result.exit_code, result.output) == (1, "Error: not a date: yesterday-ish\n")
     out = tmp_path / "list.md"
@@ -485,8 +611,9 @@ def _fields(db: Path, *names: str) -> dict[str, tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("fmt", ["netscape", "json"])
-def test_round_trip_into_a_fresh_database(fmt: str, collection: dict[str, str], db_path: Path,
-                                          tmp_path: Path) -> None:
+def test_round_trip_into_a_fresh_database(
+    fmt: str, collection: dict[str, str], db_path: Path, tmp_path: Path
+) -> None:
     exported = tmp_path / f"export.{'html' if fmt == 'netscape' else 'json'}"
     run("export", "--format", fmt, "--output", str(exported))
     fresh = tmp_path / "fresh.db"
@@ -506,7 +633,10 @@ def test_round_trip_into_a_fresh_database(fmt: str, collection: dict[str, str], 
         assert copy["saved_at"]
         if fmt == "json":
             assert (copy["state"], copy["starred"], copy["note"]) == (
-                row["state"], row["starred"], row["note"]), url
+                row["state"],
+                row["starred"],
+                row["note"],
+            ), url
         else:
             assert copy["note"] == row["note"], url
             assert (copy["state"] == "unread") == (row["state"] == "unread"), url
@@ -520,14 +650,23 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(db_path: Path, tmp_path
     lines = ["url,title,time_added"]
     lines += [f"https://example.com/{i},T{i},1600000000" for i in range(12_000)]
     path = write(tmp_path / "p.csv", "\n".join(lines) + "\n")
-    piped = subprocess.run([AGGREGATOR, "--db", str(tmp_path / "a.db"),
-                            "import", str(path)], capture_output=True, text=True, check=True)
-    assert piped.stdout == ("Imported pocket: 0 new feeds (0 already there), "
-                            "12000 new links (0 already there)\n")
+    piped = subprocess.run(
+        [AGGREGATOR, "--db", str(tmp_path / "a.db"), "import", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert piped.stdout == (
+        "Imported pocket: 0 new feeds (0 already there), 12000 new links (0 already there)\n"
+    )
     assert piped.stderr == ""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([AGGREGATOR, "--db", str(tmp_path / "b.db"),
-                             "import", str(path)], stdin=follower, stdout=follower, stderr=follower)
+    proc = subprocess.Popen(
+        [AGGREGATOR, "--db", str(tmp_path / "b.db"), "import", str(path)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
     os.close(follower)
     seen = b""
     while True:
@@ -546,4 +685,3 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(db_path: Path, tmp_path
     text = seen.decode("utf-8", "replace")
     assert "Importing" in text and "100%" in text
     assert "12000 new links" in text
-

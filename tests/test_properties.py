@@ -16,23 +16,75 @@ from hypothesis import strategies as st
 from aggregator.parse import parse_date
 from aggregator.sanitize import clean_text, html_to_text, safe_url, sanitize_html
 
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------------------------------------
 # A grammar of hostile HTML
 
-SCHEMES = ["javascript:", "JaVaScRiPt:", " javascript:", "java\tscript:", "java\nscript:",
-           "jav&#x61;script:", "&#106;avascript:", "javascript&colon;", "data:text/html,",
-           "data:text/html;base64,PHNjcmlwdD4=", "DATA:image/svg+xml,", "vbscript:",
-           "file:///etc/passwd", "feed:javascript:", "\x01javascript:", "", "/", "//evil.test/",
-           "http://ok.test/", "https://ok.test/a?b=1&c=2#f", "mailto:a@b.test", "#frag"]
+SCHEMES = [
+    "javascript:",
+    "JaVaScRiPt:",
+    " javascript:",
+    "java\tscript:",
+    "java\nscript:",
+    "jav&#x61;script:",
+    "&#106;avascript:",
+    "javascript&colon;",
+    "data:text/html,",
+    "data:text/html;base64,PHNjcmlwdD4=",
+    "DATA:image/svg+xml,",
+    "vbscript:",
+    "file:///etc/passwd",
+    "feed:javascript:",
+    "\x01javascript:",
+    "",
+    "/",
+    "//evil.test/",
+    "http://ok.test/",
+    "https://ok.test/a?b=1&c=2#f",
+    "mailto:a@b.test",
+    "#frag",
+]
 PAYLOADS = ["alert(1)", "alert`1`", "document.cookie", "'\"><script>alert(1)</script>", ""]
-DANGEROUS_TAGS = ["script", "SCRIPT", "svg", "iframe", "style", "form", "base", "meta", "object",
-                  "embed", "math", "template", "noscript", "link", "frame", "frameset", "applet",
-                  "input", "button", "textarea", "select", "video", "audio", "marquee"]
-EVENTS = ["onerror", "onload", "ONCLICK", "onmouseover", "onfocus", "onanimationstart",
-          "onbegin", "formaction", "style", "srcdoc", "xmlns:xlink"]
+DANGEROUS_TAGS = [
+    "script",
+    "SCRIPT",
+    "svg",
+    "iframe",
+    "style",
+    "form",
+    "base",
+    "meta",
+    "object",
+    "embed",
+    "math",
+    "template",
+    "noscript",
+    "link",
+    "frame",
+    "frameset",
+    "applet",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "video",
+    "audio",
+    "marquee",
+]
+EVENTS = [
+    "onerror",
+    "onload",
+    "ONCLICK",
+    "onmouseover",
+    "onfocus",
+    "onanimationstart",
+    "onbegin",
+    "formaction",
+    "style",
+    "srcdoc",
+    "xmlns:xlink",
+]
 SAFE_TAGS = ["p", "a", "img", "div", "span", "b", "blockquote", "table", "td", "source", "q"]
 
 urls = st.builds(lambda s, p: s + p, st.sampled_from(SCHEMES), st.sampled_from(PAYLOADS))
@@ -41,8 +93,24 @@ quote = st.sampled_from(['"', "'", "", "`"])
 
 @st.composite
 def attribute(draw: st.DrawFn) -> str:
-    name = draw(st.sampled_from(["href", "src", "srcset", "cite", "action", "background",
-                                 "xlink:href", "poster", "data", *EVENTS, "title", "lang"]))
+    name = draw(
+        st.sampled_from(
+            [
+                "href",
+                "src",
+                "srcset",
+                "cite",
+                "action",
+                "background",
+                "xlink:href",
+                "poster",
+                "data",
+                *EVENTS,
+                "title",
+                "lang",
+            ]
+        )
+    )
     q = draw(quote)
     value = draw(st.one_of(urls, st.sampled_from(PAYLOADS), st.text(max_size=20)))
     sep = draw(st.sampled_from([" ", "/", "\n", "\t", " \x0c"]))
@@ -62,24 +130,56 @@ def element(draw: st.DrawFn, depth: int = 0) -> str:
 
 @st.composite
 def fragment(draw: st.DrawFn, depth: int = 0) -> str:
-    pieces = draw(st.lists(st.one_of(
-        element(depth) if depth < 3 else st.text(max_size=10),
-        st.text(max_size=15),
-        st.sampled_from(["<!--", "-->", "<![CDATA[", "]]>", "<", ">", "&", "&lt;script&gt;",
-                         "<scr<script>ipt>", "<img src=x onerror=alert(1)//", "<a href=",
-                         "<svg/onload=alert(1)>", "<body onload=alert(1)>", "<?xml ?>",
-                         "<math><mi xlink:href=javascript:alert(1)>"]),
-    ), max_size=6))
+    pieces = draw(
+        st.lists(
+            st.one_of(
+                element(depth) if depth < 3 else st.text(max_size=10),
+                st.text(max_size=15),
+                st.sampled_from(
+                    [
+                        "<!--",
+                        "-->",
+                        "<![CDATA[",
+                        "]]>",
+                        "<",
+                        ">",
+                        "&",
+                        "&lt;script&gt;",
+                        "<scr<script>ipt>",
+                        "<img src=x onerror=alert(1)//",
+                        "<a href=",
+                        "<svg/onload=alert(1)>",
+                        "<body onload=alert(1)>",
+                        "<?xml ?>",
+                        "<math><mi xlink:href=javascript:alert(1)>",
+                    ]
+                ),
+            ),
+            max_size=6,
+        )
+    )
     return "".join(pieces)
 
 
 FORBIDDEN_TAGS = re.compile(
     r"<\s*/?\s*(script|svg|iframe|style|form|base|meta|object|embed|math|template|link|frame|"
-    r"applet|input|button|textarea|select|video|audio|noscript)\b", re.I)
+    r"applet|input|button|textarea|select|video|audio|noscript)\b",
+    re.I,
+)
 
 
-URL_ATTRIBUTES = {"href", "src", "srcset", "cite", "action", "background", "xlink:href", "poster",
-                  "data", "formaction"}
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "srcset",
+    "cite",
+    "action",
+    "background",
+    "xlink:href",
+    "poster",
+    "data",
+    "formaction",
+}
 
 
 class Attributes(HTMLParser):
@@ -139,23 +239,49 @@ def test_text_and_titles_carry_no_control_characters(html: str) -> None:
 # Dates
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-DATE_PIECES = ["2024-05-01", "T", "09:30:00", "Z", "+02:00", "-0500", ".123", "Wed, ", "01 May ",
-               "2024 ", "GMT", "EST", "31 Feb 2024", "9999-12-31T23:59:59", "0000-01-01",
-               "24:00", "2099-01-01", "1970-01-01T00:00:00Z", "  ", "\x00", "Thu, 01 Jan 1970"]
+DATE_PIECES = [
+    "2024-05-01",
+    "T",
+    "09:30:00",
+    "Z",
+    "+02:00",
+    "-0500",
+    ".123",
+    "Wed, ",
+    "01 May ",
+    "2024 ",
+    "GMT",
+    "EST",
+    "31 Feb 2024",
+    "9999-12-31T23:59:59",
+    "0000-01-01",
+    "24:00",
+    "2099-01-01",
+    "1970-01-01T00:00:00Z",
+    "  ",
+    "\x00",
+    "Thu, 01 Jan 1970",
+]
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=40),
-                 st.lists(st.sampled_from(DATE_PIECES), max_size=6).map("".join),
-                 st.none()))
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.lists(st.sampled_from(DATE_PIECES), max_size=6).map("".join),
+        st.none(),
+    )
+)
 def test_parse_date_gives_none_or_utc_iso(value: str | None) -> None:
     out = parse_date(value)
     assert out is None or ISO.match(out), out
 
 
 @SETTINGS
-@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)),
-       st.integers(min_value=-14 * 60, max_value=14 * 60))
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
 def test_parse_date_converts_offsets_to_utc(moment: datetime, offset_minutes: int) -> None:
     moment = moment.replace(microsecond=0)
     zone = timezone(timedelta(minutes=offset_minutes))
@@ -169,10 +295,43 @@ def test_parse_date_converts_offsets_to_utc(moment: datetime, offset_minutes: in
 # ---------------------------------------------------------------------------------------------
 # URLs
 
-URL_PIECES = ["http://", "https://", "HTTP://", "javascript:", "data:", "file:", "ftp://",
-              "//", "/", "..", "?", "#", "a.test", "ex ample", "\n", "\t", "\r", "\x00", "\x7f",
-              "\x85", "\u00a0", "\u2028", "\u202e", "%0a", "@", ":80", "[::1]", "<", ">", '"',
-              "'", "\\", " ", "ünï", "alert(1)"]
+URL_PIECES = [
+    "http://",
+    "https://",
+    "HTTP://",
+    "javascript:",
+    "data:",
+    "file:",
+    "ftp://",
+    "//",
+    "/",
+    "..",
+    "?",
+    "#",
+    "a.test",
+    "ex ample",
+    "\n",
+    "\t",
+    "\r",
+    "\x00",
+    "\x7f",
+    "\x85",
+    "\u00a0",
+    "\u2028",
+    "\u202e",
+    "%0a",
+    "@",
+    ":80",
+    "[::1]",
+    "<",
+    ">",
+    '"',
+    "'",
+    "\\",
+    " ",
+    "ünï",
+    "alert(1)",
+]
 
 
 def bad_char(c: str) -> bool:
@@ -180,9 +339,13 @@ def bad_char(c: str) -> bool:
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=30),
-                 st.lists(st.sampled_from(URL_PIECES), min_size=1, max_size=8).map("".join)),
-       st.sampled_from([None, "https://blog.test/a/b", "http://x.test"]))
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.lists(st.sampled_from(URL_PIECES), min_size=1, max_size=8).map("".join),
+    ),
+    st.sampled_from([None, "https://blog.test/a/b", "http://x.test"]),
+)
 @example("http://a.test/\x85x", None)
 @example("https://a.test/\u2028", None)
 @example(" javascript:alert(1)", "https://blog.test/")

@@ -31,8 +31,9 @@ WORDS = " ".join(["harbour"] * 150)  # long enough not to be taken for a summary
 
 
 def agg(db: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AGG, "--db", str(db), *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*AGG, "--db", str(db), *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start(db: Path, *args: str, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
@@ -57,9 +58,12 @@ def rss(server: LocalServer, n: int) -> bytes:
     items = "".join(
         f"<item><title>Feed {n} post {j}</title><link>{server.base}/f{n}/p{j}</link>"
         f"<guid>{server.base}/f{n}/p{j}</guid><description>{WORDS} {n}-{j}</description></item>"
-        for j in range(ENTRIES))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
-            f"<link>{server.base}/f{n}/</link>{items}</channel></rss>").encode()
+        for j in range(ENTRIES)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
+        f"<link>{server.base}/f{n}/</link>{items}</channel></rss>"
+    ).encode()
 
 
 def slow(body: bytes, delay: float) -> Callable[[BaseHTTPRequestHandler], None]:
@@ -79,8 +83,9 @@ def slow(body: bytes, delay: float) -> Callable[[BaseHTTPRequestHandler], None]:
 
 def subscribe_offline(db: Path, tmp_path: Path, urls: list[str]) -> None:
     """Subscriptions through an OPML import: nothing is fetched until `fetch`."""
-    outlines = "".join(f'<outline type="rss" text="f{i}" xmlUrl="{u}"/>'
-                       for i, u in enumerate(urls))
+    outlines = "".join(
+        f'<outline type="rss" text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls)
+    )
     opml = tmp_path / "subs.opml"
     opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
     result = CliRunner().invoke(cli, ["--db", str(db), "import", str(opml)], catch_exceptions=False)
@@ -125,7 +130,8 @@ def assert_sound(db: Path) -> None:
 
 
 def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
-        server: LocalServer, db_path: Path, slow_feeds: list[str]) -> None:
+    server: LocalServer, db_path: Path, slow_feeds: list[str]
+) -> None:
     # Two runs killed at different moments, then one that finishes.
     for after_requests in (4, 14):
         target = feed_hits(server) + after_requests
@@ -135,16 +141,20 @@ def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
             wait_for(lambda: feed_hits(server) >= target)  # noqa: B023 (called in this iteration)
         except AssertionError:
             proc.kill()
-            raise AssertionError(f"the fetch did not get going: {proc.wait()} "
-                                 f"{Path(log.name).read_text()[-2000:]}") from None
+            raise AssertionError(
+                f"the fetch did not get going: {proc.wait()} {Path(log.name).read_text()[-2000:]}"
+            ) from None
         log.close()
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         # its pool workers do not outlive it (they would hold its pipes and memory forever)
         wait_for(lambda: not processes_on(db_path), timeout=10)
         # Each feed is one transaction: a feed has all its entries or none of them.
-        per_feed = query(db_path, "SELECT f.url, count(fe.key) FROM feeds f LEFT JOIN "
-                                  "feed_entries fe ON fe.feed_id = f.id GROUP BY f.id")
+        per_feed = query(
+            db_path,
+            "SELECT f.url, count(fe.key) FROM feeds f LEFT JOIN "
+            "feed_entries fe ON fe.feed_id = f.id GROUP BY f.id",
+        )
         assert {n for _, n in per_feed} <= {0, ENTRIES}
         committed = sum(1 for _, n in per_feed if n)
         assert 0 < committed < FEEDS  # killed in the middle, with work committed
@@ -156,10 +166,17 @@ def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
     assert "Traceback" not in done.stdout + done.stderr
     # every entry present exactly once, every feed healthy
     assert query(db_path, "SELECT count(*), count(DISTINCT url) FROM articles") == [
-        (FEEDS * ENTRIES, FEEDS * ENTRIES)]
+        (FEEDS * ENTRIES, FEEDS * ENTRIES)
+    ]
     assert query(db_path, "SELECT count(*) FROM feed_entries")[0][0] == FEEDS * ENTRIES
-    assert query(db_path, "SELECT count(*) FROM feeds WHERE status = 'ok' AND last_error IS NULL "
-                          f"AND article_count = {ENTRIES}")[0][0] == FEEDS
+    assert (
+        query(
+            db_path,
+            "SELECT count(*) FROM feeds WHERE status = 'ok' AND last_error IS NULL "
+            f"AND article_count = {ENTRIES}",
+        )[0][0]
+        == FEEDS
+    )
     titles = {t for (t,) in query(db_path, "SELECT title FROM articles")}
     assert titles == {f"Feed {n} post {j}" for n in range(FEEDS) for j in range(ENTRIES)}
     assert_sound(db_path)
@@ -168,7 +185,8 @@ def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
 
 
 def test_a_second_writer_waits_briefly_then_exits_with_one_line(
-        server: LocalServer, db_path: Path, slow_feeds: list[str], tmp_path: Path) -> None:
+    server: LocalServer, db_path: Path, slow_feeds: list[str], tmp_path: Path
+) -> None:
     first = start(db_path, "fetch", "--concurrency", "1")  # about 12 s of slow feeds
     try:
         wait_for(lambda: feed_hits(server) >= 1)
@@ -181,8 +199,9 @@ def test_a_second_writer_waits_briefly_then_exits_with_one_line(
         assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
         assert 4 <= waited < 30  # it waited briefly for the lock, then gave up
         opml = tmp_path / "more.opml"
-        opml.write_text('<opml version="2.0"><body>'
-                        '<outline xmlUrl="http://x.test/f"/></body></opml>')
+        opml.write_text(
+            '<opml version="2.0"><body><outline xmlUrl="http://x.test/f"/></body></opml>'
+        )
         imported = agg(db_path, "import", str(opml))
         assert imported.returncode == 1 and "try the import again" in imported.stderr
         # a backup taken while the fetch writes is a committed state that passes its checks
@@ -204,7 +223,8 @@ def test_a_second_writer_waits_briefly_then_exits_with_one_line(
 
 
 def test_a_failing_migration_is_rolled_back_and_stays_pending(
-        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.open_db(db_path).conn.close()
     registered = list(store.migrations._migrations)
 
@@ -230,7 +250,8 @@ def test_a_failing_migration_is_rolled_back_and_stays_pending(
 
 
 def test_killed_during_a_migration_it_stays_pending_and_the_rerun_applies_it(
-        db_path: Path, tmp_path: Path) -> None:
+    db_path: Path, tmp_path: Path
+) -> None:
     store.open_db(db_path).conn.close()
     marker = tmp_path / "migrating"
     script = textwrap.dedent(f"""
@@ -318,8 +339,6 @@ def shared_dir() -> Iterator[Path]:
     subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
-
-
 @pytest.mark.parametrize("file_mode", [0o644, 0o666])
 def test_read_only_database_or_folder_gives_one_line(shared_dir: Path, file_mode: int) -> None:
     db = shared_dir / "a.db"
@@ -336,8 +355,9 @@ def test_read_only_database_or_folder_gives_one_line(shared_dir: Path, file_mode
         db.chmod(0o444)
     shared_dir.chmod(0o555 if prefix == [] else 0o755)
     for args in (["fetch"], ["save", "https://example.org/x"], ["feeds"], ["import", "/dev/null"]):
-        result = subprocess.run([*prefix, *AGG, "--db", str(db), *args], capture_output=True,
-                                text=True, timeout=60)
+        result = subprocess.run(
+            [*prefix, *AGG, "--db", str(db), *args], capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.count("\n") == 1, result.stderr
@@ -352,16 +372,31 @@ def test_corrupt_and_truncated_databases_are_refused_before_any_write(tmp_path: 
     garbage.write_bytes(os.urandom(8192))
     result = agg(garbage, "fetch")
     assert result.returncode == 1
-    assert result.stderr == (f"Error: {garbage} is not an Aggregator database or is corrupt "
-                             "(file is not a database)\n")
+    assert result.stderr == (
+        f"Error: {garbage} is not an Aggregator database or is corrupt (file is not a database)\n"
+    )
 
     def build(name: str) -> Path:
         path = tmp_path / name
         db = store.open_db(path)
-        content = {"text": "tide " * 300, "content_html": "<p>tide</p>", "word_count": 300,
-                   "reading_time": 1}
-        store.save_links_bulk(db, [{"url": f"https://e.test/{i}", "title": f"Post {i}",
-                                    "tags": ["x"], "content": content} for i in range(2000)])
+        content = {
+            "text": "tide " * 300,
+            "content_html": "<p>tide</p>",
+            "word_count": 300,
+            "reading_time": 1,
+        }
+        store.save_links_bulk(
+            db,
+            [
+                {
+                    "url": f"https://e.test/{i}",
+                    "title": f"Post {i}",
+                    "tags": ["x"],
+                    "content": content,
+                }
+                for i in range(2000)
+            ],
+        )
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.conn.close()
         return path

@@ -19,9 +19,11 @@ from aggregator.service import MAX_BACKOFF, backoff_seconds
 from tests.httpserver import LocalServer, Route
 
 RSS = "application/rss+xml"
-BODY = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Tides</title>'
-        b"<item><title>One</title><link>http://tides.test/1</link></item>"
-        b"<item><title>Two</title><link>http://tides.test/2</link></item></channel></rss>")
+BODY = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Tides</title>'
+    b"<item><title>One</title><link>http://tides.test/1</link></item>"
+    b"<item><title>Two</title><link>http://tides.test/2</link></item></channel></rss>"
+)
 
 
 def run(*args: str, ok: bool = True) -> object:
@@ -64,8 +66,9 @@ def test_backoff_grows_and_is_capped_at_a_day() -> None:
     assert backoff_seconds(50) == MAX_BACKOFF == 24 * 3600
 
 
-def test_failing_then_recovering_shows_status_backoff_and_clears(server: LocalServer,
-                                                                 db_path: Path) -> None:
+def test_failing_then_recovering_shows_status_backoff_and_clears(
+    server: LocalServer, db_path: Path
+) -> None:
     url = server.add("/flaky.xml", sequence((200, {}), (500, {}), (503, {}), (200, {})))
     run("subscribe", url)
     assert feed_json(url)["status"] == "ok" and feed_json(url)["next_check_at"] is None
@@ -86,11 +89,16 @@ def test_failing_then_recovering_shows_status_backoff_and_clears(server: LocalSe
     run("fetch", "--all")  # 200: the error is cleared, no duplicates
     feed = feed_json(url)
     assert (feed["status"], feed["error_count"], feed["last_error"], feed["articles"]) == (
-        "ok", 0, None, 2)
+        "ok",
+        0,
+        None,
+        2,
+    )
 
 
-def test_410_marks_the_feed_gone_and_stops_polling_until_resumed(server: LocalServer,
-                                                                  db_path: Path) -> None:
+def test_410_marks_the_feed_gone_and_stops_polling_until_resumed(
+    server: LocalServer, db_path: Path
+) -> None:
     url = server.add("/gone.xml", sequence((200, {}), (410, {})))
     run("subscribe", url)
     run("fetch")
@@ -122,8 +130,9 @@ def test_pause_stops_polling_even_with_all(server: LocalServer, db_path: Path) -
     assert len(server.hits("/quiet.xml")) == 2
 
 
-def test_retry_after_on_429_and_503_is_respected_and_capped(server: LocalServer,
-                                                            db_path: Path) -> None:
+def test_retry_after_on_429_and_503_is_respected_and_capped(
+    server: LocalServer, db_path: Path
+) -> None:
     in_two_hours = email.utils.formatdate(time.time() + 7200, usegmt=True)
     cases = {
         "/seconds.xml": ((429, {"Retry-After": "3600"}), 3600),
@@ -143,11 +152,13 @@ def test_retry_after_on_429_and_503_is_respected_and_capped(server: LocalServer,
         assert len(server.hits(path)) == 2, path  # not asked again before its time
 
 
-def test_due_feeds_follow_the_server_headers_and_the_ttl(server: LocalServer,
-                                                         db_path: Path) -> None:
+def test_due_feeds_follow_the_server_headers_and_the_ttl(
+    server: LocalServer, db_path: Path
+) -> None:
     plain = server.add("/plain.xml", Route(body=BODY, content_type=RSS, etag='"v1"'))
-    cached = server.add("/cached.xml", Route(body=BODY, content_type=RSS,
-                                             headers={"Cache-Control": "max-age=3600"}))
+    cached = server.add(
+        "/cached.xml", Route(body=BODY, content_type=RSS, headers={"Cache-Control": "max-age=3600"})
+    )
     ttl_body = BODY.replace(b"<title>Tides</title>", b"<title>Tides</title><ttl>90</ttl>")
     ttl = server.add("/ttl.xml", Route(body=ttl_body, content_type=RSS))
     run("subscribe", plain, cached, ttl)

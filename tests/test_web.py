@@ -74,8 +74,9 @@ def make_sample(directory: Path) -> Path:
     for item in manifest["feeds"] + manifest["pages"]:
         (directory / item["file"]).write_bytes((SAMPLE / item["file"]).read_bytes())
     (directory / "hostile.atom").write_text(ATTACK_FEED, encoding="utf-8")
-    manifest["feeds"].append({"file": "hostile.atom", "url": "https://hostile.example/atom.xml",
-                              "tags": ["garden"]})
+    manifest["feeds"].append(
+        {"file": "hostile.atom", "url": "https://hostile.example/atom.xml", "tags": ["garden"]}
+    )
     (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return directory
 
@@ -86,14 +87,30 @@ def db_file(tmp_path: Path) -> Path:
     db = store.open_db(path)
     service.load_sample(db, make_sample(tmp_path / "sample"))
     # Two articles to tell ranking: the word in one title, in the other's body only.
-    store.save_link(db, "https://garden.example/compost", title="Compost",
-                    tags=["garden"], content={"text": "Turn the heap monthly.",
-                                              "content_html": "<p>Turn the heap monthly.</p>",
-                                              "word_count": 4, "reading_time": 1})
-    store.save_link(db, "https://garden.example/notes", title="Allotment notes", tags=["notes"],
-                    content={"text": "We spread <b>compost</b> & leaf mould in March.",
-                             "content_html": "<p>We spread compost and leaf mould.</p>",
-                             "word_count": 8, "reading_time": 1})
+    store.save_link(
+        db,
+        "https://garden.example/compost",
+        title="Compost",
+        tags=["garden"],
+        content={
+            "text": "Turn the heap monthly.",
+            "content_html": "<p>Turn the heap monthly.</p>",
+            "word_count": 4,
+            "reading_time": 1,
+        },
+    )
+    store.save_link(
+        db,
+        "https://garden.example/notes",
+        title="Allotment notes",
+        tags=["notes"],
+        content={
+            "text": "We spread <b>compost</b> & leaf mould in March.",
+            "content_html": "<p>We spread compost and leaf mould.</p>",
+            "word_count": 8,
+            "reading_time": 1,
+        },
+    )
     db.conn.close()
     return path
 
@@ -117,9 +134,14 @@ def article_row(db_file: Path, article: int) -> dict[str, Any]:
     db = store.open_db(db_file, migrate=False)
     try:
         return store.get_articles(db, [article])[0] | dict(
-            zip(["fetch_status", "fetch_error"],
-                db.execute("select fetch_status, fetch_error from articles where id = ?",
-                           [article]).fetchone(), strict=True))
+            zip(
+                ["fetch_status", "fetch_error"],
+                db.execute(
+                    "select fetch_status, fetch_error from articles where id = ?", [article]
+                ).fetchone(),
+                strict=True,
+            )
+        )
     finally:
         db.conn.close()
 
@@ -151,9 +173,18 @@ def test_plugin_is_listed_with_its_templates_and_static_files(ds: Any) -> None:
 
 
 PAGES = [
-    "/", "/aggregator", "/aggregator/articles", "/aggregator/feeds", "/aggregator/search",
-    "/aggregator/search?q=web", "/aggregator/articles/1", "/-/save", "/-/dashboard",
-    "/aggregator?sql=select+1", "/aggregator/feeds/1", "/aggregator/tags",
+    "/",
+    "/aggregator",
+    "/aggregator/articles",
+    "/aggregator/feeds",
+    "/aggregator/search",
+    "/aggregator/search?q=web",
+    "/aggregator/articles/1",
+    "/-/save",
+    "/-/dashboard",
+    "/aggregator?sql=select+1",
+    "/aggregator/feeds/1",
+    "/aggregator/tags",
 ]
 
 
@@ -178,12 +209,14 @@ def test_errors_and_json_carry_the_csp_too(ds: Any) -> None:
 
 
 def test_home_page_shows_counts_lists_tags_failing_feeds_and_the_bookmarklet(
-        ds: Any, db_file: Path) -> None:
+    ds: Any, db_file: Path
+) -> None:
     db = store.open_db(db_file, migrate=False)
     feed = store.get_feed(db, "https://link-log.example/feed.json")
     store.record_feed_error(db, feed["id"], "HTTP 500 from https://link-log.example/feed.json")
-    store.set_state(db, article_id(db_file, "https://slow-reading.example/2024/marginalia"),
-                    starred=True)
+    store.set_state(
+        db, article_id(db_file, "https://slow-reading.example/2024/marginalia"), starred=True
+    )
     db.conn.close()
     page = get(ds, "/").text
     assert 'action="/aggregator/search"' in page and 'name="q"' in page
@@ -216,8 +249,9 @@ def test_articles_table_is_newest_first_with_readable_cards_and_facets(ds: Any) 
     months = {r["value"] for r in facets["published_month"]["results"]}
     assert "2024-05" in months
     page = get(ds, "/aggregator/articles").text
-    assert re.search(r'<a href="/aggregator/articles/\d+">Why feeds outlived the platforms</a>',
-                     page)
+    assert re.search(
+        r'<a href="/aggregator/articles/\d+">Why feeds outlived the platforms</a>', page
+    )
     assert "Every few years a platform" not in page  # no raw bodies in the list
     assert 'href="/aggregator/articles?tags__arraycontains=garden"' in page
 
@@ -231,8 +265,12 @@ def test_clicking_a_facet_narrows_the_table(ds: Any) -> None:
 
 def test_faceted_columns_are_indexed(db_file: Path) -> None:
     db = store.open_db(db_file, migrate=False)
-    indexed = {row[0] for row in db.execute(
-        "select ii.name from pragma_index_list('articles') il, pragma_index_info(il.name) ii")}
+    indexed = {
+        row[0]
+        for row in db.execute(
+            "select ii.name from pragma_index_list('articles') il, pragma_index_info(il.name) ii"
+        )
+    }
     db.conn.close()
     assert {"feed_title", "site", "author", "state", "published_month"} <= indexed
 
@@ -271,8 +309,10 @@ def test_search_filters_by_tag_and_feed(ds: Any) -> None:
     assert "The quiet web is still here" in titles("q=web")
     assert titles("q=web&tag=essays") == ["The quiet web is still here"]
     assert set(titles("q=web&feed=Field+Notes+on+the+Open+Web")) <= {
-        "Field Notes on the Open Web", "Écrire pour le web : accents, 漢字 and emoji 📚",
-        "Self-hosting a reading list in one SQLite file"}
+        "Field Notes on the Open Web",
+        "Écrire pour le web : accents, 漢字 and emoji 📚",
+        "Self-hosting a reading list in one SQLite file",
+    }
     assert titles("q=web&feed=Field+Notes+on+the+Open+Web")
 
 
@@ -307,8 +347,9 @@ def test_table_exports_follow_the_filters_and_match_the_cli(ds: Any, db_file: Pa
     assert root.tag == f"{ATOM}feed"
     entries = root.findall(f"{ATOM}entry")
     assert len(entries) == 3
-    assert all(e.find(f"{ATOM}title") is not None and e.find(f"{ATOM}id") is not None
-               for e in entries)
+    assert all(
+        e.find(f"{ATOM}title") is not None and e.find(f"{ATOM}id") is not None for e in entries
+    )
 
     bookmarks = get(ds, "/aggregator/articles.bookmarks?tags__arraycontains=open-web")
     assert bookmarks.content.startswith(b"<!DOCTYPE NETSCAPE-Bookmark-file-1>")
@@ -333,8 +374,9 @@ def test_search_results_export_in_rank_order(ds: Any, db_file: Path) -> None:
     md = get(ds, "/aggregator/search.md?q=compost").text
     assert md.index("[Compost]") < md.index("[Allotment notes]")
     bookmarks = get(ds, "/aggregator/search.bookmarks?q=compost&tag=garden").content
-    assert bookmarks == cli_export(db_file, "--format", "netscape", "--query", "compost",
-                                   "--tag", "garden")
+    assert bookmarks == cli_export(
+        db_file, "--format", "netscape", "--query", "compost", "--tag", "garden"
+    )
 
 
 def test_other_tables_offer_no_article_exports(ds: Any) -> None:
@@ -367,8 +409,20 @@ def test_attack_article_shows_its_text_and_none_of_the_attack(ds: Any, db_file: 
     body = body.split('<div class="reader-foot">')[0]
     assert "Plant the tulips in autumn." in body and "Harvest the bulbs in summer." in body
     lowered = body.lower()
-    for bad in ("<script", "onerror", "onclick", "onmouseover", "javascript:", "<iframe",
-                "<svg", "<object", "<form", "<style", "pwned", "alert("):
+    for bad in (
+        "<script",
+        "onerror",
+        "onclick",
+        "onmouseover",
+        "javascript:",
+        "<iframe",
+        "<svg",
+        "<object",
+        "<form",
+        "<style",
+        "pwned",
+        "alert(",
+    ):
         assert bad not in lowered, bad
     assert not INLINE_SCRIPT.findall(response.text)
 
@@ -378,9 +432,14 @@ def test_article_html_is_sanitised_again_on_the_way_out(ds: Any, db_file: Path) 
     aid = article_id(db_file, "https://garden.example/compost")
     db = store.open_db(db_file, migrate=False)
     with store.transaction(db):
-        db.execute("update articles set content_html = ? where id = ?",
-                   ['<p>Safe words.</p><script>alert(1)</script><img src=x onerror=alert(2)>'
-                    '<a href="javascript:alert(3)">x</a>', aid])
+        db.execute(
+            "update articles set content_html = ? where id = ?",
+            [
+                "<p>Safe words.</p><script>alert(1)</script><img src=x onerror=alert(2)>"
+                '<a href="javascript:alert(3)">x</a>',
+                aid,
+            ],
+        )
     db.conn.close()
     page = get(ds, f"/aggregator/articles/{aid}").text.lower()
     assert "safe words." in page
@@ -396,11 +455,20 @@ def test_table_cells_never_render_raw_html(ds: Any, db_file: Path) -> None:
 # Host guard and exposure
 
 
-@pytest.mark.parametrize("host,status", [
-    ("evil.example", 403), ("evil.example:8001", 403), ("localhost.evil.example", 403),
-    ("127.0.0.1.nip.io", 403), ("", 403),
-    ("localhost", 200), ("localhost:8001", 200), ("127.0.0.1:8001", 200), ("[::1]:8001", 200),
-])
+@pytest.mark.parametrize(
+    "host,status",
+    [
+        ("evil.example", 403),
+        ("evil.example:8001", 403),
+        ("localhost.evil.example", 403),
+        ("127.0.0.1.nip.io", 403),
+        ("", 403),
+        ("localhost", 200),
+        ("localhost:8001", 200),
+        ("127.0.0.1:8001", 200),
+        ("[::1]:8001", 200),
+    ],
+)
 def test_only_known_host_names_are_answered(ds: Any, host: str, status: int) -> None:
     response = get(ds, "/", headers={"host": host})
     assert response.status_code == status
@@ -414,8 +482,9 @@ def test_configured_host_names_are_answered(db_file: Path) -> None:
     assert get(ds, "/", headers={"host": "other.lan"}).status_code == 403
 
 
-def test_serving_beyond_loopback_needs_a_login(db_file: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serving_beyond_loopback_needs_a_login(
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AGGREGATOR_PASSWORD_HASH", raising=False)
     with pytest.raises(AggregatorError, match="refusing to serve on 0.0.0.0"):
         check_exposure("0.0.0.0")
@@ -428,14 +497,22 @@ def test_serving_beyond_loopback_needs_a_login(db_file: Path,
 
 
 def test_with_a_login_configured_every_page_and_write_requires_it(
-        db_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datasette_auth_passwords.utils import hash_password
 
     monkeypatch.setenv("AGGREGATOR_PASSWORD_HASH", hash_password("s3cret", iterations=1000))
     check_exposure("0.0.0.0")  # configured: allowed now
     ds = build_datasette(db_file, host="0.0.0.0", allow_hosts=["reader.lan"], fetch_saved=False)
-    for path in ("/", "/aggregator/articles", "/aggregator/articles.json",
-                 "/aggregator/articles.md", "/aggregator/search?q=web", "/-/save", "/-/dashboard"):
+    for path in (
+        "/",
+        "/aggregator/articles",
+        "/aggregator/articles.json",
+        "/aggregator/articles.md",
+        "/aggregator/search?q=web",
+        "/-/save",
+        "/-/dashboard",
+    ):
         response = get(ds, path)
         assert response.status_code == 302 and "/-/login" in response.headers["location"], path
     assert post(ds, "/-/save", data={"url": "https://x.example/"}).status_code == 403
@@ -445,12 +522,19 @@ def test_with_a_login_configured_every_page_and_write_requires_it(
     # Log in, then everything opens.
     cookie = login.cookies["ds_csrftoken"]
     token = re.search(r'name="csrftoken" value="([^"]+)"', login.text).group(1)
-    bad = post(ds, "/-/login", data={"username": "reader", "password": "wrong", "csrftoken": token},
-               cookies={"ds_csrftoken": cookie})
+    bad = post(
+        ds,
+        "/-/login",
+        data={"username": "reader", "password": "wrong", "csrftoken": token},
+        cookies={"ds_csrftoken": cookie},
+    )
     assert "ds_actor" not in bad.cookies
-    good = post(ds, "/-/login",
-                data={"username": "reader", "password": "s3cret", "csrftoken": token},
-                cookies={"ds_csrftoken": cookie})
+    good = post(
+        ds,
+        "/-/login",
+        data={"username": "reader", "password": "s3cret", "csrftoken": token},
+        cookies={"ds_csrftoken": cookie},
+    )
     actor = good.cookies["ds_actor"]
     page = get(ds, "/aggregator/articles", cookies={"ds_actor": actor})
     assert page.status_code == 200 and "Why feeds outlived the platforms" in page.text
@@ -461,8 +545,11 @@ def test_with_a_login_configured_every_page_and_write_requires_it(
 
 
 def test_save_form_is_prefilled_from_the_bookmarklet(ds: Any) -> None:
-    page = get(ds, "/-/save", params={"url": "https://example.org/a?b=1&c=2",
-                                      "title": 'A "quoted" <title>'}).text
+    page = get(
+        ds,
+        "/-/save",
+        params={"url": "https://example.org/a?b=1&c=2", "title": 'A "quoted" <title>'},
+    ).text
     assert 'value="https://example.org/a?b=1&amp;c=2"' in page
     assert 'value="A &#34;quoted&#34; &lt;title&gt;"' in page
 
@@ -473,32 +560,55 @@ def test_save_without_a_csrf_token_is_refused(ds: Any, db_file: Path) -> None:
     cookie, token = csrf(ds)
     assert post(ds, "/-/save", data=form, cookies={"ds_csrftoken": cookie}).status_code == 403
     assert post(ds, "/-/save", data={**form, "csrftoken": token}).status_code == 403
-    assert post(ds, "/-/save", data={**form, "csrftoken": token + "x"},
-                cookies={"ds_csrftoken": cookie}).status_code == 403
+    assert (
+        post(
+            ds, "/-/save", data={**form, "csrftoken": token + "x"}, cookies={"ds_csrftoken": cookie}
+        ).status_code
+        == 403
+    )
     db = store.open_db(db_file, migrate=False)
     assert store.article_id_for_url(db, "https://example.org/no-token") is None
     db.conn.close()
 
 
-@pytest.mark.parametrize("headers", [
-    {"origin": "https://evil.example"}, {"origin": "null"}, {"sec-fetch-site": "cross-site"},
-    {"sec-fetch-site": "same-site"},
-])
-def test_cross_site_writes_are_refused_even_with_the_token(ds: Any,
-                                                           headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+    ],
+)
+def test_cross_site_writes_are_refused_even_with_the_token(
+    ds: Any, headers: dict[str, str]
+) -> None:
     cookie, token = csrf(ds)
-    response = post(ds, "/-/save", data={"url": "https://example.org/x", "csrftoken": token},
-                    cookies={"ds_csrftoken": cookie}, headers=headers)
+    response = post(
+        ds,
+        "/-/save",
+        data={"url": "https://example.org/x", "csrftoken": token},
+        cookies={"ds_csrftoken": cookie},
+        headers=headers,
+    )
     assert response.status_code == 403
 
 
 def test_save_with_the_token_saves_tags_and_notes(ds: Any, db_file: Path) -> None:
     cookie, token = csrf(ds)
-    response = post(ds, "/-/save", data={
-        "url": "https://example.org/essay", "title": "An essay", "tags": "later, essays",
-        "note": "for Sunday", "csrftoken": token,
-    }, cookies={"ds_csrftoken": cookie}, headers={"origin": "http://localhost",
-                                                   "sec-fetch-site": "same-origin"})
+    response = post(
+        ds,
+        "/-/save",
+        data={
+            "url": "https://example.org/essay",
+            "title": "An essay",
+            "tags": "later, essays",
+            "note": "for Sunday",
+            "csrftoken": token,
+        },
+        cookies={"ds_csrftoken": cookie},
+        headers={"origin": "http://localhost", "sec-fetch-site": "same-origin"},
+    )
     assert response.status_code == 303
     aid = article_id(db_file, "https://example.org/essay")
     assert response.headers["location"] == f"/aggregator/articles/{aid}?saved=new"
@@ -511,8 +621,12 @@ def test_save_with_the_token_saves_tags_and_notes(ds: Any, db_file: Path) -> Non
 
 def test_save_refuses_what_is_not_a_web_address(ds: Any) -> None:
     cookie, token = csrf(ds)
-    response = post(ds, "/-/save", data={"url": "javascript:alert(1)", "csrftoken": token},
-                    cookies={"ds_csrftoken": cookie})
+    response = post(
+        ds,
+        "/-/save",
+        data={"url": "javascript:alert(1)", "csrftoken": token},
+        cookies={"ds_csrftoken": cookie},
+    )
     assert response.status_code == 400
     assert "Not a web address" in response.text
 
@@ -530,15 +644,20 @@ def wait_for_fetch(db_file: Path, aid: int, timeout: float = 30.0) -> dict[str, 
 PAGE = b"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Slow gardening</title><meta name="author" content="Tess Field"></head><body><article>
 <h1>Slow gardening</h1><p>%s</p></article></body></html>""" % (
-    b"A garden rewards the patient reader who returns each season with notes. " * 30)
+    b"A garden rewards the patient reader who returns each season with notes. " * 30
+)
 
 
 def test_saved_link_is_fetched_in_the_background(db_file: Path, server: Any) -> None:
     url = server.add("/slow-gardening", Route(PAGE, content_type="text/html; charset=utf-8"))
     ds = build_datasette(db_file)
     cookie, token = csrf(ds)
-    response = post(ds, "/-/save", data={"url": url, "tags": "garden", "csrftoken": token},
-                    cookies={"ds_csrftoken": cookie})
+    response = post(
+        ds,
+        "/-/save",
+        data={"url": url, "tags": "garden", "csrftoken": token},
+        cookies={"ds_csrftoken": cookie},
+    )
     assert response.status_code == 303
     row = wait_for_fetch(db_file, article_id(db_file, url))
     assert row["fetch_status"] == "ok", row["fetch_error"]
@@ -564,8 +683,9 @@ def test_star_archive_and_tag_buttons(ds: Any, db_file: Path) -> None:
     jar = {"ds_csrftoken": cookie}
 
     def act(action: str, **form: str) -> Any:
-        return post(ds, f"/-/articles/{aid}/{action}", data={"csrftoken": token, **form},
-                    cookies=jar)
+        return post(
+            ds, f"/-/articles/{aid}/{action}", data={"csrftoken": token, **form}, cookies=jar
+        )
 
     assert act("star").status_code == 303
     assert article_row(db_file, aid)["starred"] is True
@@ -589,15 +709,17 @@ def test_star_archive_and_tag_buttons(ds: Any, db_file: Path) -> None:
 # Dashboard
 
 
-def test_dashboard_carries_chart_data_and_draws_with_a_static_script(ds: Any,
-                                                                     db_file: Path) -> None:
+def test_dashboard_carries_chart_data_and_draws_with_a_static_script(
+    ds: Any, db_file: Path
+) -> None:
     db = store.open_db(db_file, migrate=False)
     store.set_state(db, article_id(db_file, "https://small-sites.example/quiet-web"), state="read")
     db.conn.close()
     page = get(ds, "/-/dashboard").text
     assert '<script src="/-/static-plugins/aggregator/dashboard.js" defer></script>' in page
-    raw = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>',
-                    page, re.S).group(1)
+    raw = re.search(
+        r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S
+    ).group(1)
     data = json.loads(raw)
     assert {"weeks", "tag_weeks", "saved_read", "states", "feeds"} <= set(data)
     assert sum(r["n"] for r in data["states"]) == 12

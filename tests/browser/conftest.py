@@ -16,8 +16,16 @@ import httpx
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,14 +47,26 @@ def served(tmp_path: Path, server: Any) -> Iterator[str]:
     """`aggregator serve` over the shipped sample; the local test server is allowed for fetches."""
     db = tmp_path / "browser.db"
     script = Path(sys.executable).parent / "aggregator"
-    exe = [str(script)] if script.exists() else [
-        sys.executable, "-c", "from aggregator.cli import cli; cli()"]
-    subprocess.run([*exe, "--db", str(db), "load-sample", str(ROOT / "data" / "sample")],
-                   check=True, capture_output=True, cwd=ROOT)
+    exe = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from aggregator.cli import cli; cli()"]
+    )
+    subprocess.run(
+        [*exe, "--db", str(db), "load-sample", str(ROOT / "data" / "sample")],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([*exe, "--db", str(db), "serve", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [*exe, "--db", str(db), "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -58,8 +78,10 @@ def served(tmp_path: Path, server: Any) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                raise RuntimeError("aggregator serve did not start: "
-                                   + (tmp_path / "serve.log").read_text(errors="replace"))
+                raise RuntimeError(
+                    "aggregator serve did not start: "
+                    + (tmp_path / "serve.log").read_text(errors="replace")
+                )
             time.sleep(0.2)
         yield base
     finally:

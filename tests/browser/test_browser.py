@@ -12,7 +12,8 @@ from tests.httpserver import Route
 PAGE = b"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Hedgerows in winter</title></head><body><article><h1>Hedgerows in winter</h1>
 <p>%s</p></article></body></html>""" % (
-    b"Hedgerows shelter birds through the long cold months. " * 30)
+    b"Hedgerows shelter birds through the long cold months. " * 30
+)
 
 
 def no_problems(page: Any) -> None:
