@@ -1,15 +1,15 @@
 """One error hierarchy. Every error carries the URL (or path) it is about, when there is one.
 
-    AggregatorError
-     ├── FetchError            network or HTTP failure of one fetch
-     │    ├── BlockedAddressError   address policy refused the target
-     │    ├── TooLargeError         body over the cap (after decompression)
-     │    └── HTTPStatusError       a non-2xx/304 answer (status attribute)
-     ├── ParseError            the bytes are not a readable feed
-     │    └── NotAFeedError         HTML, empty, binary ... (may carry discovered feed links)
-     ├── ImportFormatError     an import file that cannot be read as a whole
-     ├── DatabaseError         the database cannot be opened, written or is corrupt
-     └── LockedError           another writer holds the lock
+AggregatorError
+ ├── FetchError            network or HTTP failure of one fetch
+ │    ├── BlockedAddressError   address policy refused the target
+ │    ├── TooLargeError         body over the cap (after decompression)
+ │    └── HTTPStatusError       a non-2xx/304 answer (status attribute)
+ ├── ParseError            the bytes are not a readable feed
+ │    └── NotAFeedError         HTML, empty, binary ... (may carry discovered feed links)
+ ├── ImportFormatError     an import file that cannot be read as a whole
+ ├── DatabaseError         the database cannot be opened, written or is corrupt
+ └── LockedError           another writer holds the lock
 """
 
 from __future__ import annotations

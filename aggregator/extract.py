@@ -46,23 +46,56 @@ EXCERPT_CHARS = 300
 # WHATWG Encoding Standard labels whose Python codec differs from the label's plain meaning:
 # browsers decode these as the Windows superset, and so must we to show the same text.
 _WHATWG_ALIASES = {
-    "ascii": "cp1252", "us-ascii": "cp1252", "iso-8859-1": "cp1252", "iso8859-1": "cp1252",
-    "latin1": "cp1252", "latin-1": "cp1252", "l1": "cp1252", "iso_8859-1": "cp1252",
-    "windows-1252": "cp1252", "x-cp1252": "cp1252", "cp819": "cp1252", "ibm819": "cp1252",
-    "iso-8859-9": "cp1254", "latin5": "cp1254", "iso-8859-11": "cp874", "tis-620": "cp874",
-    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
-    "ms_kanji": "cp932", "ms932": "cp932", "windows-31j": "cp932", "csshiftjis": "cp932",
-    "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "windows-949": "cp949",
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
-    "chinese": "gb18030", "csgb2312": "gb18030",
-    "big5": "big5hkscs", "big5-hkscs": "big5hkscs", "x-x-big5": "big5hkscs",
-    "x-user-defined": "cp1252", "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
-    "x-mac-roman": "mac-roman", "macintosh": "mac-roman", "koi": "koi8-r", "koi8": "koi8-r",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "iso_8859-1": "cp1252",
+    "windows-1252": "cp1252",
+    "x-cp1252": "cp1252",
+    "cp819": "cp1252",
+    "ibm819": "cp1252",
+    "iso-8859-9": "cp1254",
+    "latin5": "cp1254",
+    "iso-8859-11": "cp874",
+    "tis-620": "cp874",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "ms932": "cp932",
+    "windows-31j": "cp932",
+    "csshiftjis": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "windows-949": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "chinese": "gb18030",
+    "csgb2312": "gb18030",
+    "big5": "big5hkscs",
+    "big5-hkscs": "big5hkscs",
+    "x-x-big5": "big5hkscs",
+    "x-user-defined": "cp1252",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-8": "utf-8",
+    "x-mac-roman": "mac-roman",
+    "macintosh": "mac-roman",
+    "koi": "koi8-r",
+    "koi8": "koi8-r",
 }
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
-_META_CHARSET = re.compile(
-    rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I)
 
 
 def _codec(label: str | None) -> str | None:
@@ -124,7 +157,7 @@ def decode_html(body: bytes, *, http_charset: str | None = None) -> str:
     codec: str | None = None
     for bom, name in _BOMS:
         if body.startswith(bom):
-            codec, body = name, body[len(bom):]
+            codec, body = name, body[len(bom) :]
             break
     if codec is None:
         codec = _codec(http_charset)
@@ -148,11 +181,22 @@ def is_html_content_type(content_type: str) -> bool:
 # Parsing
 # ---------------------------------------------------------------------------------------------
 
-_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
-                               default_doctype=False)
+_PARSER = lxml.html.HTMLParser(
+    remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False
+)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
-_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "iframe", "object",
-              "embed", "canvas")
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "iframe",
+    "object",
+    "embed",
+    "canvas",
+)
 
 
 def _parse(html: str) -> lxml.html.HtmlElement | None:
@@ -192,11 +236,30 @@ def _bound_tree(root: lxml.html.HtmlElement) -> None:
 # Metadata
 # ---------------------------------------------------------------------------------------------
 
-_ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "reportagenewsarticle", "report",
-                  "analysisnewsarticle", "opinionnewsarticle", "reviewnewsarticle",
-                  "backgroundnewsarticle", "scholarlyarticle", "techarticle", "socialmediaposting",
-                  "liveblogposting", "discussionforumposting", "webpage", "review", "recipe",
-                  "howto", "creativework", "medicalwebpage", "qapage", "videoobject"}
+_ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "blogposting",
+    "reportagenewsarticle",
+    "report",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "reviewnewsarticle",
+    "backgroundnewsarticle",
+    "scholarlyarticle",
+    "techarticle",
+    "socialmediaposting",
+    "liveblogposting",
+    "discussionforumposting",
+    "webpage",
+    "review",
+    "recipe",
+    "howto",
+    "creativework",
+    "medicalwebpage",
+    "qapage",
+    "videoobject",
+}
 
 
 def _walk_json(value: Any) -> Iterator[dict[str, Any]]:
@@ -233,8 +296,7 @@ def _json_ld(root: etree._Element) -> list[dict[str, Any]]:
             except ValueError:
                 continue
         found.extend(o for o in _walk_json(data) if _types(o) & _ARTICLE_TYPES)
-    found.sort(key=lambda o: 0 if any("article" in t or "posting" in t for t in _types(o))
-               else 1)
+    found.sort(key=lambda o: 0 if any("article" in t or "posting" in t for t in _types(o)) else 1)
     return found
 
 
@@ -325,7 +387,7 @@ def _strip_site(root: etree._Element, title: str, site_name: str | None) -> str 
     head = title[: title.rfind(last)].rstrip(" |-–—:»·/\\")
     if len(head.split()) >= 3 and len(last.split()) <= 4:
         return head.strip()
-    tail = title[len(first):].lstrip(" |-–—:»·/\\")
+    tail = title[len(first) :].lstrip(" |-–—:»·/\\")
     if len(tail.split()) >= 3 and len(first.split()) <= 4:
         return tail.strip()
     return title
@@ -345,8 +407,9 @@ def _byline_from_dom(root: etree._Element) -> str | None:
         if el.tag in ("body", "html", "article", "main", "section", "a") and len(el) > 3:
             continue
         ident = f"{el.get('class', '')} {el.get('id', '')}"
-        if _BYLINE_CLASS.search(ident) and not re.search(r"avatar|image|photo|bio|comment",
-                                                         ident, re.I):
+        if _BYLINE_CLASS.search(ident) and not re.search(
+            r"avatar|image|photo|bio|comment", ident, re.I
+        ):
             text = clean_text(el.text_content(), is_html=False)
             if 2 < len(text) < 100:
                 return text
@@ -418,51 +481,93 @@ class _Metadata:
         meta = _Meta(root)
         ld = _json_ld(root)
         self.ld = ld
-        self.site_name = clean_text(
-            meta.first("og:site_name", "application-name", "al:ios:app_name")
-            or next((n for o in ld for n in _names(o.get("publisher"))), None)
-        ) or None
-        title = (_ld_str(ld[:1], "headline") or meta.first("dc:title", "dcterm:title", "og:title",
-                                                            "twitter:title", "dc.title",
-                                                            "dcterms.title",
-                                                            "parsely-title", "title", "headline"))
+        self.site_name = (
+            clean_text(
+                meta.first("og:site_name", "application-name", "al:ios:app_name")
+                or next((n for o in ld for n in _names(o.get("publisher"))), None)
+            )
+            or None
+        )
+        title = _ld_str(ld[:1], "headline") or meta.first(
+            "dc:title",
+            "dcterm:title",
+            "og:title",
+            "twitter:title",
+            "dc.title",
+            "dcterms.title",
+            "parsely-title",
+            "title",
+            "headline",
+        )
         self.title = clean_text(title) or _title_from_tag(root, self.site_name)
         if not self.title:
             h1 = root.find(".//h1")
             self.title = clean_text(h1.text_content(), is_html=False) if h1 is not None else None
         self.title = self.title or None
         authors = [a for o in ld[:1] for a in _names(o.get("author") or o.get("creator"))]
-        author = (", ".join(dict.fromkeys(clean_text(a) for a in authors if clean_text(a)))
-                  or meta.first("dc:creator", "dcterm:creator", "author", "dc.creator",
-                                "dcterms.creator", "parsely-author", "sailthru.author", "byl",
-                                "article:author"))
+        author = ", ".join(
+            dict.fromkeys(clean_text(a) for a in authors if clean_text(a))
+        ) or meta.first(
+            "dc:creator",
+            "dcterm:creator",
+            "author",
+            "dc.creator",
+            "dcterms.creator",
+            "parsely-author",
+            "sailthru.author",
+            "byl",
+            "article:author",
+        )
         self.author = _clean_author(author) or _clean_author(_byline_from_dom(root))
         dates = [
             meta.first("article:published_time", "og:article:published_time"),
             _ld_str(ld, "datePublished", "dateCreated"),
-            meta.first("parsely-pub-date", "sailthru.date", "publishdate", "publish-date",
-                       "pubdate", "date", "dc.date", "dc.date.issued", "dcterms.date",
-                       "dcterms.created", "datepublished", "article.published", "citation_date",
-                       "citation_publication_date", "og:published_time", "published_time"),
+            meta.first(
+                "parsely-pub-date",
+                "sailthru.date",
+                "publishdate",
+                "publish-date",
+                "pubdate",
+                "date",
+                "dc.date",
+                "dc.date.issued",
+                "dcterms.date",
+                "dcterms.created",
+                "datepublished",
+                "article.published",
+                "citation_date",
+                "citation_publication_date",
+                "og:published_time",
+                "published_time",
+            ),
         ]
-        for el in root.xpath('//*[@itemprop="datePublished"] | //time[@pubdate] | '
-                             '//article//time[@datetime] | //time[@datetime]')[:3]:
+        for el in root.xpath(
+            '//*[@itemprop="datePublished"] | //time[@pubdate] | '
+            "//article//time[@datetime] | //time[@datetime]"
+        )[:3]:
             dates.append(el.get("content") or el.get("datetime"))
         self.published = next((d for d in map(normalise_date, dates) if d), None)
-        self.lang = (_clean_lang(root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang"))
-                     or _clean_lang(meta.first("content-language", "language", "dc.language"))
-                     or _clean_lang(_ld_str(ld, "inLanguage"))
-                     or _clean_lang(meta.first("og:locale")))
-        image = (meta.first("og:image", "og:image:url", "og:image:secure_url", "twitter:image",
-                            "twitter:image:src")
-                 or next((_ld_url(o.get("image")) for o in ld if o.get("image")), None))
+        self.lang = (
+            _clean_lang(root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang"))
+            or _clean_lang(meta.first("content-language", "language", "dc.language"))
+            or _clean_lang(_ld_str(ld, "inLanguage"))
+            or _clean_lang(meta.first("og:locale"))
+        )
+        image = meta.first(
+            "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"
+        ) or next((_ld_url(o.get("image")) for o in ld if o.get("image")), None)
         if not image:
             link = root.xpath('//link[@rel="image_src"]/@href')
             image = link[0] if link else None
         self.image = safe_url(image, url)
-        self.excerpt = clean_text(
-            meta.first("og:description", "twitter:description", "description",
-                       "dc.description") or _ld_str(ld, "description"), limit=2000) or None
+        self.excerpt = (
+            clean_text(
+                meta.first("og:description", "twitter:description", "description", "dc.description")
+                or _ld_str(ld, "description"),
+                limit=2000,
+            )
+            or None
+        )
         body = _ld_str(ld, "articleBody")
         self.article_body = body.strip() if body else None
 
@@ -471,9 +576,17 @@ class _Metadata:
 # Feed links
 # ---------------------------------------------------------------------------------------------
 
-_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json",
-               "application/rdf+xml", "application/x.atom+xml", "application/x-atom+xml",
-               "application/x-rss+xml", "text/xml", "application/xml"}
+_FEED_TYPES = {
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/rdf+xml",
+    "application/x.atom+xml",
+    "application/x-atom+xml",
+    "application/x-rss+xml",
+    "text/xml",
+    "application/xml",
+}
 
 
 def _feed_links(root: etree._Element, url: str) -> tuple[str, ...]:
@@ -515,11 +628,17 @@ def _trafilatura_body(root: lxml.html.HtmlElement, url: str) -> etree._Element |
         # No url: trafilatura would resolve relative links against the site root, losing the
         # path; sanitize_html resolves them against the page URL afterwards.
         doc = trafilatura.bare_extraction(
-            root, url=None, favor_precision=True, include_comments=False, include_tables=True,
+            root,
+            url=None,
+            favor_precision=True,
+            include_comments=False,
+            include_tables=True,
             # Images off: with them trafilatura also keeps captions and credits, which cost
             # more precision on the benchmark than the pictures are worth (the lead image is
             # in Article.image).
-            include_images=False, include_links=True, include_formatting=True,
+            include_images=False,
+            include_links=True,
+            include_formatting=True,
             with_metadata=False,
         )
     except Exception:  # trafilatura raises on odd trees; a failed page is not a crash
@@ -599,7 +718,7 @@ def _paragraphs_html(text: str) -> str:
 
 def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
     tokens = re.findall(r"\w+", text.lower())
-    return {tuple(tokens[i:i + n]) for i in range(max(1, len(tokens) - n + 1))}
+    return {tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1))}
 
 
 def _overlap(part: str, whole: str) -> float:
@@ -655,8 +774,9 @@ def extract_article(
     ld_body = meta.article_body if meta is not None else None
     if ld_body and count_words(ld_body) > max(50, 2 * words):
         is_markup = "<" in ld_body and ">" in ld_body
-        content_html = sanitize_html(ld_body if is_markup else _paragraphs_html(ld_body),
-                                     base_url=url)
+        content_html = sanitize_html(
+            ld_body if is_markup else _paragraphs_html(ld_body), base_url=url
+        )
         text = html_to_text(content_html)
         words = count_words(text)
 
@@ -670,8 +790,11 @@ def extract_article(
     excerpt = meta.excerpt if meta else None
     if not excerpt and text:
         first = text.split("\n\n", 1)[0]
-        excerpt = first if len(first) <= EXCERPT_CHARS else (
-            first[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…")
+        excerpt = (
+            first
+            if len(first) <= EXCERPT_CHARS
+            else (first[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…")
+        )
     return Article(
         url=url,
         title=(meta.title if meta else None) or clean_text(feed_title) or None,

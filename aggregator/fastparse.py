@@ -25,11 +25,18 @@ from typing import Any
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Namespaces feedparser treats as "no prefix" (its `namespaces` map to '').
 _NO_PREFIX = {
-    "http://backend.userland.com/rss", "http://blogs.law.harvard.edu/tech/rss",
-    "http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/",
-    "http://example.com/newformat#", "http://example.com/necho", "http://purl.org/echo/",
-    "uri/of/echo/namespace#", "http://purl.org/pie/", "http://purl.org/atom/ns#",
-    ATOM_NS.lower(), "http://purl.org/rss/1.0/modules/rss091#",
+    "http://backend.userland.com/rss",
+    "http://blogs.law.harvard.edu/tech/rss",
+    "http://purl.org/rss/1.0/",
+    "http://my.netscape.com/rdf/simple/0.9/",
+    "http://example.com/newformat#",
+    "http://example.com/necho",
+    "http://purl.org/echo/",
+    "uri/of/echo/namespace#",
+    "http://purl.org/pie/",
+    "http://purl.org/atom/ns#",
+    ATOM_NS.lower(),
+    "http://purl.org/rss/1.0/modules/rss091#",
 }
 # The prefixed namespaces replayed here (others are read only when feedparser has no handler
 # for the element, as plain values).
@@ -48,23 +55,65 @@ _PREFIXES = {
     "http://www.itunes.com/DTDs/PodCast-1.0.dtd": "itunes",
     "http://purl.org/rss/1.0/modules/rss091#": "",
 }
-_CAN_BE_RELATIVE_URI = {"comments", "docs", "href", "icon", "id", "link", "logo", "url",
-                        "wfw_comment", "wfw_commentrss"}
-_CAN_CONTAIN_RELATIVE_URIS = {"content", "copyright", "description", "info", "rights", "subtitle",
-                              "summary", "tagline", "title"}
+_CAN_BE_RELATIVE_URI = {
+    "comments",
+    "docs",
+    "href",
+    "icon",
+    "id",
+    "link",
+    "logo",
+    "url",
+    "wfw_comment",
+    "wfw_commentrss",
+}
+_CAN_CONTAIN_RELATIVE_URIS = {
+    "content",
+    "copyright",
+    "description",
+    "info",
+    "rights",
+    "subtitle",
+    "summary",
+    "tagline",
+    "title",
+}
 _HTML_TYPES = {"application/xhtml+xml", "text/html"}
 # Entry bodies: given as the feed wrote them (see _Replay.finish), unless they hold an end tag
 # of a void element, which feedparser's serialiser drops and an HTML parser reads as <br>.
 _BODIES = {"content", "description", "summary"}
-_VOID_END_TAG = re.compile(r"</(?:area|base|basefont|br|col|command|embed|frame|hr|img|input|"
-                           r"isindex|keygen|link|meta|param|source|track|wbr)\b", re.I)
+_VOID_END_TAG = re.compile(
+    r"</(?:area|base|basefont|br|col|command|embed|frame|hr|img|input|"
+    r"isindex|keygen|link|meta|param|source|track|wbr)\b",
+    re.I,
+)
 # Keys parse.py reads: an unknown element that would land on one of them is not replayed.
-_READ_KEYS = {"title", "title_detail", "link", "links", "content", "summary", "id", "author",
-              "authors", "author_detail", "published_parsed", "updated_parsed", "created_parsed",
-              "tags", "media_thumbnail", "media_content", "enclosures", "subtitle",
-              "subtitle_detail", "ttl"}
+_READ_KEYS = {
+    "title",
+    "title_detail",
+    "link",
+    "links",
+    "content",
+    "summary",
+    "id",
+    "author",
+    "authors",
+    "author_detail",
+    "published_parsed",
+    "updated_parsed",
+    "created_parsed",
+    "tags",
+    "media_thumbnail",
+    "media_content",
+    "enclosures",
+    "subtitle",
+    "subtitle_detail",
+    "ttl",
+}
 _ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
-_EMAIL = re.compile(r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
+_EMAIL = re.compile(
+    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
+)
 _AMP_REF = re.compile("&([A-Za-z0-9_]+);")
 
 
@@ -84,8 +133,9 @@ class _Decline(Exception):
     """The document uses something not replayed here: feedparser reads it."""
 
 
-def read_feed(body: bytes, *, url: str, content_type: str | None, charset: str | None,
-              helpers: Helpers) -> dict[str, Any] | None:
+def read_feed(
+    body: bytes, *, url: str, content_type: str | None, charset: str | None, helpers: Helpers
+) -> dict[str, Any] | None:
     """feedparser's result (`version`, `feed`, `entries`, `bozo`) for a well-formed RSS 2.0 or
     Atom 1.0 document, or None when feedparser must read it."""
     try:
@@ -181,13 +231,19 @@ class _Replay:
         if not self.atom and params.get("type") == "text/plain" and self.h.looks_like_html(out):
             params["type"] = "text/html"
         htmlish = params.get("type", "text/html") in _HTML_TYPES
-        if (htmlish and element in _CAN_CONTAIN_RELATIVE_URIS and ("<" in out or "&" in out)
-                and (element not in _BODIES or self.exact_bodies or _VOID_END_TAG.search(out))):
+        if (
+            htmlish
+            and element in _CAN_CONTAIN_RELATIVE_URIS
+            and ("<" in out or "&" in out)
+            and (element not in _BODIES or self.exact_bodies or _VOID_END_TAG.search(out))
+        ):
             # feedparser re-serialises markup here (sgmllib, about 1 ms per 2 KB). Entry bodies
             # skip it: their links are made absolute against the same base when they are
             # sanitised, and their text is the same. It is kept for short fields and for an
             # entry without a link, whose key may be a hash of its content.
-            out = self.h.resolve_relative_uris(out, self.base, "utf-8", params.get("type", "text/html"))
+            out = self.h.resolve_relative_uris(
+                out, self.base, "utf-8", params.get("type", "text/html")
+            )
         try:
             out = out.encode("iso-8859-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
@@ -232,15 +288,21 @@ class _Replay:
                     self.feed_element(child, feed, feed_state, after_entries=bool(entries))
         else:
             raise _Decline
-        out: dict[str, Any] = {"version": version, "feed": feed, "entries": entries, "bozo": 0,
-                               "encoding": "utf-8"}
+        out: dict[str, Any] = {
+            "version": version,
+            "feed": feed,
+            "entries": entries,
+            "bozo": 0,
+            "encoding": "utf-8",
+        }
         if self.no_content_type:
             out["bozo"] = 1
             out["bozo_exception"] = "no Content-type specified"
         return out
 
-    def feed_element(self, el: ET.Element, feed: dict[str, Any], state: dict[str, bool], *,
-                     after_entries: bool) -> None:
+    def feed_element(
+        self, el: ET.Element, feed: dict[str, Any], state: dict[str, bool], *, after_entries: bool
+    ) -> None:
         if _name(el)[0] == "title":
             if after_entries or state.get("seen_title"):
                 raise _Decline  # feedparser's title depth rules differ there
@@ -260,12 +322,21 @@ class _Replay:
             self.exact_bodies = True
         links = ctx.get("links")
         if links is not None:
-            ctx["enclosures"] = [{k: v for k, v in link.items() if k != "rel"}
-                                 for link in links if link["rel"] == "enclosure"]
+            ctx["enclosures"] = [
+                {k: v for k, v in link.items() if k != "rel"}
+                for link in links
+                if link["rel"] == "enclosure"
+            ]
         return ctx
 
-    def element(self, el: ET.Element, ctx: dict[str, Any], *, in_feed: bool,
-                state: dict[str, bool] | None = None) -> None:
+    def element(
+        self,
+        el: ET.Element,
+        ctx: dict[str, Any],
+        *,
+        in_feed: bool,
+        state: dict[str, bool] | None = None,
+    ) -> None:
         name, _ = _name(el)
         attrs = _attrs(el)
         state = state if state is not None else {"title_done": False, "has_content": False}
@@ -345,8 +416,21 @@ class _Replay:
                     raise _Decline
             if in_feed:
                 ctx.setdefault("image", {})
-        elif name in ("language", "generator", "webmaster", "rights", "copyright", "icon", "logo",
-                      "cloud", "docs") and in_feed:
+        elif (
+            name
+            in (
+                "language",
+                "generator",
+                "webmaster",
+                "rights",
+                "copyright",
+                "icon",
+                "logo",
+                "cloud",
+                "docs",
+            )
+            and in_feed
+        ):
             if len(el):
                 raise _Decline
             if name in ("rights", "copyright"):
@@ -355,7 +439,9 @@ class _Replay:
         else:
             self.unknown(el, name, attrs, ctx)
 
-    def link(self, el: ET.Element, attrs: dict[str, str], ctx: dict[str, Any], *, in_feed: bool) -> None:
+    def link(
+        self, el: ET.Element, attrs: dict[str, str], ctx: dict[str, Any], *, in_feed: bool
+    ) -> None:
         attrs.setdefault("rel", "alternate")
         attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
         _enforce_href(attrs)
@@ -448,7 +534,9 @@ class _Replay:
         else:
             add(value, None, None)
 
-    def unknown(self, el: ET.Element, name: str, attrs: dict[str, str], ctx: dict[str, Any]) -> None:
+    def unknown(
+        self, el: ET.Element, name: str, attrs: dict[str, str], ctx: dict[str, Any]
+    ) -> None:
         """An element feedparser has no handler for: stored as a plain value (no attributes)
         or as a dictionary of its attributes; declined when it holds elements or would land on
         a key parse.py reads."""

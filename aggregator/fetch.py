@@ -364,8 +364,10 @@ def make_client(
     )
     trust_env = proxy is not None
     transport = httpx.AsyncHTTPTransport(
-        verify=verify if trust_env else _ssl_context(verify), trust_env=trust_env,
-        limits=limits, proxy=proxy
+        verify=verify if trust_env else _ssl_context(verify),
+        trust_env=trust_env,
+        limits=limits,
+        proxy=proxy,
     )
     if proxy is None:
         # httpx has no option for a network backend, so swap in a pool that uses ours. Checked

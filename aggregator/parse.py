@@ -26,7 +26,9 @@ from .sanitize import MAX_FIELD, clean_text, safe_url
 MAX_ENTRIES = 10_000
 MAX_KEY = 2_000
 _TAIL_CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>", b"</channel>")
-_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html|<head|<body)", re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html|<head|<body)", re.I | re.S
+)
 
 # feedparser resolves relative URIs itself; our own sanitiser (nh3) runs later on the content,
 # so feedparser's slower one is switched off.
@@ -34,9 +36,15 @@ feedparser.SANITIZE_HTML = False
 feedparser.RESOLVE_RELATIVE_URIS = True
 
 
-def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
-               charset: str | None = None, max_entries: int = MAX_ENTRIES,
-               fast: bool = True) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    charset: str | None = None,
+    max_entries: int = MAX_ENTRIES,
+    fast: bool = True,
+) -> ParsedFeed:
     """Parse a feed document. Raises NotAFeedError for empty, HTML or binary bodies and
     ParseError for a JSON Feed with the wrong shape. With `fast`, well-formed RSS 2.0 and Atom
     go through fastparse (same results as feedparser, checked on the corpora)."""
@@ -55,15 +63,22 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None,
     refusal = entity_refusal(stripped)
     if refusal:
         raise ParseError(f"refused: {refusal}", url=url)
-    return _parse_xml_feed(_cut_after_entries(bytes(body), max_entries), url=url,
-                           content_type=content_type, charset=charset, max_entries=max_entries,
-                           fast=fast)
+    return _parse_xml_feed(
+        _cut_after_entries(bytes(body), max_entries),
+        url=url,
+        content_type=content_type,
+        charset=charset,
+        max_entries=max_entries,
+        fast=fast,
+    )
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
 _ENTITY = re.compile(rb"<!ENTITY\s+(%\s*)?[^\s\"']+\s+(\"[^\"]*\"|'[^']*'|SYSTEM\b|PUBLIC\b)", re.S)
 _NAMED_REFERENCE = re.compile(rb"[&%][A-Za-z_:][\w.:-]*;")
-_W3C_ENTITIES = re.compile(rb"\s*[\"']-//W3C//ENTITIES [^\"']*[\"']\s*[\"']https?://www\.w3\.org/[^\"']*[\"']\s*>")
+_W3C_ENTITIES = re.compile(
+    rb"\s*[\"']-//W3C//ENTITIES [^\"']*[\"']\s*[\"']https?://www\.w3\.org/[^\"']*[\"']\s*>"
+)
 MAX_SUBSET = 64 * 1024  # bytes of DOCTYPE internal subset looked at (real feeds have a few lines)
 
 
@@ -77,7 +92,7 @@ def entity_refusal(body: bytes) -> str | None:
     start = _DOCTYPE.search(body, 0, 4096)
     if start is None:
         return None
-    head = body[start.end():start.end() + MAX_SUBSET + 1]
+    head = body[start.end() : start.end() + MAX_SUBSET + 1]
     bracket, close = head.find(b"["), head.find(b">")
     if bracket == -1 or (close != -1 and close < bracket):
         return None  # no internal subset: `<!DOCTYPE rss PUBLIC "..." "...dtd">`
@@ -110,9 +125,14 @@ def _cut_after_entries(body: bytes, max_entries: int) -> bytes:
     for count, match in enumerate(starts, 1):
         if count > max_entries:
             head = body[:2048].lower()
-            closer = (b"</feed>" if match.group(1) == b"entry"
-                      else b"</rdf:RDF>" if b"<rdf:rdf" in head else b"</channel></rss>")
-            return body[:match.start()] + closer
+            closer = (
+                b"</feed>"
+                if match.group(1) == b"entry"
+                else b"</rdf:RDF>"
+                if b"<rdf:rdf" in head
+                else b"</channel></rss>"
+            )
+            return body[: match.start()] + closer
     return body
 
 
@@ -138,24 +158,37 @@ def _fast_helpers() -> Any:
         from .fastparse import Helpers
 
         def has_handler(name: str) -> bool:
-            return hasattr(_FeedParserMixin, "_start_" + name) or hasattr(_FeedParserMixin, "_end_" + name)
+            return hasattr(_FeedParserMixin, "_start_" + name) or hasattr(
+                _FeedParserMixin, "_end_" + name
+            )
 
         _FAST_HELPERS = Helpers(
-            urljoin=_urljoin, looks_like_html=_FeedParserMixin.looks_like_html,
+            urljoin=_urljoin,
+            looks_like_html=_FeedParserMixin.looks_like_html,
             resolve_relative_uris=resolve_relative_uris,
-            parse_date=feedparser.datetimes._parse_date, cp1252=_cp1252, has_handler=has_handler,
+            parse_date=feedparser.datetimes._parse_date,
+            cp1252=_cp1252,
+            has_handler=has_handler,
         )
     return _FAST_HELPERS
 
 
-def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, charset: str | None,
-                    max_entries: int, fast: bool = True) -> ParsedFeed:
+def _parse_xml_feed(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None,
+    charset: str | None,
+    max_entries: int,
+    fast: bool = True,
+) -> ParsedFeed:
     d: Any = None
     if fast:
         from .fastparse import read_feed
 
-        d = read_feed(body, url=url, content_type=content_type, charset=charset,
-                      helpers=_fast_helpers())
+        d = read_feed(
+            body, url=url, content_type=content_type, charset=charset, helpers=_fast_helpers()
+        )
     if d is None:
         headers = {"content-location": url}
         if content_type:
@@ -182,7 +215,8 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str | None, charset:
     feed = d.get("feed", {})
     site_url = safe_url(feed.get("link"), url)
     entries = _dedupe_keys(
-        e for e in (_entry_from_feedparser(raw, base=url) for raw in raw_entries[:max_entries])
+        e
+        for e in (_entry_from_feedparser(raw, base=url) for raw in raw_entries[:max_entries])
         if e is not None
     )
     ttl = None
@@ -218,7 +252,9 @@ def _one_line(exc: Any) -> str:
 def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
     link = None
     for candidate in [raw.get("link")] + [
-        lnk.get("href") for lnk in raw.get("links", []) if lnk.get("rel", "alternate") == "alternate"
+        lnk.get("href")
+        for lnk in raw.get("links", [])
+        if lnk.get("rel", "alternate") == "alternate"
     ]:
         link = safe_url(candidate, base)
         if link:
@@ -246,8 +282,11 @@ def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
         published = updated
     categories = tuple(
         dict.fromkeys(
-            t for t in (clean_text(tag.get("term") or tag.get("label"), limit=200)
-                        for tag in raw.get("tags", []) or [])
+            t
+            for t in (
+                clean_text(tag.get("term") or tag.get("label"), limit=200)
+                for tag in raw.get("tags", []) or []
+            )
             if t
         )
     )[:50]
@@ -256,7 +295,9 @@ def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
     if media and isinstance(media, list):
         image = safe_url(media[0].get("url"), link or base)
     enclosures = tuple(
-        u for u in (safe_url(e.get("href"), link or base) for e in raw.get("enclosures", []) or []) if u
+        u
+        for u in (safe_url(e.get("href"), link or base) for e in raw.get("enclosures", []) or [])
+        if u
     )[:20]
     return Entry(
         key=key[:MAX_KEY],
@@ -331,6 +372,7 @@ def _dedupe_keys(entries: Any) -> list[Entry]:
 # ---------------------------------------------------------------------------------------------
 # JSON Feed 1.0 / 1.1
 
+
 def parse_json_feed(body: bytes, *, url: str, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
     try:
         doc = json.loads(body.decode("utf-8-sig", errors="replace"))
@@ -351,7 +393,9 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = MAX_ENTRIES) ->
     for item in items[:max_entries]:
         if not isinstance(item, dict):
             continue
-        link = safe_url(_str(item.get("url")), base) or safe_url(_str(item.get("external_url")), base)
+        link = safe_url(_str(item.get("url")), base) or safe_url(
+            _str(item.get("external_url")), base
+        )
         title = clean_text(_str(item.get("title")), is_html=False)
         html = _str(item.get("content_html"))
         text = _str(item.get("content_text"))
@@ -359,7 +403,9 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = MAX_ENTRIES) ->
         if html:
             content = html
         elif text:
-            content = "<p>" + _escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+            content = (
+                "<p>" + _escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
+            )
         else:
             content = _escape(summary)
             summary = ""
@@ -369,7 +415,8 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = MAX_ENTRIES) ->
         item_id = _str(item.get("id")).strip()
         key = item_id or link or _hash_key(title, content)
         authors = _json_authors(item) or feed_authors
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        raw_tags = item.get("tags")
+        tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
         entries.append(
             Entry(
                 key=key[:MAX_KEY],
@@ -380,8 +427,11 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = MAX_ENTRIES) ->
                 updated=parse_date(_str(item.get("date_modified"))),
                 content_html=content,
                 summary_html=_escape(summary)[:MAX_FIELD] if summary else "",
-                categories=tuple(dict.fromkeys(clean_text(_str(t), is_html=False, limit=200)
-                                               for t in tags if _str(t)))[:50],
+                categories=tuple(
+                    dict.fromkeys(
+                        clean_text(_str(t), is_html=False, limit=200) for t in tags if _str(t)
+                    )
+                )[:50],
                 image=safe_url(_str(item.get("image")) or _str(item.get("banner_image")), base),
             )
         )
@@ -409,8 +459,11 @@ def _json_authors(obj: dict[str, Any]) -> str | None:
     if not isinstance(authors, list):
         author = obj.get("author")
         authors = [author] if isinstance(author, dict) else []
-    names = [clean_text(_str(a.get("name")), is_html=False, limit=300)
-             for a in authors if isinstance(a, dict)]
+    names = [
+        clean_text(_str(a.get("name")), is_html=False, limit=300)
+        for a in authors
+        if isinstance(a, dict)
+    ]
     names = [n for n in names if n]
     return ", ".join(names) if names else None
 

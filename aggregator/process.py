@@ -72,8 +72,9 @@ class Prepared:
     error_type: str | None = None
 
 
-def parse_and_prepare(body: bytes, url: str, content_type: str | None = None,
-                      charset: str | None = None) -> Prepared:
+def parse_and_prepare(
+    body: bytes, url: str, content_type: str | None = None, charset: str | None = None
+) -> Prepared:
     """Parse a feed body and prepare its records. Errors come back as data, so a pool worker
     never raises across the process boundary."""
     try:
@@ -86,8 +87,11 @@ def parse_and_prepare(body: bytes, url: str, content_type: str | None = None,
     except AggregatorError as exc:
         return Prepared(feed=None, error=str(exc), error_type=type(exc).__name__)
     except Exception as exc:  # a parser bug on hostile input must not kill the batch
-        return Prepared(feed=None, error=f"could not parse the feed: {type(exc).__name__}: {exc}"[:300],
-                        error_type="ParseError")
+        return Prepared(
+            feed=None,
+            error=f"could not parse the feed: {type(exc).__name__}: {exc}"[:300],
+            error_type="ParseError",
+        )
 
 
 def exit_with_parent() -> None:

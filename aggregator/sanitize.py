@@ -18,13 +18,80 @@ MAX_FIELD = 1_000_000  # characters kept of one HTML/text field
 MAX_TITLE = 1_000
 
 _TAGS = {
-    "a", "abbr", "acronym", "address", "article", "aside", "b", "bdi", "bdo", "blockquote", "br",
-    "caption", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt",
-    "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-    "i", "img", "ins", "kbd", "li", "main", "mark", "ol", "p", "picture", "pre", "q", "rp", "rt",
-    "ruby", "s", "samp", "section", "small", "source", "span", "strike", "strong", "sub",
-    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u",
-    "ul", "var", "wbr",
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "article",
+    "aside",
+    "b",
+    "bdi",
+    "bdo",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "main",
+    "mark",
+    "ol",
+    "p",
+    "picture",
+    "pre",
+    "q",
+    "rp",
+    "rt",
+    "ruby",
+    "s",
+    "samp",
+    "section",
+    "small",
+    "source",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
+    "wbr",
 }
 _ATTRIBUTES = {
     "*": {"lang", "dir", "title"},
@@ -41,12 +108,33 @@ _ATTRIBUTES = {
     "ins": {"cite", "datetime"},
     "abbr": {"title"},
 }
-_URL_ATTRS = {("a", "href"), ("img", "src"), ("blockquote", "cite"), ("q", "cite"),
-              ("del", "cite"), ("ins", "cite")}
+_URL_ATTRS = {
+    ("a", "href"),
+    ("img", "src"),
+    ("blockquote", "cite"),
+    ("q", "cite"),
+    ("del", "cite"),
+    ("ins", "cite"),
+}
 _SRCSET_ATTRS = {("img", "srcset"), ("source", "srcset")}
 # Tags whose *content* is dropped too, not only the tag.
-_CLEAN_CONTENT = {"script", "style", "template", "iframe", "object", "embed", "noscript",
-                  "svg", "math", "form", "select", "textarea", "button", "head", "title"}
+_CLEAN_CONTENT = {
+    "script",
+    "style",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "noscript",
+    "svg",
+    "math",
+    "form",
+    "select",
+    "textarea",
+    "button",
+    "head",
+    "title",
+}
 
 # C0 and C1 controls (but tab and newlines) and lone surrogates
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -117,8 +205,10 @@ _URL_TAG = re.compile(r'<(?:a|img|source|blockquote|q|del|ins)(\s[^>"]*(?:"[^"]*
 _TAG_ATTR = re.compile(r'([^\s"\'>/=]+)="([^"]*)"')
 _URL_ATTR_NAMES = frozenset({"href", "src", "cite", "srcset"})
 # An absolute http(s) URL that safe_url gives back as it is (ASCII, no spaces or quotes).
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?"
-                        r"(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]*)?\Z")
+_PLAIN_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?"
+    r"(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]*)?\Z"
+)
 
 
 _PLAIN_RELATIVE = re.compile(r"[A-Za-z0-9\-._~/?#\[\]@!$&()*+,;=%]+\Z")  # no scheme, no space
@@ -136,8 +226,12 @@ def _joiner(base: str | None) -> Any:
     directory = origin + path[: path.rfind("/") + 1]
 
     def join(value: str) -> str | None:
-        if (not _PLAIN_RELATIVE.match(value) or value.startswith((".", "?", "#"))
-                or "/." in value or "//" in value):
+        if (
+            not _PLAIN_RELATIVE.match(value)
+            or value.startswith((".", "?", "#"))
+            or "/." in value
+            or "//" in value
+        ):
             return None  # protocol-relative, dot or empty segments, query or fragment only
         return (origin if value[0] == "/" else directory) + value
 
@@ -145,8 +239,9 @@ def _joiner(base: str | None) -> Any:
 
 
 def _escape_attribute(value: str) -> str:
-    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-            .replace(">", "&gt;"))
+    return (
+        value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )
 
 
 def _fix_url_attributes(html: str, base: str | None) -> str:
@@ -208,13 +303,39 @@ def _any_case(*names: str) -> str:
 
 
 _BLOCK = re.compile(
-    r"</?(?:" + _any_case("p", "div", "br", "li", "ul", "ol", "blockquote", "pre", "tr", "table",
-                          "section", "article", "header", "footer", "figure", "figcaption", "dd",
-                          "dt", "dl", "hr") + r"|[hH][1-6])\b[^>]*>"
+    r"</?(?:"
+    + _any_case(
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+        "dl",
+        "hr",
+    )
+    + r"|[hH][1-6])\b[^>]*>"
 )
-_DROP = re.compile(r"<(script|style|template|noscript|svg|math|head|title)\b.*?</\1\s*>", re.I | re.S)
-_DROP_START = re.compile(r"<(?:" + _any_case("script", "style", "template", "noscript", "svg",
-                                             "math", "head", "title") + r")\b")
+_DROP = re.compile(
+    r"<(script|style|template|noscript|svg|math|head|title)\b.*?</\1\s*>", re.I | re.S
+)
+_DROP_START = re.compile(
+    r"<(?:"
+    + _any_case("script", "style", "template", "noscript", "svg", "math", "head", "title")
+    + r")\b"
+)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _BLANK_LINES = re.compile(r"\n{3,}")
 

@@ -36,8 +36,17 @@ MAX_BACKOFF = 24 * 3600
 MAX_RETRY_AFTER = 7 * 24 * 3600
 POOL_THRESHOLD = 8  # below this many feed bodies, parsing inline beats starting a pool
 SUMMARY_WORDS = 120  # feed content shorter than this is taken for a summary: fetch the page
-COMMON_FEED_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/index.xml", "/feed.xml", "/rss",
-                     "/feed/", "/feeds/posts/default", "/?feed=rss2")
+COMMON_FEED_PATHS = (
+    "/feed",
+    "/rss.xml",
+    "/atom.xml",
+    "/index.xml",
+    "/feed.xml",
+    "/rss",
+    "/feed/",
+    "/feeds/posts/default",
+    "/?feed=rss2",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +108,9 @@ class LazyPool:
         if self._pool is None:
             from .process import exit_with_parent
 
-            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=exit_with_parent)
+            self._pool = ProcessPoolExecutor(
+                max_workers=os.cpu_count(), initializer=exit_with_parent
+            )
         return self._pool
 
     def shutdown(self) -> None:
@@ -107,8 +118,13 @@ class LazyPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-async def _parse(body: bytes, url: str, content_type: str | None, charset: str | None,
-                 pool: Executor | LazyPool | None) -> Prepared:
+async def _parse(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    charset: str | None,
+    pool: Executor | LazyPool | None,
+) -> Prepared:
     from .process import parse_and_prepare
 
     if pool is None:
@@ -118,7 +134,9 @@ async def _parse(body: bytes, url: str, content_type: str | None, charset: str |
     return await loop.run_in_executor(executor, parse_and_prepare, body, url, content_type, charset)
 
 
-def _record_failure(db: sqlite_utils.Database, feed: dict[str, Any], exc: AggregatorError | str) -> None:
+def _record_failure(
+    db: sqlite_utils.Database, feed: dict[str, Any], exc: AggregatorError | str
+) -> None:
     message = str(exc)
     count = int(feed["error_count"] or 0) + 1
     status = "failing"
@@ -126,11 +144,14 @@ def _record_failure(db: sqlite_utils.Database, feed: dict[str, Any], exc: Aggreg
     if isinstance(exc, HTTPStatusError):
         if exc.status == 410:
             status = "gone"
-            message = f"{message}: the feed is gone; polling stopped (resume with `aggregator resume`)"
+            message = (
+                f"{message}: the feed is gone; polling stopped (resume with `aggregator resume`)"
+            )
         if exc.retry_after:
             delay = max(delay, min(exc.retry_after, MAX_RETRY_AFTER))
-    store.record_feed_error(db, feed["id"], message, status=status,
-                            next_check_at=store.now_iso(time.time() + delay))
+    store.record_feed_error(
+        db, feed["id"], message, status=status, next_check_at=store.now_iso(time.time() + delay)
+    )
 
 
 @dataclass(frozen=True)
@@ -148,13 +169,23 @@ class FeedWork:
     retry_after: float | None = None
 
 
-async def fetch_feed(client: httpx.AsyncClient, feed: dict[str, Any], *,
-                     pool: Executor | LazyPool | None = None, deadline: float = 30.0) -> FeedWork:
+async def fetch_feed(
+    client: httpx.AsyncClient,
+    feed: dict[str, Any],
+    *,
+    pool: Executor | LazyPool | None = None,
+    deadline: float = 30.0,
+) -> FeedWork:
     """Fetch one feed (conditionally) and parse it when its body changed. No database."""
     try:
-        result = await fetch_url(client, feed["url"], etag=feed["etag"],
-                                 last_modified=feed["last_modified"], accept=FEED_ACCEPT,
-                                 deadline=deadline)
+        result = await fetch_url(
+            client,
+            feed["url"],
+            etag=feed["etag"],
+            last_modified=feed["last_modified"],
+            accept=FEED_ACCEPT,
+            deadline=deadline,
+        )
     except AggregatorError as exc:
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         retry = exc.retry_after if isinstance(exc, HTTPStatusError) else None
@@ -166,13 +197,17 @@ async def fetch_feed(client: httpx.AsyncClient, feed: dict[str, Any], *,
     if body_hash == feed["body_hash"]:
         # A server that ignores validators: the same bytes again, nothing to parse.
         return FeedWork(feed["id"], "unchanged", result=slim, body_hash=body_hash)
-    prepared = await _parse(result.content, result.final_url, result.content_type, result.charset, pool)
+    prepared = await _parse(
+        result.content, result.final_url, result.content_type, result.charset, pool
+    )
     return FeedWork(feed["id"], "parsed", result=slim, body_hash=body_hash, prepared=prepared)
 
 
-_OK_UPDATE = ("UPDATE feeds SET last_fetched_at = ?, last_success_at = ?, last_error = NULL, "
-              "last_error_at = NULL, error_count = 0, status = 'ok', next_check_at = ?, "
-              "etag = ?, last_modified = ? WHERE id = ?")
+_OK_UPDATE = (
+    "UPDATE feeds SET last_fetched_at = ?, last_success_at = ?, last_error = NULL, "
+    "last_error_at = NULL, error_count = 0, status = 'ok', next_check_at = ?, "
+    "etag = ?, last_modified = ? WHERE id = ?"
+)
 
 
 class _Applier:
@@ -199,7 +234,9 @@ class _Applier:
             error = work.error or "fetch failed"
             exc: AggregatorError | str = error
             if work.status is not None:
-                exc = HTTPStatusError(error, url=url, status=work.status, retry_after=work.retry_after)
+                exc = HTTPStatusError(
+                    error, url=url, status=work.status, retry_after=work.retry_after
+                )
             _record_failure(self.db, feed, exc)
             summary.failed += 1
             summary.errors.append((url, error))
@@ -208,16 +245,26 @@ class _Applier:
         assert result is not None
         if result.permanent_redirect and result.permanent_redirect != url:
             if not store.move_feed(self.db, feed["id"], result.permanent_redirect):
-                store.update_feed(self.db, feed["id"], note=f"moved to {result.permanent_redirect}, "
-                                  "which is already subscribed")
+                store.update_feed(
+                    self.db,
+                    feed["id"],
+                    note=f"moved to {result.permanent_redirect}, which is already subscribed",
+                )
         now = store.now_iso()
         if work.kind in ("not_modified", "unchanged"):
             keep = work.kind == "not_modified"
-            self.ok_rows.append((
-                now, now, _next_check(result, feed["ttl_minutes"]),
-                (result.etag or feed["etag"]) if keep else result.etag,
-                (result.last_modified or feed["last_modified"]) if keep else result.last_modified,
-                feed["id"]))
+            self.ok_rows.append(
+                (
+                    now,
+                    now,
+                    _next_check(result, feed["ttl_minutes"]),
+                    (result.etag or feed["etag"]) if keep else result.etag,
+                    (result.last_modified or feed["last_modified"])
+                    if keep
+                    else result.last_modified,
+                    feed["id"],
+                )
+            )
             if keep:
                 summary.not_modified += 1
             else:
@@ -234,8 +281,12 @@ class _Applier:
             return
         parsed = prepared.feed
         feed_fields = {
-            "last_fetched_at": now, "last_success_at": now, "last_error": None,
-            "last_error_at": None, "error_count": 0, "status": "ok",
+            "last_fetched_at": now,
+            "last_success_at": now,
+            "last_error": None,
+            "last_error_at": None,
+            "error_count": 0,
+            "status": "ok",
             "etag": result.etag,
             "last_modified": result.last_modified,
             "body_hash": work.body_hash,
@@ -258,8 +309,12 @@ class _Applier:
 
 
 async def refresh_feed(
-    db: sqlite_utils.Database, client: httpx.AsyncClient, feed: dict[str, Any], *,
-    pool: Executor | LazyPool | None = None, summary: RefreshSummary | None = None,
+    db: sqlite_utils.Database,
+    client: httpx.AsyncClient,
+    feed: dict[str, Any],
+    *,
+    pool: Executor | LazyPool | None = None,
+    summary: RefreshSummary | None = None,
     deadline: float = 30.0,
 ) -> None:
     """Fetch, parse and store one feed. Failures are recorded on the feed's row, never raised.
@@ -274,12 +329,25 @@ async def refresh_feed(
 
 def _retitle_articles(db: sqlite_utils.Database, feed_id: int, title: str) -> None:
     with store.transaction(db):
-        db.execute("UPDATE articles SET feed_title = ? WHERE feed_id = ? AND feed_title IS NOT ?",
-                   [title, feed_id, title])
+        db.execute(
+            "UPDATE articles SET feed_title = ? WHERE feed_id = ? AND feed_title IS NOT ?",
+            [title, feed_id, title],
+        )
 
 
-_CUT_OFF = ("…", "...", "[…]", "[...]", "read more", "continue reading", "read the full",
-            "read full", "more»", "more »", "(more…)")
+_CUT_OFF = (
+    "…",
+    "...",
+    "[…]",
+    "[...]",
+    "read more",
+    "continue reading",
+    "read the full",
+    "read full",
+    "more»",
+    "more »",
+    "(more…)",
+)
 
 
 def looks_like_summary(text: str, words: int) -> bool:
@@ -293,8 +361,9 @@ def looks_like_summary(text: str, words: int) -> bool:
 PROBE_ENTRIES = 2  # long entries of a feed not known yet whose pages are fetched to compare
 
 
-def _mark_for_full_text(feed: dict[str, Any],
-                        records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _mark_for_full_text(
+    feed: dict[str, Any], records: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Queue the pages of entries whose content is a summary. The feed's `full_text` switch
     decides when set. Otherwise: entries that are short or cut off, every entry of a feed whose
     pages showed its content to be much shorter than the article (`summaries`), and, while
@@ -306,8 +375,11 @@ def _mark_for_full_text(feed: dict[str, Any],
     for rec in records:
         rec = dict(rec)
         if rec.get("url") and setting != 0:
-            if setting == 1 or learned == 1 or looks_like_summary(rec.get("text") or "",
-                                                                  rec.get("word_count") or 0):
+            if (
+                setting == 1
+                or learned == 1
+                or looks_like_summary(rec.get("text") or "", rec.get("word_count") or 0)
+            ):
                 rec["fetch_status"] = "pending"
             elif probes:
                 rec["fetch_status"] = "pending"
@@ -333,9 +405,17 @@ def _shards(items: Sequence[Any], host_of: Callable[[Any], str], count: int) -> 
     return [g for g in groups if g]
 
 
-def _run_shard(queue: Any, shard: int, items: list[tuple[int, Any]], work: Any,
-               client_factory: ClientFactory, concurrency: int, per_host: int,
-               host_of: Callable[[Any], str], on_error: Callable[[Any, BaseException], Any]) -> None:
+def _run_shard(
+    queue: Any,
+    shard: int,
+    items: list[tuple[int, Any]],
+    work: Any,
+    client_factory: ClientFactory,
+    concurrency: int,
+    per_host: int,
+    host_of: Callable[[Any], str],
+    on_error: Callable[[Any, BaseException], Any],
+) -> None:
     """A forked worker: run `work(client, item)` for its items under the limits, with its own
     HTTP client and event loop, and put (shard, index, result) on the queue as each finishes.
     It never touches the database."""
@@ -347,6 +427,7 @@ def _run_shard(queue: Any, shard: int, items: list[tuple[int, Any]], work: Any,
         limit = asyncio.Semaphore(max(1, concurrency))
         hosts: dict[str, asyncio.Semaphore] = {}
         async with client_factory() as client:
+
             async def one(index: int, item: Any) -> None:
                 host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
                 async with limit, host:
@@ -366,10 +447,18 @@ def _run_shard(queue: Any, shard: int, items: list[tuple[int, Any]], work: Any,
         queue.join_thread()
 
 
-async def run_sharded(items: Sequence[Any], *, work: Any, handle: Callable[[Any, Any], None],
-                      client_factory: ClientFactory, host_of: Callable[[Any], str],
-                      on_error: Callable[[Any, BaseException], Any], concurrency: int,
-                      per_host: int, shards: int) -> None:
+async def run_sharded(
+    items: Sequence[Any],
+    *,
+    work: Any,
+    handle: Callable[[Any, Any], None],
+    client_factory: ClientFactory,
+    host_of: Callable[[Any], str],
+    on_error: Callable[[Any, BaseException], Any],
+    concurrency: int,
+    per_host: int,
+    shards: int,
+) -> None:
     """Fetch (and parse) in `shards` forked processes, each with its own event loop and HTTP
     client over whole hosts, while this process calls `handle(item, result)` (the database
     writes) as results arrive. Python spends about a millisecond of CPU per HTTP request, so
@@ -384,9 +473,22 @@ async def run_sharded(items: Sequence[Any], *, work: Any, handle: Callable[[Any,
     per_shard = max(1, concurrency // len(groups))
     procs = []
     for n, group in enumerate(groups):
-        proc = ctx.Process(target=_run_shard, daemon=True, name=f"aggregator-fetch-{n}", args=(
-            results, n, [(i, items[i]) for i in group], work, client_factory, per_shard,
-            per_host, host_of, on_error))
+        proc = ctx.Process(
+            target=_run_shard,
+            daemon=True,
+            name=f"aggregator-fetch-{n}",
+            args=(
+                results,
+                n,
+                [(i, items[i]) for i in group],
+                work,
+                client_factory,
+                per_shard,
+                per_host,
+                host_of,
+                on_error,
+            ),
+        )
         proc.start()
         procs.append(proc)
 
@@ -399,12 +501,19 @@ async def run_sharded(items: Sequence[Any], *, work: Any, handle: Callable[[Any,
                 for n, proc in enumerate(procs):
                     if n in waiting and proc.exitcode is not None and results.empty():
                         for index in sorted(waiting.pop(n)):  # the worker died
-                            handle(items[index], on_error(items[index], RuntimeError(
-                                f"fetch worker exited with code {proc.exitcode}")))
+                            handle(
+                                items[index],
+                                on_error(
+                                    items[index],
+                                    RuntimeError(f"fetch worker exited with code {proc.exitcode}"),
+                                ),
+                            )
                 continue
             if index is None:
                 for index in sorted(waiting.pop(shard, ())):  # finished without them (a crash)
-                    handle(items[index], on_error(items[index], RuntimeError("fetch worker failed")))
+                    handle(
+                        items[index], on_error(items[index], RuntimeError("fetch worker failed"))
+                    )
                 continue
             waiting.get(shard, set()).discard(index)
             handle(items[index], out)
@@ -420,10 +529,17 @@ async def run_sharded(items: Sequence[Any], *, work: Any, handle: Callable[[Any,
 
 
 async def refresh_feeds(
-    db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
-    per_host: int = 8, all: bool = False, progress: Progress | None = None,
-    use_pool: bool | None = None, deadline: float = 30.0,
-    client_factory: ClientFactory | None = None, shard_refresh: bool = False,
+    db: sqlite_utils.Database,
+    client: httpx.AsyncClient,
+    *,
+    concurrency: int = 20,
+    per_host: int = 8,
+    all: bool = False,
+    progress: Progress | None = None,
+    use_pool: bool | None = None,
+    deadline: float = 30.0,
+    client_factory: ClientFactory | None = None,
+    shard_refresh: bool = False,
 ) -> RefreshSummary:
     """Refresh every feed that is due (every active feed with `all`) concurrently: a global
     limit and a per-host limit on requests; parsing off the event loop when there is enough of
@@ -461,11 +577,24 @@ async def refresh_feeds(
         return await fetch_feed(worker_client, feed, deadline=deadline)
 
     try:
-        if client_factory is not None and use_pool is not False and cores > 1 \
-                and len(feeds) >= SHARD_THRESHOLD and shard_refresh:
-            await run_sharded(feeds, work=work, handle=handle, client_factory=client_factory,
-                              host_of=host_of, on_error=failed, concurrency=concurrency,
-                              per_host=per_host, shards=min(cores, MAX_SHARDS))
+        if (
+            client_factory is not None
+            and use_pool is not False
+            and cores > 1
+            and len(feeds) >= SHARD_THRESHOLD
+            and shard_refresh
+        ):
+            await run_sharded(
+                feeds,
+                work=work,
+                handle=handle,
+                client_factory=client_factory,
+                host_of=host_of,
+                on_error=failed,
+                concurrency=concurrency,
+                per_host=per_host,
+                shards=min(cores, MAX_SHARDS),
+            )
             return summary
         if use_pool is None:
             use_pool = len(feeds) >= POOL_THRESHOLD and cores > 1
@@ -506,7 +635,11 @@ class SubscribeResult:
 
 def normalise_input_url(url: str) -> str | None:
     url = url.strip()
-    if url and "://" not in url and not url.startswith(("javascript:", "data:", "file:", "mailto:")):
+    if (
+        url
+        and "://" not in url
+        and not url.startswith(("javascript:", "data:", "file:", "mailto:"))
+    ):
         url = "https://" + url
     return safe_url(url)
 
@@ -528,13 +661,16 @@ def _platform_candidates(url: str) -> list[str]:
     return out
 
 
-async def discover_feed(client: httpx.AsyncClient, url: str, *,
-                        pool: Executor | LazyPool | None = None) -> tuple[str, FetchResult, Prepared]:
+async def discover_feed(
+    client: httpx.AsyncClient, url: str, *, pool: Executor | LazyPool | None = None
+) -> tuple[str, FetchResult, Prepared]:
     """Find the feed behind a URL: the URL itself when it is a feed; else the page's
     `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
     Returns (feed url, its fetch result, its parsed form); raises AggregatorError."""
     result = await fetch_url(client, url, accept=FEED_ACCEPT)
-    prepared = await _parse(result.content, result.final_url, result.content_type, result.charset, pool)
+    prepared = await _parse(
+        result.content, result.final_url, result.content_type, result.charset, pool
+    )
     if prepared.feed is not None:
         return _subscribed_url(url, result), result, prepared
     first_error = prepared.error or "not a feed"
@@ -558,7 +694,9 @@ async def discover_feed(client: httpx.AsyncClient, url: str, *,
             found = await fetch_url(client, candidate, accept=FEED_ACCEPT)
         except AggregatorError:
             continue
-        parsed = await _parse(found.content, found.final_url, found.content_type, found.charset, pool)
+        parsed = await _parse(
+            found.content, found.final_url, found.content_type, found.charset, pool
+        )
         if parsed.feed is not None:
             return _subscribed_url(candidate, found), found, parsed
     raise NotAFeedError(f"no feed found at {url} ({first_error})", url=url)
@@ -580,9 +718,15 @@ class _Found:
 
 
 async def subscribe(
-    db: sqlite_utils.Database, client: httpx.AsyncClient, urls: Sequence[str], *,
-    tags: Sequence[str] = (), full_text: bool | None = None, concurrency: int = 20,
-    per_host: int = 8, client_factory: ClientFactory | None = None,
+    db: sqlite_utils.Database,
+    client: httpx.AsyncClient,
+    urls: Sequence[str],
+    *,
+    tags: Sequence[str] = (),
+    full_text: bool | None = None,
+    concurrency: int = 20,
+    per_host: int = 8,
+    client_factory: ClientFactory | None = None,
 ) -> list[SubscribeResult]:
     """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
     entries. Idempotent: an existing subscription only gains the tags. Many URLs are fetched
@@ -607,11 +751,16 @@ async def subscribe(
     async def work(worker_client: httpx.AsyncClient, item: tuple[int, str]) -> _Found:
         try:
             feed_url, result, prepared = await discover_feed(
-                worker_client, item[1], pool=None if worker_client is not client else pool)
+                worker_client, item[1], pool=None if worker_client is not client else pool
+            )
         except AggregatorError as exc:
             return _Found(error=str(exc))
-        return _Found(feed_url=feed_url, result=dataclasses.replace(result, content=b""),
-                      body_hash=hashlib.sha1(result.content).hexdigest(), prepared=prepared)
+        return _Found(
+            feed_url=feed_url,
+            result=dataclasses.replace(result, content=b""),
+            body_hash=hashlib.sha1(result.content).hexdigest(),
+            prepared=prepared,
+        )
 
     def failed(item: tuple[int, str], exc: BaseException) -> _Found:
         return _Found(error=f"{type(exc).__name__}: {exc}"[:300])
@@ -626,25 +775,49 @@ async def subscribe(
             return
         assert found.result is not None and found.feed_url is not None
         parsed, result = found.prepared.feed, found.result
-        feed_id, created = store.add_feed(db, found.feed_url, title=parsed.title or None,
-                                          site_url=parsed.site_url, tags=tags, full_text=full_text)
+        feed_id, created = store.add_feed(
+            db,
+            found.feed_url,
+            title=parsed.title or None,
+            site_url=parsed.site_url,
+            tags=tags,
+            full_text=full_text,
+        )
         feed = store.get_feed_by_id(db, feed_id) or {}
         new, _ = store.store_entries(
-            db, feed_id, _mark_for_full_text(feed, found.prepared.records),
+            db,
+            feed_id,
+            _mark_for_full_text(feed, found.prepared.records),
             feed_fields={
-                "etag": result.etag, "last_modified": result.last_modified,
+                "etag": result.etag,
+                "last_modified": result.last_modified,
                 "body_hash": found.body_hash,
-                "last_fetched_at": store.now_iso(), "last_success_at": store.now_iso(),
-                "description": parsed.description or None, "ttl_minutes": parsed.ttl_minutes,
+                "last_fetched_at": store.now_iso(),
+                "last_success_at": store.now_iso(),
+                "description": parsed.description or None,
+                "ttl_minutes": parsed.ttl_minutes,
                 "next_check_at": _next_check(result, parsed.ttl_minutes),
             },
         )
-        res.feed_url, res.title, res.created, res.entries = found.feed_url, parsed.title, created, new
+        res.feed_url, res.title, res.created, res.entries = (
+            found.feed_url,
+            parsed.title,
+            created,
+            new,
+        )
 
     if client_factory is not None and cores > 1 and len(todo) >= SHARD_THRESHOLD:
-        await run_sharded(todo, work=work, handle=handle, client_factory=client_factory,
-                          host_of=host_of, on_error=failed, concurrency=concurrency,
-                          per_host=per_host, shards=min(cores, MAX_SHARDS))
+        await run_sharded(
+            todo,
+            work=work,
+            handle=handle,
+            client_factory=client_factory,
+            host_of=host_of,
+            on_error=failed,
+            concurrency=concurrency,
+            per_host=per_host,
+            shards=min(cores, MAX_SHARDS),
+        )
         return results
     limit = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
@@ -691,18 +864,36 @@ def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, 
         prepared = parse_and_prepare(body, item["url"], item.get("content_type"))
         if prepared.feed is None:
             raise ParseError(f"sample feed {item['file']}: {prepared.error}", url=item["url"])
-        feed_id, _ = store.add_feed(db, item["url"], title=prepared.feed.title,
-                                    site_url=prepared.feed.site_url, tags=item.get("tags", ()),
-                                    status="paused", note="sample")
+        feed_id, _ = store.add_feed(
+            db,
+            item["url"],
+            title=prepared.feed.title,
+            site_url=prepared.feed.site_url,
+            tags=item.get("tags", ()),
+            status="paused",
+            note="sample",
+        )
         records = [{**r, "fetch_status": None} for r in prepared.records]
-        new, _ = store.store_entries(db, feed_id, records, feed_fields={
-            "last_fetched_at": store.now_iso(), "description": prepared.feed.description or None})
+        new, _ = store.store_entries(
+            db,
+            feed_id,
+            records,
+            feed_fields={
+                "last_fetched_at": store.now_iso(),
+                "description": prepared.feed.description or None,
+            },
+        )
         feeds += 1
         articles += new
     for item in manifest.get("pages", []):
         body = (directory / item["file"]).read_bytes()
-        article_id, created = store.save_link(db, item["url"], tags=item.get("tags", ()),
-                                              note=item.get("note"), saved_at=item.get("saved_at"))
+        article_id, created = store.save_link(
+            db,
+            item["url"],
+            tags=item.get("tags", ()),
+            note=item.get("note"),
+            saved_at=item.get("saved_at"),
+        )
         store_page(db, article_id, body, url=item["url"], http_charset=None)
         articles += int(created)
     return feeds, articles
@@ -712,19 +903,38 @@ def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, 
 # Saved pages (read later) and full text
 
 
-def store_page(db: sqlite_utils.Database, article_id: int, body: bytes, *, url: str,
-               http_charset: str | None, feed_html: str | None = None) -> None:
+def store_page(
+    db: sqlite_utils.Database,
+    article_id: int,
+    body: bytes,
+    *,
+    url: str,
+    http_charset: str | None,
+    feed_html: str | None = None,
+) -> None:
     """Extract a downloaded page and store what it says about the article."""
     from .extract import extract_article
 
     article = extract_article(body, url=url, http_charset=http_charset, feed_html=feed_html)
-    store.record_page(db, article_id, {
-        "title": article.title, "author": article.author, "published": article.published,
-        "site_name": article.site_name, "lang": article.lang, "image": article.image,
-        "excerpt": article.excerpt, "text": article.text, "content_html": article.content_html,
-        "word_count": article.word_count, "reading_time": article.reading_time,
-        "full_text": 1 if article.text else 0, "fetch_status": "ok" if article.text else "no_text",
-    })
+    store.record_page(
+        db,
+        article_id,
+        {
+            "title": article.title,
+            "author": article.author,
+            "published": article.published,
+            "site_name": article.site_name,
+            "lang": article.lang,
+            "image": article.image,
+            "excerpt": article.excerpt,
+            "text": article.text,
+            "content_html": article.content_html,
+            "word_count": article.word_count,
+            "reading_time": article.reading_time,
+            "full_text": 1 if article.text else 0,
+            "fetch_status": "ok" if article.text else "no_text",
+        },
+    )
 
 
 def export_rows(db: sqlite_utils.Database, **filters: Any) -> list[dict[str, Any]]:
@@ -743,8 +953,10 @@ class PageSummary:
 
     def line(self) -> str:
         deferred = f", {self.deferred} left for later (host failing)" if self.deferred else ""
-        return (f"Fetched {self.total} pages: {self.ok} with text, {self.unsupported} without "
-                f"(not HTML), {self.failed} failed{deferred}, in {self.seconds:.1f}s")
+        return (
+            f"Fetched {self.total} pages: {self.ok} with text, {self.unsupported} without "
+            f"(not HTML), {self.failed} failed{deferred}, in {self.seconds:.1f}s"
+        )
 
 
 MAX_PAGE_ATTEMPTS = 6
@@ -754,12 +966,21 @@ FEED_IS_WHOLE = 0.8  # feed content with this share of the page's words is the w
 MUCH_SHORTER = 0.6  # feed content under this share of the page's words is a summary
 
 # Magic numbers of what people save that is not a web page, for servers that do not say.
-_MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"),
-          (b"GIF8", "image/gif"), (b"\xff\xd8\xff", "image/jpeg"),
-          (b"PK\x03\x04", "application/zip"),
-          (b"\x1f\x8b", "application/gzip"), (b"OggS", "audio/ogg"), (b"ID3", "audio/mpeg"))
-_KINDS = {"application/pdf": "a PDF document", "application/zip": "a zip archive",
-          "application/gzip": "a gzip archive"}
+_MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF8", "image/gif"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"OggS", "audio/ogg"),
+    (b"ID3", "audio/mpeg"),
+)
+_KINDS = {
+    "application/pdf": "a PDF document",
+    "application/zip": "a zip archive",
+    "application/gzip": "a gzip archive",
+}
 
 
 def _sniff_media_type(body: bytes, declared: str) -> str:
@@ -781,8 +1002,13 @@ def _not_html_fields(result: FetchResult, media: str) -> dict[str, Any]:
     name = unquote(urlsplit(result.final_url).path.rstrip("/").rsplit("/", 1)[-1])
     kind = _KINDS.get(media) or ("an image" if media.startswith("image/") else "a file")
     size = len(result.content)
-    shown = (f"{size / 1048576:.1f} MB" if size >= 1048576 else
-             f"{round(size / 1024)} KB" if size >= 1024 else f"{size} bytes")
+    shown = (
+        f"{size / 1048576:.1f} MB"
+        if size >= 1048576
+        else f"{round(size / 1024)} KB"
+        if size >= 1024
+        else f"{size} bytes"
+    )
     return {
         "title": name or None,
         "image": result.final_url if media.startswith("image/") else None,
@@ -791,8 +1017,12 @@ def _not_html_fields(result: FetchResult, media: str) -> dict[str, Any]:
     }
 
 
-def _extract_fields(body: bytes, url: str, http_charset: str | None, feed_words: int,
-                    ) -> dict[str, Any]:
+def _extract_fields(
+    body: bytes,
+    url: str,
+    http_charset: str | None,
+    feed_words: int,
+) -> dict[str, Any]:
     """Extraction of one page into the fields to store (runs in a worker process). The page's
     body replaces the feed's content unless the feed's content is the whole article (at least
     FEED_IS_WHOLE of the page's words): the feed's own markup is cleaner than any extraction.
@@ -801,23 +1031,40 @@ def _extract_fields(body: bytes, url: str, http_charset: str | None, feed_words:
 
     article = extract_article(body, url=url, http_charset=http_charset)
     fields: dict[str, Any] = {
-        "title": article.title, "author": article.author, "published": article.published,
-        "site_name": article.site_name, "lang": article.lang, "image": article.image,
+        "title": article.title,
+        "author": article.author,
+        "published": article.published,
+        "site_name": article.site_name,
+        "lang": article.lang,
+        "image": article.image,
         "_page_words": article.word_count,
     }
     if article.text and feed_words < FEED_IS_WHOLE * article.word_count:
-        fields.update({
-            "excerpt": article.excerpt, "text": article.text, "content_html": article.content_html,
-            "word_count": article.word_count, "reading_time": article.reading_time, "full_text": 1,
-        })
+        fields.update(
+            {
+                "excerpt": article.excerpt,
+                "text": article.text,
+                "content_html": article.content_html,
+                "word_count": article.word_count,
+                "reading_time": article.reading_time,
+                "full_text": 1,
+            }
+        )
     fields["fetch_status"] = "ok" if (article.text or feed_words) else "no_text"
     return fields
 
 
 async def fetch_pages(
-    db: sqlite_utils.Database, client: httpx.AsyncClient, *, concurrency: int = 20,
-    per_host: int = 4, progress: Progress | None = None, use_pool: bool | None = None,
-    limit: int = 10_000, only: Sequence[int] | None = None, timeout: float = PAGE_TIMEOUT,
+    db: sqlite_utils.Database,
+    client: httpx.AsyncClient,
+    *,
+    concurrency: int = 20,
+    per_host: int = 4,
+    progress: Progress | None = None,
+    use_pool: bool | None = None,
+    limit: int = 10_000,
+    only: Sequence[int] | None = None,
+    timeout: float = PAGE_TIMEOUT,
 ) -> PageSummary:
     """Download and extract the pages waiting for text: saved links, and feed entries whose
     content is only a summary. A page that is not HTML is kept as a link with a note; a failure
@@ -854,9 +1101,13 @@ async def fetch_pages(
         attempts = int(row["fetch_attempts"] or 0) + 1
         final = final or attempts >= MAX_PAGE_ATTEMPTS
         delay = max(backoff_seconds(attempts), min(retry_after, MAX_RETRY_AFTER))
-        store.record_page_error(db, row["id"], message,
-                                next_fetch_at=None if final else store.now_iso(time.time() + delay),
-                                status="failed" if final else "error")
+        store.record_page_error(
+            db,
+            row["id"],
+            message,
+            next_fetch_at=None if final else store.now_iso(time.time() + delay),
+            status="failed" if final else "error",
+        )
         summary.failed += 1
         summary.errors.append((row["url"], message))
 
@@ -869,17 +1120,25 @@ async def fetch_pages(
                 if host_failures.get(host_key, 0) >= HOST_FAILURE_LIMIT:
                     summary.deferred += 1
                     return
-                result = await fetch_url(client, url, accept=PAGE_ACCEPT, deadline=timeout,
-                                         read_timeout=min(20.0, timeout),
-                                         connect_timeout=min(10.0, timeout))
+                result = await fetch_url(
+                    client,
+                    url,
+                    accept=PAGE_ACCEPT,
+                    deadline=timeout,
+                    read_timeout=min(20.0, timeout),
+                    connect_timeout=min(10.0, timeout),
+                )
             host_failures[host_key] = 0
         except AggregatorError as exc:
             if not isinstance(exc, (HTTPStatusError, BlockedAddressError, TooLargeError)):
                 host_failures[host_key] = host_failures.get(host_key, 0) + 1
             status = exc.status if isinstance(exc, HTTPStatusError) else None
-            fail(row, str(exc), final=isinstance(exc, (BlockedAddressError, TooLargeError))
-                 or status in (410, 451),
-                 retry_after=(exc.retry_after or 0) if isinstance(exc, HTTPStatusError) else 0)
+            fail(
+                row,
+                str(exc),
+                final=isinstance(exc, (BlockedAddressError, TooLargeError)) or status in (410, 451),
+                retry_after=(exc.retry_after or 0) if isinstance(exc, HTTPStatusError) else 0,
+            )
             return
         finally:
             if progress:
@@ -933,13 +1192,19 @@ async def fetch_pages(
         for _ in range(2):  # a second round for the entries of feeds found to carry summaries
             done.update(r["id"] for r in due)
             await asyncio.gather(*(one(r) for r in due))
-            queued = {fid for fid, summaries in learned.items()
-                      if store.learn_feed_summaries(db, fid, summaries)}
+            queued = {
+                fid
+                for fid, summaries in learned.items()
+                if store.learn_feed_summaries(db, fid, summaries)
+            }
             learned.clear()
             if not queued or only is not None:
                 break
-            due = [r for r in store.pages_due(db, limit=limit)
-                   if r["feed_id"] in queued and r["id"] not in done]
+            due = [
+                r
+                for r in store.pages_due(db, limit=limit)
+                if r["feed_id"] in queued and r["id"] not in done
+            ]
     finally:
         if pool is not None:
             pool.shutdown()
@@ -947,8 +1212,9 @@ async def fetch_pages(
     return summary
 
 
-async def save_now(db: sqlite_utils.Database, client: httpx.AsyncClient,
-                   ids: Sequence[int] | None = None) -> PageSummary:
+async def save_now(
+    db: sqlite_utils.Database, client: httpx.AsyncClient, ids: Sequence[int] | None = None
+) -> PageSummary:
     """Fetch the pages of links just saved (`ids`; every pending page when None)."""
     return await fetch_pages(db, client, use_pool=False, only=ids)
 
@@ -967,8 +1233,10 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"Imported {self.format}: {self.feeds_added} new feeds ({self.feeds_existing} already "
-                f"there), {self.links_added} new links ({self.links_existing} already there)")
+        return (
+            f"Imported {self.format}: {self.feeds_added} new feeds ({self.feeds_existing} already "
+            f"there), {self.links_added} new links ({self.links_existing} already there)"
+        )
 
 
 IMPORT_CHUNK = 5_000  # links saved per bulk statement group (and per progress step)
@@ -988,8 +1256,13 @@ def read_import_file(path: str | Path, *, format: str = "auto") -> ImportBatch:
     return read_import(data, format=format, filename=path.name)
 
 
-def import_batch(db: sqlite_utils.Database, batch: ImportBatch, *, tags: Sequence[str] = (),
-                 progress: Progress | None = None) -> ImportSummary:
+def import_batch(
+    db: sqlite_utils.Database,
+    batch: ImportBatch,
+    *,
+    tags: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> ImportSummary:
     """Store what an import file holds, all or nothing (one transaction): feeds one by one
     (a few hundred), links in bulk. Nothing is fetched: the next `fetch` downloads feeds and
     pages. `progress` is told of each item stored."""
@@ -999,8 +1272,9 @@ def import_batch(db: sqlite_utils.Database, batch: ImportBatch, *, tags: Sequenc
     extra = list(tags)
     with store.transaction(db):
         for sub in batch.subscriptions:
-            _, created = store.add_feed(db, sub.url, title=sub.title, site_url=sub.site_url,
-                                        tags=list(sub.tags) + extra)
+            _, created = store.add_feed(
+                db, sub.url, title=sub.title, site_url=sub.site_url, tags=list(sub.tags) + extra
+            )
             if created:
                 summary.feeds_added += 1
             else:
@@ -1009,18 +1283,31 @@ def import_batch(db: sqlite_utils.Database, batch: ImportBatch, *, tags: Sequenc
                 progress(1)
         for start in range(0, len(batch.links), IMPORT_CHUNK):
             records = []
-            for link in batch.links[start:start + IMPORT_CHUNK]:
+            for link in batch.links[start : start + IMPORT_CHUNK]:
                 content = None
                 if link.content_html:
                     html = sanitize_html(link.content_html, base_url=link.url)
                     text = html_to_text(html)
                     words = count_words(text)
-                    content = {"content_html": html, "text": text, "word_count": words,
-                               "reading_time": reading_time(words)}
-                records.append({"url": link.url, "title": link.title, "tags": list(link.tags) + extra,
-                                "note": link.note, "saved_at": link.saved_at, "state": link.state,
-                                "starred": link.starred, "excerpt": link.excerpt,
-                                "content": content})
+                    content = {
+                        "content_html": html,
+                        "text": text,
+                        "word_count": words,
+                        "reading_time": reading_time(words),
+                    }
+                records.append(
+                    {
+                        "url": link.url,
+                        "title": link.title,
+                        "tags": list(link.tags) + extra,
+                        "note": link.note,
+                        "saved_at": link.saved_at,
+                        "state": link.state,
+                        "starred": link.starred,
+                        "excerpt": link.excerpt,
+                        "content": content,
+                    }
+                )
             added, existing = store.save_links_bulk(db, records)
             summary.links_added += added
             summary.links_existing += existing
@@ -1029,8 +1316,14 @@ def import_batch(db: sqlite_utils.Database, batch: ImportBatch, *, tags: Sequenc
     return summary
 
 
-def import_file(db: sqlite_utils.Database, path: str | Path, *, format: str = "auto",
-                tags: Sequence[str] = (), progress: Progress | None = None) -> ImportSummary:
+def import_file(
+    db: sqlite_utils.Database,
+    path: str | Path,
+    *,
+    format: str = "auto",
+    tags: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> ImportSummary:
     """Import subscriptions and links from a file, all or nothing (one transaction). Nothing is
     fetched: the next `fetch` downloads feeds and pages."""
     batch = read_import_file(path, format=format)

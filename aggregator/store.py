@@ -52,7 +52,9 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseError(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
+            raise DatabaseError(
+                f"cannot create the database folder {path.parent}: {exc.strerror}"
+            ) from None
     try:
         new_file = not path.exists() or path.stat().st_size == 0
         conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
@@ -71,7 +73,9 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as exc:
         message = str(exc)
         if "not a database" in message or "malformed" in message:
-            raise DatabaseError(f"{path} is not an Aggregator database or is corrupt ({message})") from None
+            raise DatabaseError(
+                f"{path} is not an Aggregator database or is corrupt ({message})"
+            ) from None
         if "readonly" in message or "unable to open" in message:
             raise DatabaseError(
                 f"cannot write to {path}: {message} (the database and its folder must be writable)"
@@ -181,7 +185,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID
         """
     )
-    db.execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE)")
+    db.execute(
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE)"
+    )
     db.execute(
         """
         CREATE TABLE articles_tags (
@@ -224,7 +230,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     db.execute(
         f"CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN "
-        f"INSERT INTO articles_fts(articles_fts, rowid, {cols}) VALUES ('delete', old.id, {old}); END"
+        f"INSERT INTO articles_fts(articles_fts, rowid, {cols}) "
+        f"VALUES ('delete', old.id, {old}); END"
     )
     db.execute(
         f"CREATE TRIGGER articles_au AFTER UPDATE OF {cols} ON articles BEGIN "
@@ -260,13 +267,19 @@ def m004_tag_counts_and_fts_hash(db: sqlite_utils.Database) -> None:
     And a 16 MB in-memory FTS5 hash (default 1 MB): a bulk index writes fewer, larger segments
     and merges less (measured about 1.3x faster for 50,000 articles; memory only while writing)."""
     db.execute("ALTER TABLE tags ADD COLUMN article_count INTEGER NOT NULL DEFAULT 0")
-    db.execute("UPDATE tags SET article_count = (SELECT count(*) FROM articles_tags at "
-               "WHERE at.tag_id = tags.id)")
+    db.execute(
+        "UPDATE tags SET article_count = (SELECT count(*) FROM articles_tags at "
+        "WHERE at.tag_id = tags.id)"
+    )
     db.execute(_TAG_COUNT_TRIGGER)
-    db.execute("CREATE TRIGGER articles_tags_ad AFTER DELETE ON articles_tags BEGIN "
-               "UPDATE tags SET article_count = article_count - 1 WHERE id = old.tag_id; END")
+    db.execute(
+        "CREATE TRIGGER articles_tags_ad AFTER DELETE ON articles_tags BEGIN "
+        "UPDATE tags SET article_count = article_count - 1 WHERE id = old.tag_id; END"
+    )
     db.execute("CREATE INDEX idx_tags_article_count ON tags(article_count)")
-    db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', ?)", [FTS_HASH_BYTES])
+    db.execute(
+        "INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', ?)", [FTS_HASH_BYTES]
+    )
 
 
 FACET_COLUMNS = ("feed_title", "site", "author", "state", "starred", "published_month")
@@ -277,22 +290,28 @@ def _facet_count_triggers() -> list[str]:
         return "; ".join(
             f"INSERT INTO facet_counts (facet, value, n) SELECT '{c}', {ref}.{c}, {sign}1 "
             f"WHERE {ref}.{c} IS NOT NULL ON CONFLICT (facet, value) DO UPDATE SET n = n {sign} 1"
-            for c in FACET_COLUMNS)
+            for c in FACET_COLUMNS
+        )
+
     changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in FACET_COLUMNS)
     return [
         f"CREATE TRIGGER articles_facets_ai AFTER INSERT ON articles BEGIN {bump('new', '+')}; END",
         f"CREATE TRIGGER articles_facets_ad AFTER DELETE ON articles BEGIN {bump('old', '-')}; END",
-        "CREATE TRIGGER articles_facets_au AFTER UPDATE OF feed_title, site, author, state, starred, "
-        f"published, sort_date ON articles WHEN {changed} BEGIN {bump('old', '-')}; {bump('new', '+')}; END",
+        "CREATE TRIGGER articles_facets_au AFTER UPDATE OF feed_title, site, author, state, "
+        f"starred, published, sort_date ON articles WHEN {changed} "
+        f"BEGIN {bump('old', '-')}; {bump('new', '+')}; END",
     ]
 
 
 def count_facets(db: sqlite_utils.Database, *, from_id: int = 0) -> None:
     """Add the facet values of articles from_id.. to facet_counts (bulk paths, triggers off)."""
     for c in FACET_COLUMNS:
-        db.execute(f"INSERT INTO facet_counts (facet, value, n) SELECT * FROM (SELECT '{c}', {c}, "
-                   f"count(*) FROM articles WHERE id >= ? AND {c} IS NOT NULL GROUP BY {c}) WHERE true "
-                   "ON CONFLICT (facet, value) DO UPDATE SET n = n + excluded.n", [from_id])
+        db.execute(
+            f"INSERT INTO facet_counts (facet, value, n) SELECT * FROM (SELECT '{c}', {c}, "
+            f"count(*) FROM articles WHERE id >= ? AND {c} IS NOT NULL GROUP BY {c}) WHERE true "
+            "ON CONFLICT (facet, value) DO UPDATE SET n = n + excluded.n",
+            [from_id],
+        )
 
 
 @migrations()
@@ -300,26 +319,41 @@ def m005_facet_counts(db: sqlite_utils.Database) -> None:
     """The whole table's facet counts (value -> articles), kept in step with `articles` by
     triggers: the articles page without filters reads them instead of grouping a million rows
     per facet (~50 ms each at 1M). Filtered pages still count their own rows."""
-    db.execute("CREATE TABLE facet_counts (facet TEXT NOT NULL, value NOT NULL, n INTEGER NOT NULL, "
-               "PRIMARY KEY (facet, value)) WITHOUT ROWID")
+    db.execute(
+        "CREATE TABLE facet_counts (facet TEXT NOT NULL, value NOT NULL, n INTEGER NOT NULL, "
+        "PRIMARY KEY (facet, value)) WITHOUT ROWID"
+    )
     count_facets(db)
     for sql in _facet_count_triggers():
         db.execute(sql)
+
+
+@migrations()
+def m006_facet_columns_index(db: sqlite_utils.Database) -> None:
+    """The facet columns by id, in one narrow index: facets of a large filtered page (a tag on
+    a quarter of the articles) are counted over its 5,000 most recently added rows, and reading
+    those through this index takes ~10 ms instead of ~50-300 ms of scattered article rows.
+    ~2-8 s on a million articles; rows arrive in id order, so inserts only append to it."""
+    db.execute(
+        f"CREATE INDEX IF NOT EXISTS idx_articles_facets ON articles(id, {', '.join(FACET_COLUMNS)})"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 
 
-def _one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+def _one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
     row = db.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+def _rows(
+    db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+) -> list[dict[str, Any]]:
     cursor = db.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def normalise_tags(tags: Iterable[str]) -> list[str]:
@@ -379,27 +413,46 @@ def add_feed(
             sets = ", ".join(f"{k} = :{k}" for k in updates)
             db.execute(f"UPDATE feeds SET {sets} WHERE id = :id", {**updates, "id": existing["id"]})
             if tags:
-                ids = [r[0] for r in db.execute(
-                    "SELECT article_id FROM feed_entries WHERE feed_id = ?", [existing["id"]])]
+                ids = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT article_id FROM feed_entries WHERE feed_id = ?", [existing["id"]]
+                    )
+                ]
                 _add_tags(db, ids, tags)
             return int(existing["id"]), False
         cursor = db.execute(
             "INSERT INTO feeds (url, title, site_url, tags, full_text, status, created_at, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [url, title, site_url, json.dumps(tags, ensure_ascii=False),
-             None if full_text is None else int(full_text), status, now_iso(), note],
+            [
+                url,
+                title,
+                site_url,
+                json.dumps(tags, ensure_ascii=False),
+                None if full_text is None else int(full_text),
+                status,
+                now_iso(),
+                note,
+            ],
         )
         return int(cursor.lastrowid or 0), True
 
 
-def add_feeds_bulk(db: sqlite_utils.Database, feeds: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+def add_feeds_bulk(
+    db: sqlite_utils.Database, feeds: Sequence[Mapping[str, Any]]
+) -> tuple[int, int]:
     """Add many feeds in one transaction (imports). Each mapping: url, title, site_url, tags.
     Returns (added, updated)."""
     added = updated = 0
     with transaction(db):
         for feed in feeds:
-            _, created = add_feed(db, feed["url"], title=feed.get("title"),
-                                  site_url=feed.get("site_url"), tags=feed.get("tags") or ())
+            _, created = add_feed(
+                db,
+                feed["url"],
+                title=feed.get("title"),
+                site_url=feed.get("site_url"),
+                tags=feed.get("tags") or (),
+            )
             if created:
                 added += 1
             else:
@@ -439,7 +492,9 @@ def list_feeds(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return rows
 
 
-def feeds_due(db: sqlite_utils.Database, *, now: str | None = None, all: bool = False) -> list[dict[str, Any]]:
+def feeds_due(
+    db: sqlite_utils.Database, *, now: str | None = None, all: bool = False
+) -> list[dict[str, Any]]:
     """Feeds to refresh: active ones (`ok`, `failing`) whose next check time has come, or every
     active one with `all`. Gone and paused feeds never: `aggregator resume` brings them back."""
     if all:
@@ -461,7 +516,11 @@ def update_feed(db: sqlite_utils.Database, feed_id: int, **fields: Any) -> None:
 
 
 def record_feed_error(
-    db: sqlite_utils.Database, feed_id: int, message: str, *, status: str = "failing",
+    db: sqlite_utils.Database,
+    feed_id: int,
+    message: str,
+    *,
+    status: str = "failing",
     next_check_at: str | None = None,
 ) -> None:
     now = now_iso()
@@ -486,18 +545,39 @@ def move_feed(db: sqlite_utils.Database, feed_id: int, new_url: str) -> bool:
 # Articles from feeds
 
 
-_ENTRY_COLUMNS = ("id", "url", "title", "author", "published", "updated", "sort_date",
-                  "first_seen_at", "feed_id", "feed_title", "site", "categories", "excerpt", "text",
-                  "content_html", "word_count", "reading_time", "image", "content_hash",
-                  "updated_at", "fetch_status")
+_ENTRY_COLUMNS = (
+    "id",
+    "url",
+    "title",
+    "author",
+    "published",
+    "updated",
+    "sort_date",
+    "first_seen_at",
+    "feed_id",
+    "feed_title",
+    "site",
+    "categories",
+    "excerpt",
+    "text",
+    "content_html",
+    "word_count",
+    "reading_time",
+    "image",
+    "content_hash",
+    "updated_at",
+    "fetch_status",
+)
 _ENTRY_INSERT_ROWS = 400  # rows per multi-row INSERT (21 parameters each, under SQLite's limit)
-_OLD_ENTRY = ("SELECT id, title, author, published, updated, content_hash, content_updates, "
-              "full_text, url FROM articles WHERE id IN ({marks})")
+_OLD_ENTRY = (
+    "SELECT id, title, author, published, updated, content_hash, content_updates, "
+    "full_text, url FROM articles WHERE id IN ({marks})"
+)
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def store_entries(
@@ -539,16 +619,26 @@ def store_entries(
         by_key: dict[str, int] = {}
         for chunk in _chunks(list(dict.fromkeys(rec["key"] for rec in records))):
             marks = ",".join("?" * len(chunk))
-            by_key.update(db.execute(
-                f"SELECT key, article_id FROM feed_entries WHERE feed_id = ? AND key IN ({marks})",
-                [feed_id, *chunk]).fetchall())
+            by_key.update(
+                db.execute(
+                    "SELECT key, article_id FROM feed_entries "
+                    f"WHERE feed_id = ? AND key IN ({marks})",
+                    [feed_id, *chunk],
+                ).fetchall()
+            )
         by_url: dict[str, int] = {}
-        urls = list(dict.fromkeys(rec["url"] for rec in records
-                                  if rec["key"] not in by_key and rec.get("url")))
+        urls = list(
+            dict.fromkeys(
+                rec["url"] for rec in records if rec["key"] not in by_key and rec.get("url")
+            )
+        )
         for chunk in _chunks(urls):
             marks = ",".join("?" * len(chunk))
-            by_url.update(db.execute(f"SELECT url, id FROM articles WHERE url IN ({marks})",
-                                     list(chunk)).fetchall())
+            by_url.update(
+                db.execute(
+                    f"SELECT url, id FROM articles WHERE url IN ({marks})", list(chunk)
+                ).fetchall()
+            )
         old_rows: dict[int, dict[str, Any]] = {}
         known = list(dict.fromkeys(by_key.values()))
         for chunk in _chunks(known):
@@ -564,11 +654,15 @@ def store_entries(
         def flush() -> None:
             for chunk in _chunks(pending, _ENTRY_INSERT_ROWS):
                 marks = ",".join(["(" + ",".join("?" * len(_ENTRY_COLUMNS)) + ")"] * len(chunk))
-                db.execute(f"INSERT INTO articles ({', '.join(_ENTRY_COLUMNS)}) VALUES {marks}",
-                           [v for r in chunk for v in r[:-1]])  # the last is the key
+                db.execute(
+                    f"INSERT INTO articles ({', '.join(_ENTRY_COLUMNS)}) VALUES {marks}",
+                    [v for r in chunk for v in r[:-1]],
+                )  # the last is the key
             db.conn.executemany(
-                "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
-                [(feed_id, r[-1], r[0], now) for r in pending])
+                "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(feed_id, r[-1], r[0], now) for r in pending],
+            )
             pending.clear()
             pending_urls.clear()
 
@@ -577,8 +671,9 @@ def store_entries(
             if article_id is None and rec.get("url"):
                 if rec["url"] in pending_urls:
                     flush()  # the same link twice in one document: the second joins the first
-                    by_url[rec["url"]] = int(_one(db, "SELECT id FROM articles WHERE url = ?",
-                                                  [rec["url"]]))
+                    by_url[rec["url"]] = int(
+                        _one(db, "SELECT id FROM articles WHERE url = ?", [rec["url"]])
+                    )
                 article_id = by_url.get(rec["url"])
                 if article_id is not None:
                     # A changed guid with a stable link, or a story from a second feed.
@@ -599,13 +694,32 @@ def store_entries(
                 article_id, next_id = next_id, next_id + 1
                 v = _entry_values(rec)
                 published = rec.get("published")
-                pending.append((
-                    article_id, v["url"], v["title"], v["author"], v["published"], v["updated"],
-                    min(published, now) if published else now, now, feed_id, feed_title,
-                    v["site"], v["categories"], v["excerpt"], v["text"], v["content_html"],
-                    v["word_count"], v["reading_time"], v["image"], v["content_hash"], now,
-                    rec.get("fetch_status"), rec["key"],
-                ))
+                pending.append(
+                    (
+                        article_id,
+                        v["url"],
+                        v["title"],
+                        v["author"],
+                        v["published"],
+                        v["updated"],
+                        min(published, now) if published else now,
+                        now,
+                        feed_id,
+                        feed_title,
+                        v["site"],
+                        v["categories"],
+                        v["excerpt"],
+                        v["text"],
+                        v["content_html"],
+                        v["word_count"],
+                        v["reading_time"],
+                        v["image"],
+                        v["content_hash"],
+                        now,
+                        rec.get("fetch_status"),
+                        rec["key"],
+                    )
+                )
                 if v["url"]:
                     pending_urls.add(v["url"])
                 tagged.append(article_id)
@@ -619,10 +733,13 @@ def store_entries(
         if joined:
             db.execute(
                 "UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries "
-                "WHERE feed_id = ?) WHERE id = ?", [feed_id, feed_id])
+                "WHERE feed_id = ?) WHERE id = ?",
+                [feed_id, feed_id],
+            )
         elif new:
-            db.execute("UPDATE feeds SET article_count = article_count + ? WHERE id = ?",
-                       [new, feed_id])
+            db.execute(
+                "UPDATE feeds SET article_count = article_count + ? WHERE id = ?", [new, feed_id]
+            )
     return new, updated
 
 
@@ -645,8 +762,14 @@ def _entry_values(rec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _update_entry(db: sqlite_utils.Database, article_id: int, rec: Mapping[str, Any], now: str,
-                  *, old: Mapping[str, Any] | None = None) -> bool:
+def _update_entry(
+    db: sqlite_utils.Database,
+    article_id: int,
+    rec: Mapping[str, Any],
+    now: str,
+    *,
+    old: Mapping[str, Any] | None = None,
+) -> bool:
     """Update a known entry in place when it changed. User fields (tags, note, state, starred,
     saved) are never touched. Content changes without a new `updated` date are capped, so a feed
     that embeds the time does not rewrite itself forever. `old`: its row, when already read."""
@@ -667,20 +790,37 @@ def _update_entry(db: sqlite_utils.Database, article_id: int, rec: Mapping[str, 
         return False
     if content_changed and not meta_changed and old["content_updates"] >= MAX_CONTENT_UPDATES:
         return False
-    sets = ["title = :title", "author = :author", "published = :published", "updated = :updated",
-            "categories = :categories", "image = coalesce(:image, image)", "updated_at = :now"]
+    sets = [
+        "title = :title",
+        "author = :author",
+        "published = :published",
+        "updated = :updated",
+        "categories = :categories",
+        "image = coalesce(:image, image)",
+        "updated_at = :now",
+    ]
     if content_changed:
         sets.append("content_hash = :content_hash")
         sets.append("content_updates = content_updates + " + ("0" if meta_changed else "1"))
         if not old["full_text"]:
-            sets += ["content_html = :content_html", "text = :text", "excerpt = :excerpt",
-                     "word_count = :word_count", "reading_time = :reading_time"]
+            sets += [
+                "content_html = :content_html",
+                "text = :text",
+                "excerpt = :excerpt",
+                "word_count = :word_count",
+                "reading_time = :reading_time",
+            ]
     if values["url"] and values["url"] != old["url"]:
-        taken = _one(db, "SELECT id FROM articles WHERE url = ? AND id != ?", [values["url"], article_id])
+        taken = _one(
+            db, "SELECT id FROM articles WHERE url = ? AND id != ?", [values["url"], article_id]
+        )
         if taken is None:
             sets.append("url = :url")
             sets.append("site = :site")
-    db.execute(f"UPDATE articles SET {', '.join(sets)} WHERE id = :id", {**values, "now": now, "id": article_id})
+    db.execute(
+        f"UPDATE articles SET {', '.join(sets)} WHERE id = :id",
+        {**values, "now": now, "id": article_id},
+    )
     return True
 
 
@@ -698,7 +838,7 @@ def _tag_ids(db: sqlite_utils.Database, names: Sequence[str]) -> list[int]:
 
 def _sync_tags_json(db: sqlite_utils.Database, article_ids: Sequence[int]) -> None:
     for start in range(0, len(article_ids), 500):
-        chunk = list(article_ids[start:start + 500])
+        chunk = list(article_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         db.execute(
             f"""
@@ -724,7 +864,9 @@ def _add_tags(db: sqlite_utils.Database, article_ids: Sequence[int], tags: Seque
     _sync_tags_json(db, list(article_ids))
 
 
-def _remove_tags(db: sqlite_utils.Database, article_ids: Sequence[int], tags: Sequence[str]) -> None:
+def _remove_tags(
+    db: sqlite_utils.Database, article_ids: Sequence[int], tags: Sequence[str]
+) -> None:
     for tag in normalise_tags(tags):
         for article_id in article_ids:
             db.execute(
@@ -740,13 +882,20 @@ def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
     return None if value is None else int(value)
 
 
-def change_tags(db: sqlite_utils.Database, article_id: int, *, add: Sequence[str] = (),
-                remove: Sequence[str] = ()) -> list[str]:
+def change_tags(
+    db: sqlite_utils.Database,
+    article_id: int,
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> list[str]:
     with transaction(db):
         _add_tags(db, [article_id], add)
         if remove:
             _remove_tags(db, [article_id], remove)
-        return list(json.loads(_one(db, "SELECT tags FROM articles WHERE id = ?", [article_id]) or "[]"))
+        return list(
+            json.loads(_one(db, "SELECT tags FROM articles WHERE id = ?", [article_id]) or "[]")
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,7 +920,9 @@ def save_link(
     Returns (article id, created)."""
     now = now_iso()
     with transaction(db):
-        existing = _rows(db, "SELECT id, saved, saved_at, title, fetch_status FROM articles WHERE url = ?", [url])
+        existing = _rows(
+            db, "SELECT id, saved, saved_at, title, fetch_status FROM articles WHERE url = ?", [url]
+        )
         if existing:
             row = existing[0]
             article_id = int(row["id"])
@@ -789,25 +940,39 @@ def save_link(
             if starred:
                 sets["starred"] = 1
             if (row["fetch_status"] is None and not row["title"]) or row["fetch_status"] in (
-                    "error", "failed"):
+                "error",
+                "failed",
+            ):
                 # never fetched, or failed before: saving it again asks for the page again
                 sets["fetch_status"] = "pending"
                 sets["next_fetch_at"] = None
             assignments = ", ".join(f"{k} = :{k}" for k in sets)
-            db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id})
+            db.execute(
+                f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id}
+            )
             created = False
         else:
             when = saved_at or now
             values = {
-                "url": url, "title": title or "", "sort_date": min(when, now), "now": now,
-                "site": site_of(url), "saved_at": when, "note": note,
+                "url": url,
+                "title": title or "",
+                "sort_date": min(when, now),
+                "now": now,
+                "site": site_of(url),
+                "saved_at": when,
+                "note": note,
                 "state": state if state in ARTICLE_STATES else "unread",
-                "starred": int(bool(starred)), "excerpt": excerpt,
+                "starred": int(bool(starred)),
+                "excerpt": excerpt,
                 "fetch_status": "pending",
             }
             if content:
-                values.update({k: content.get(k) for k in ("text", "content_html", "word_count",
-                                                          "reading_time")})
+                values.update(
+                    {
+                        k: content.get(k)
+                        for k in ("text", "content_html", "word_count", "reading_time")
+                    }
+                )
             cursor = db.execute(
                 """
                 INSERT INTO articles (url, title, sort_date, first_seen_at, site, saved, saved_at,
@@ -815,9 +980,16 @@ def save_link(
                     word_count, reading_time)
                 VALUES (:url, :title, :sort_date, :now, :site, 1, :saved_at, :note, :state,
                     :starred, :excerpt, :fetch_status, :now, coalesce(:text, ''),
-                    coalesce(:content_html, ''), coalesce(:word_count, 0), coalesce(:reading_time, 0))
+                    coalesce(:content_html, ''), coalesce(:word_count, 0),
+                    coalesce(:reading_time, 0))
                 """,
-                {"text": None, "content_html": None, "word_count": None, "reading_time": None, **values},
+                {
+                    "text": None,
+                    "content_html": None,
+                    "word_count": None,
+                    "reading_time": None,
+                    **values,
+                },
             )
             article_id = int(cursor.lastrowid or 0)
             created = True
@@ -866,8 +1038,10 @@ def _merge_repeats(links: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str,
 def _ai_trigger_sql() -> str:
     cols = ", ".join(FTS_COLUMNS)
     new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
-    return (f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
-            f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END")
+    return (
+        f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
+        f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END"
+    )
 
 
 _AUTHORITY = re.compile(r"^[^:/?#]*://([^/?#]*)")
@@ -896,16 +1070,19 @@ def _resolve_tags(
     by_name: dict[str, tuple[int, str]] = {}
     distinct = sorted({name for names in wanted.values() for name in names})
     for start in range(0, len(distinct), 500):  # the tags known already, then the new ones
-        chunk = distinct[start:start + 500]
+        chunk = distinct[start : start + 500]
         marks = ",".join("?" * len(chunk))
         # keyed as the column's NOCASE compares: ASCII letters folded, nothing else
-        found = {str(n).translate(_ASCII_LOWER): (int(i), str(n)) for i, n in
-                 db.execute(f"SELECT id, name FROM tags WHERE name IN ({marks})", chunk)}
+        found = {
+            str(n).translate(_ASCII_LOWER): (int(i), str(n))
+            for i, n in db.execute(f"SELECT id, name FROM tags WHERE name IN ({marks})", chunk)
+        }
         for name in chunk:
             fold = name.translate(_ASCII_LOWER)
             if fold not in found:
-                db.execute("INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO NOTHING",
-                           [name])
+                db.execute(
+                    "INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name]
+                )
                 row = db.execute("SELECT id, name FROM tags WHERE name = ?", [name]).fetchone()
                 found[fold] = (int(row[0]), str(row[1]))
             by_name[name] = found[fold]
@@ -935,14 +1112,21 @@ def save_links_bulk(
         found: dict[str, dict[str, Any]] = {}
         urls = list(merged)
         for start in range(0, len(urls), 500):
-            chunk = urls[start:start + 500]
+            chunk = urls[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for known in _rows(db, "SELECT id, url, saved, saved_at, title, note, state, starred, "
-                                   f"fetch_status FROM articles WHERE url IN ({marks})", chunk):
+            for known in _rows(
+                db,
+                "SELECT id, url, saved, saved_at, title, note, state, starred, "
+                f"fetch_status FROM articles WHERE url IN ({marks})",
+                chunk,
+            ):
                 found[known["url"]] = known
         tag_lists = _resolve_tags(db, (link.get("tags") or () for link in merged.values()))
-        encoded = {name: json.dumps(name, ensure_ascii=False)
-                   for pairs in tag_lists.values() for _, name in pairs}
+        encoded = {
+            name: json.dumps(name, ensure_ascii=False)
+            for pairs in tag_lists.values()
+            for _, name in pairs
+        }
         sites: dict[str, str | None] = {}
         changed: list[dict[str, Any]] = []
         retitled: list[dict[str, Any]] = []
@@ -960,27 +1144,43 @@ def save_links_bulk(
                 if key not in sites:
                     sites[key] = site_of(url)
                 state = link.get("state")
-                fresh.append((
-                    url, link.get("title") or "", min(when, now), now, sites[key], when,
-                    link.get("note"), state if state in ARTICLE_STATES else "unread",
-                    int(bool(link.get("starred"))), link.get("excerpt"),
-                    "ok" if content else "pending", int(bool(content)), now,
-                    content.get("text") or "", content.get("content_html") or "",
-                    content.get("word_count") or 0, content.get("reading_time") or 0,
-                    # the JSON column as _sync_tags_json writes it, without a second pass
-                    "[" + ",".join(encoded[name] for _, name in tags) + "]",
-                ))
+                fresh.append(
+                    (
+                        url,
+                        link.get("title") or "",
+                        min(when, now),
+                        now,
+                        sites[key],
+                        when,
+                        link.get("note"),
+                        state if state in ARTICLE_STATES else "unread",
+                        int(bool(link.get("starred"))),
+                        link.get("excerpt"),
+                        "ok" if content else "pending",
+                        int(bool(content)),
+                        now,
+                        content.get("text") or "",
+                        content.get("content_html") or "",
+                        content.get("word_count") or 0,
+                        content.get("reading_time") or 0,
+                        # the JSON column as _sync_tags_json writes it, without a second pass
+                        "[" + ",".join(encoded[name] for _, name in tags) + "]",
+                    )
+                )
                 fresh_tags.append(tags)
                 continue
             old_pairs += [(int(row["id"]), tag_id) for tag_id, _ in tags]
             first = row["saved_at"]
             if link.get("saved_at") and first:
                 first = min(first, link["saved_at"])
-            new = {"saved": 1, "saved_at": first or link.get("saved_at") or now,
-                   "note": link.get("note") or row["note"],
-                   "state": link["state"] if link.get("state") in ARTICLE_STATES else row["state"],
-                   "starred": 1 if link.get("starred") else row["starred"],
-                   "fetch_status": row["fetch_status"]}
+            new = {
+                "saved": 1,
+                "saved_at": first or link.get("saved_at") or now,
+                "note": link.get("note") or row["note"],
+                "state": link["state"] if link.get("state") in ARTICLE_STATES else row["state"],
+                "starred": 1 if link.get("starred") else row["starred"],
+                "fetch_status": row["fetch_status"],
+            }
             if row["fetch_status"] is None and not row["title"]:
                 new["fetch_status"] = "pending"
             if link.get("title") and not row["title"]:
@@ -991,18 +1191,23 @@ def save_links_bulk(
             db.conn.executemany(
                 "UPDATE articles SET saved = :saved, saved_at = :saved_at, note = :note, "
                 "state = :state, starred = :starred, fetch_status = :fetch_status, "
-                "updated_at = :now WHERE id = :id", changed)
+                "updated_at = :now WHERE id = :id",
+                changed,
+            )
         if retitled:  # apart, so that only these rows go through the full-text update trigger
             db.conn.executemany(
-                "UPDATE articles SET title = :title, updated_at = :now WHERE id = :id", retitled)
-        insert_pair = ("INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?) "
-                       "ON CONFLICT DO NOTHING")
+                "UPDATE articles SET title = :title, updated_at = :now WHERE id = :id", retitled
+            )
+        insert_pair = (
+            "INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+        )
         if fresh:
             first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
             # Index after inserting: one FTS5 statement instead of a trigger per row. Only when
             # the trigger is the one this module made (else it is left to do its work).
-            trigger = _one(db, "SELECT sql FROM sqlite_master "
-                               "WHERE type = 'trigger' AND name = 'articles_ai'")
+            trigger = _one(
+                db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'"
+            )
             index_after = len(fresh) >= BULK_INDEX_AFTER and trigger == _ai_trigger_sql()
             if index_after:
                 db.execute("DROP TRIGGER articles_ai")
@@ -1014,9 +1219,15 @@ def save_links_bulk(
                 if cache_size > -BULK_CACHE_KIB:
                     db.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
             facet_trigger = _facet_count_triggers()[0]
-            count_after = len(fresh) >= BULK_INDEX_AFTER and _one(
-                db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-                    "AND name = 'articles_facets_ai'") == facet_trigger
+            count_after = (
+                len(fresh) >= BULK_INDEX_AFTER
+                and _one(
+                    db,
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                    "AND name = 'articles_facets_ai'",
+                )
+                == facet_trigger
+            )
             if count_after:  # six upserts per row -> six GROUP BYs over the new rows
                 db.execute("DROP TRIGGER articles_facets_ai")
             db.conn.executemany(_BULK_INSERT, fresh)
@@ -1025,31 +1236,42 @@ def save_links_bulk(
                 db.execute(facet_trigger)
             if index_after:
                 cols = ", ".join(FTS_COLUMNS)
-                db.execute(f"INSERT INTO articles_fts(rowid, {cols}) "
-                           f"SELECT id, {cols} FROM articles WHERE id >= ? ORDER BY id", [first_id])
+                db.execute(
+                    f"INSERT INTO articles_fts(rowid, {cols}) "
+                    f"SELECT id, {cols} FROM articles WHERE id >= ? ORDER BY id",
+                    [first_id],
+                )
                 db.execute(trigger)
             # Rows got consecutive ids from first_id (INTEGER PRIMARY KEY takes max + 1).
             last = int(_one(db, "SELECT max(id) FROM articles"))
             if last != first_id + len(fresh) - 1:
                 raise DatabaseError(f"bulk insert: ids {first_id}..{last} for {len(fresh)} rows")
-            _insert_new_pairs(db, [(first_id + i, tag_id) for i, tags in enumerate(fresh_tags)
-                                   for tag_id, _ in tags])
+            _insert_new_pairs(
+                db,
+                [(first_id + i, tag_id) for i, tags in enumerate(fresh_tags) for tag_id, _ in tags],
+            )
         # On existing rows only pairs not there yet count: their JSON column is rewritten.
         have: set[tuple[int, int]] = set()
         touched = sorted({a for a, _ in old_pairs})
         for start in range(0, len(touched), 500):
-            some = touched[start:start + 500]
+            some = touched[start : start + 500]
             marks = ",".join("?" * len(some))
-            have.update(db.execute("SELECT article_id, tag_id FROM articles_tags "
-                                   f"WHERE article_id IN ({marks})", some).fetchall())
+            have.update(
+                db.execute(
+                    f"SELECT article_id, tag_id FROM articles_tags WHERE article_id IN ({marks})",
+                    some,
+                ).fetchall()
+            )
         missing = [pair for pair in old_pairs if pair not in have]
         db.conn.executemany(insert_pair, missing)
         _sync_tags_json(db, sorted({a for a, _ in missing}))
     return len(fresh), len(merged) - len(fresh)
 
 
-_TAG_COUNT_TRIGGER = ("CREATE TRIGGER articles_tags_ai AFTER INSERT ON articles_tags BEGIN "
-                      "UPDATE tags SET article_count = article_count + 1 WHERE id = new.tag_id; END")
+_TAG_COUNT_TRIGGER = (
+    "CREATE TRIGGER articles_tags_ai AFTER INSERT ON articles_tags BEGIN "
+    "UPDATE tags SET article_count = article_count + 1 WHERE id = new.tag_id; END"
+)
 
 
 def _insert_new_pairs(db: sqlite_utils.Database, pairs: Sequence[tuple[int, int]]) -> None:
@@ -1058,7 +1280,9 @@ def _insert_new_pairs(db: sqlite_utils.Database, pairs: Sequence[tuple[int, int]
     of the 1.3 s that 80,000 pairs took)."""
     if not pairs:
         return
-    trigger = _one(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_tags_ai'")
+    trigger = _one(
+        db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_tags_ai'"
+    )
     ours = trigger == _TAG_COUNT_TRIGGER
     if ours:
         db.execute("DROP TRIGGER articles_tags_ai")
@@ -1068,8 +1292,10 @@ def _insert_new_pairs(db: sqlite_utils.Database, pairs: Sequence[tuple[int, int]
         per_tag: dict[int, int] = {}
         for _, tag_id in pairs:
             per_tag[tag_id] = per_tag.get(tag_id, 0) + 1
-        db.conn.executemany("UPDATE tags SET article_count = article_count + ? WHERE id = ?",
-                            [(n, tag_id) for tag_id, n in per_tag.items()])
+        db.conn.executemany(
+            "UPDATE tags SET article_count = article_count + ? WHERE id = ?",
+            [(n, tag_id) for tag_id, n in per_tag.items()],
+        )
 
 
 BULK_SETTINGS_CACHE_KIB = 262_144  # page cache of a bulk ingest (256 MB; restored after)
@@ -1084,7 +1310,10 @@ def bulk_settings(db: sqlite_utils.Database) -> Iterator[None]:
     if db.conn.in_transaction:
         yield
         return
-    cache_size, synchronous = int(_one(db, "PRAGMA cache_size")), int(_one(db, "PRAGMA synchronous"))
+    cache_size, synchronous = (
+        int(_one(db, "PRAGMA cache_size")),
+        int(_one(db, "PRAGMA synchronous")),
+    )
     db.execute(f"PRAGMA cache_size = {min(cache_size, -BULK_SETTINGS_CACHE_KIB)}")
     db.execute("PRAGMA synchronous = OFF")
     try:
@@ -1107,10 +1336,14 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
         urls = [r["url"] for r in records if r.get("url")]
         known: set[str] = set()
         for start in range(0, len(urls), 500):
-            chunk = urls[start:start + 500]
+            chunk = urls[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            known.update(u for (u,) in db.execute(
-                f"SELECT url FROM articles WHERE url IN ({marks})", chunk).fetchall())
+            known.update(
+                u
+                for (u,) in db.execute(
+                    f"SELECT url FROM articles WHERE url IN ({marks})", chunk
+                ).fetchall()
+            )
         fresh = [r for r in records if not r.get("url") or r["url"] not in known]
         if not fresh:
             return 0
@@ -1123,17 +1356,43 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
                 for name in names:
                     if name.lower() not in stored_name:
                         (tag_id,) = _tag_ids(db, [name])
-                        stored_name[name.lower()] = (tag_id, str(_one(
-                            db, "SELECT name FROM tags WHERE id = ?", [tag_id])))
+                        stored_name[name.lower()] = (
+                            tag_id,
+                            str(_one(db, "SELECT name FROM tags WHERE id = ?", [tag_id])),
+                        )
                 pairs = sorted((stored_name[n.lower()] for n in names), key=lambda p: p[1].lower())
-                tag_cache[raw] = ([i for i, _ in pairs], json.dumps(
-                    [n for _, n in pairs], ensure_ascii=False, separators=(",", ":")))
+                tag_cache[raw] = (
+                    [i for i, _ in pairs],
+                    json.dumps([n for _, n in pairs], ensure_ascii=False, separators=(",", ":")),
+                )
             return tag_cache[raw]
+
         first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
-        columns = ("url", "title", "author", "published", "updated", "sort_date", "first_seen_at",
-                   "feed_id", "feed_title", "site", "tags", "excerpt", "text", "content_html",
-                   "word_count", "reading_time", "saved", "saved_at", "state", "starred",
-                   "updated_at", "fetch_status", "full_text")
+        columns = (
+            "url",
+            "title",
+            "author",
+            "published",
+            "updated",
+            "sort_date",
+            "first_seen_at",
+            "feed_id",
+            "feed_title",
+            "site",
+            "tags",
+            "excerpt",
+            "text",
+            "content_html",
+            "word_count",
+            "reading_time",
+            "saved",
+            "saved_at",
+            "state",
+            "starred",
+            "updated_at",
+            "fetch_status",
+            "full_text",
+        )
         rows = []
         pairs: list[tuple[int, int]] = []
         entries: list[tuple[int, str, int, str]] = []
@@ -1143,27 +1402,48 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
             published = rec.get("published")
             when = rec.get("saved_at") if rec.get("saved") and not published else published
             values = {
-                "title": "", "text": "", "content_html": "", "word_count": 0, "reading_time": 0,
-                "saved": 0, "state": "unread", "starred": 0, "full_text": 0, **rec,
-                "sort_date": min(when, now) if when else now, "first_seen_at": now,
+                "title": "",
+                "text": "",
+                "content_html": "",
+                "word_count": 0,
+                "reading_time": 0,
+                "saved": 0,
+                "state": "unread",
+                "starred": 0,
+                "full_text": 0,
+                **rec,
+                "sort_date": min(when, now) if when else now,
+                "first_seen_at": now,
                 "updated_at": now,
                 "tags": tags_json,
             }
             rows.append((article_id, *(values.get(c) for c in columns)))
             pairs += [(article_id, tag_id) for tag_id in tag_ids]
             if rec.get("feed_id") is not None:
-                entries.append((int(rec["feed_id"]), str(rec.get("key") or rec["url"]), article_id, now))
-        trigger = _one(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'")
+                entries.append(
+                    (int(rec["feed_id"]), str(rec.get("key") or rec["url"]), article_id, now)
+                )
+        trigger = _one(
+            db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'"
+        )
         index_after = trigger == _ai_trigger_sql()
         if index_after:
             db.execute("DROP TRIGGER articles_ai")
         facet_trigger = _facet_count_triggers()[0]
-        count_after = _one(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-                               "AND name = 'articles_facets_ai'") == facet_trigger
+        count_after = (
+            _one(
+                db,
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND name = 'articles_facets_ai'",
+            )
+            == facet_trigger
+        )
         if count_after:  # six upserts per row -> six GROUP BYs over the new rows
             db.execute("DROP TRIGGER articles_facets_ai")
         marks = ", ".join("?" * (len(columns) + 1))
-        db.conn.executemany(f"INSERT INTO articles (id, {', '.join(columns)}) VALUES ({marks})", rows)
+        db.conn.executemany(
+            f"INSERT INTO articles (id, {', '.join(columns)}) VALUES ({marks})", rows
+        )
         if count_after:
             count_facets(db, from_id=first_id)
             db.execute(facet_trigger)
@@ -1172,21 +1452,34 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
             # measured 1.2-1.4x less CPU for the index of 50,000 articles.
             cols = ", ".join(FTS_COLUMNS)
             at = [columns.index(c) + 1 for c in FTS_COLUMNS]
-            db.conn.executemany(f"INSERT INTO articles_fts(rowid, {cols}) VALUES (?, ?, ?, ?, ?)",
-                                [(row[0], *(row[i] for i in at)) for row in rows])
+            db.conn.executemany(
+                f"INSERT INTO articles_fts(rowid, {cols}) VALUES (?, ?, ?, ?, ?)",
+                [(row[0], *(row[i] for i in at)) for row in rows],
+            )
             db.execute(trigger)
         _insert_new_pairs(db, pairs)
-        db.conn.executemany("INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
-                            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", entries)
+        db.conn.executemany(
+            "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            entries,
+        )
         if entries:
-            db.execute("UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries fe "
-                       "WHERE fe.feed_id = feeds.id) WHERE id IN (SELECT DISTINCT feed_id FROM "
-                       "feed_entries WHERE article_id >= ?)", [first_id])
+            db.execute(
+                "UPDATE feeds SET article_count = (SELECT count(*) FROM feed_entries fe "
+                "WHERE fe.feed_id = feeds.id) WHERE id IN (SELECT DISTINCT feed_id FROM "
+                "feed_entries WHERE article_id >= ?)",
+                [first_id],
+            )
     return len(fresh)
 
 
-def set_state(db: sqlite_utils.Database, article_id: int, *, state: str | None = None,
-              starred: bool | None = None) -> None:
+def set_state(
+    db: sqlite_utils.Database,
+    article_id: int,
+    *,
+    state: str | None = None,
+    starred: bool | None = None,
+) -> None:
     sets: dict[str, Any] = {"updated_at": now_iso()}
     if state is not None:
         if state not in ARTICLE_STATES:
@@ -1203,7 +1496,9 @@ def set_state(db: sqlite_utils.Database, article_id: int, *, state: str | None =
         db.execute(f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id})
 
 
-def pages_due(db: sqlite_utils.Database, *, now: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+def pages_due(
+    db: sqlite_utils.Database, *, now: str | None = None, limit: int = 10_000
+) -> list[dict[str, Any]]:
     """Articles whose page is to be downloaded: saved links pending, and retries whose time came."""
     return _rows(
         db,
@@ -1234,21 +1529,33 @@ def learn_feed_summaries(db: sqlite_utils.Database, feed_id: int, summaries: boo
 def record_page(db: sqlite_utils.Database, article_id: int, fields: Mapping[str, Any]) -> None:
     """Store what extraction found on an article's page. Blank fields do not erase known ones."""
     fields = {k: v for k, v in fields.items() if v not in (None, "")}
-    fields = {**fields, "fetch_status": fields.get("fetch_status", "ok"), "fetch_error": None,
-              "updated_at": now_iso()}
+    fields = {
+        **fields,
+        "fetch_status": fields.get("fetch_status", "ok"),
+        "fetch_error": None,
+        "updated_at": now_iso(),
+    }
     if "site" in fields and not fields["site"]:
         del fields["site"]
     assignments = ", ".join(f"{k} = :{k}" for k in fields)
     with transaction(db):
-        db.execute(f"UPDATE articles SET {assignments} WHERE id = :_id", {**fields, "_id": article_id})
+        db.execute(
+            f"UPDATE articles SET {assignments} WHERE id = :_id", {**fields, "_id": article_id}
+        )
 
 
-def record_page_error(db: sqlite_utils.Database, article_id: int, message: str, *,
-                      next_fetch_at: str | None, status: str = "error") -> None:
+def record_page_error(
+    db: sqlite_utils.Database,
+    article_id: int,
+    message: str,
+    *,
+    next_fetch_at: str | None,
+    status: str = "error",
+) -> None:
     with transaction(db):
         db.execute(
-            "UPDATE articles SET fetch_status = ?, fetch_error = ?, fetch_attempts = fetch_attempts + 1, "
-            "next_fetch_at = ?, updated_at = ? WHERE id = ?",
+            "UPDATE articles SET fetch_status = ?, fetch_error = ?, "
+            "fetch_attempts = fetch_attempts + 1, next_fetch_at = ?, updated_at = ? WHERE id = ?",
             [status, message[:500], next_fetch_at, now_iso(), article_id],
         )
 
@@ -1257,9 +1564,29 @@ def record_page_error(db: sqlite_utils.Database, article_id: int, message: str, 
 # Reading: export and search
 
 ARTICLE_FIELDS = (
-    "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
-    "tags", "text", "content_html", "excerpt", "saved", "saved_at", "state", "starred", "note",
-    "word_count", "reading_time", "lang", "image", "site_name",
+    "id",
+    "url",
+    "title",
+    "author",
+    "published",
+    "updated",
+    "feed_url",
+    "feed_title",
+    "site",
+    "tags",
+    "text",
+    "content_html",
+    "excerpt",
+    "saved",
+    "saved_at",
+    "state",
+    "starred",
+    "note",
+    "word_count",
+    "reading_time",
+    "lang",
+    "image",
+    "site_name",
 )
 
 _SELECT_ARTICLE = """
@@ -1316,8 +1643,12 @@ def fts_query(text: str, *, phrases: bool = True) -> str:
 
 
 def _filters(
-    *, tags: Sequence[str] = (), feed_url: str | None = None, state: str | None = None,
-    since: str | None = None, saved: bool | None = None,
+    *,
+    tags: Sequence[str] = (),
+    feed_url: str | None = None,
+    state: str | None = None,
+    since: str | None = None,
+    saved: bool | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {}
@@ -1328,8 +1659,10 @@ def _filters(
         )
         params[f"tag{i}"] = tag
     if feed_url:
-        where.append("a.id IN (SELECT fe.article_id FROM feed_entries fe JOIN feeds f2 "
-                     "ON f2.id = fe.feed_id WHERE f2.url = :feed_url)")
+        where.append(
+            "a.id IN (SELECT fe.article_id FROM feed_entries fe JOIN feeds f2 "
+            "ON f2.id = fe.feed_id WHERE f2.url = :feed_url)"
+        )
         params["feed_url"] = feed_url
     if state == "starred":
         where.append("a.starred = 1")
@@ -1346,9 +1679,15 @@ def _filters(
 
 
 def query_articles(
-    db: sqlite_utils.Database, *, tags: Sequence[str] = (), feed_url: str | None = None,
-    query: str | None = None, state: str | None = None, since: str | None = None,
-    saved: bool | None = None, limit: int | None = None,
+    db: sqlite_utils.Database,
+    *,
+    tags: Sequence[str] = (),
+    feed_url: str | None = None,
+    query: str | None = None,
+    state: str | None = None,
+    since: str | None = None,
+    saved: bool | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Articles as export objects (see ARTICLE_FIELDS), newest first, or by relevance when a
     full-text query is given."""
@@ -1383,7 +1722,7 @@ def get_articles(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str
     found: dict[int, dict[str, Any]] = {}
     wanted = [int(i) for i in ids]
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+        chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in _rows(db, f"{_SELECT_ARTICLE} WHERE a.id IN ({marks})", chunk):
             found[int(row["id"])] = _article_dict(row)
@@ -1391,7 +1730,11 @@ def get_articles(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str
 
 
 def search_articles(
-    db: sqlite_utils.Database, query: str, *, tags: Sequence[str] = (), feed_url: str | None = None,
+    db: sqlite_utils.Database,
+    query: str,
+    *,
+    tags: Sequence[str] = (),
+    feed_url: str | None = None,
     limit: int = 20,
 ) -> list[dict[str, Any]]:
     """Ranked full-text search (bm25, title weighted ten times the body) with a snippet, among
@@ -1401,14 +1744,22 @@ def search_articles(
         return []
     where, params = _filters(tags=tags, feed_url=feed_url)
     # on the full-text rows (a `rowid IN` handed to FTS5 would re-run the match per row)
-    where = [w.replace("a.id IN (", "+articles_fts.rowid IN (").replace("a.id", "articles_fts.rowid")
-             for w in where]
-    params.update({"match": match, "rank_match": fts_query(query, phrases=False),
-                   "limit": limit, "candidates": SEARCH_CANDIDATES})
+    where = [
+        w.replace("a.id IN (", "+articles_fts.rowid IN (").replace("a.id", "articles_fts.rowid")
+        for w in where
+    ]
+    params.update(
+        {
+            "match": match,
+            "rank_match": fts_query(query, phrases=False),
+            "limit": limit,
+            "candidates": SEARCH_CANDIDATES,
+        }
+    )
     sql = f"""
         WITH hits AS (
             SELECT rowid AS id FROM articles_fts
-            WHERE articles_fts MATCH :match {''.join(' AND ' + w for w in where)}
+            WHERE articles_fts MATCH :match {"".join(" AND " + w for w in where)}
             ORDER BY rowid DESC LIMIT :candidates
         )
         SELECT a.id, a.url, a.title, a.author, a.published, a.feed_title, a.site, a.tags,
@@ -1437,7 +1788,8 @@ def search_articles(
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     row = _rows(
         db,
-        "SELECT (SELECT count(*) FROM articles) AS articles, (SELECT count(*) FROM feeds) AS feeds, "
+        "SELECT (SELECT count(*) FROM articles) AS articles, "
+        "(SELECT count(*) FROM feeds) AS feeds, "
         "(SELECT count(*) FROM articles WHERE saved = 1) AS saved, "
         "(SELECT count(*) FROM feeds WHERE last_error IS NOT NULL) AS failing_feeds",
     )[0]
@@ -1451,8 +1803,9 @@ LOCK_WAIT = 5.0  # seconds a second writer waits for the first before giving up
 
 
 @contextmanager
-def writer_lock(path: str | Path, *, wait: float = LOCK_WAIT,
-                what: str = "fetch") -> Iterator[None]:
+def writer_lock(
+    path: str | Path, *, wait: float = LOCK_WAIT, what: str = "fetch"
+) -> Iterator[None]:
     """Hold `<db>.lock` (an exclusive POSIX record lock) for a long write (`fetch`, `import`).
     A second writer waits up to `wait` seconds, then raises LockedError. The kernel drops the
     lock when its process dies, even by kill -9, so a crash never leaves it stuck; unlike
@@ -1467,8 +1820,10 @@ def writer_lock(path: str | Path, *, wait: float = LOCK_WAIT,
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise DatabaseError(f"cannot write to {lock_path.parent}: {exc.strerror} "
-                            "(the database and its folder must be writable)") from None
+        raise DatabaseError(
+            f"cannot write to {lock_path.parent}: {exc.strerror} "
+            "(the database and its folder must be writable)"
+        ) from None
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -1504,7 +1859,8 @@ def quick_check(db: sqlite_utils.Database, path: str | Path) -> None:
         detail = " ".join("; ".join(result).split())[:200]  # one line
         raise DatabaseError(
             f"{path} is corrupt ({detail}); nothing was written. Restore your "
-            "latest backup (made with `aggregator backup FILE`) or move the file aside")
+            "latest backup (made with `aggregator backup FILE`) or move the file aside"
+        )
 
 
 def check_database(db: sqlite_utils.Database) -> list[str]:

@@ -44,8 +44,19 @@ from aggregator.models import ImportBatch, Link, Subscription
 __all__ = ["EXPORT_FORMATS", "FORMATS", "detect_format", "read_import", "write_export"]
 
 FORMATS = (
-    "opml", "pocket", "netscape", "instapaper", "wallabag", "omnivore", "json",
-    "firefox", "chrome", "pinboard", "delicious", "elcurator", "readability",
+    "opml",
+    "pocket",
+    "netscape",
+    "instapaper",
+    "wallabag",
+    "omnivore",
+    "json",
+    "firefox",
+    "chrome",
+    "pinboard",
+    "delicious",
+    "elcurator",
+    "readability",
 )
 EXPORT_FORMATS = ("json", "csv", "md", "html", "opml", "atom", "netscape")
 
@@ -78,8 +89,20 @@ _JSON_SHAPES: tuple[tuple[str, Callable[[Any], bool]], ...] = (
     ("json", native.is_native),
 )
 _BINARY_MAGIC = (
-    b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"\x1f\x8b", b"BZh", b"\xfd7zXZ",
-    b"7z\xbc\xaf", b"Rar!", b"SQLite format 3", b"\x00\x00\x01\x00", b"RIFF", b"OggS", b"ID3",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"%PDF",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"SQLite format 3",
+    b"\x00\x00\x01\x00",
+    b"RIFF",
+    b"OggS",
+    b"ID3",
 )
 _ZIP_MAGIC = b"PK\x03\x04"
 MAX_ZIP_MEMBERS = 1_000
@@ -171,8 +194,14 @@ def _zip_members(data: bytes, filename: str | None) -> list[tuple[str, bytes]]:
     total = 0
     for info in sorted(infos, key=lambda i: i.filename):
         name = info.filename
-        if name.startswith("__MACOSX/") or _extension(name) not in ("csv", "json", "html", "htm",
-                                                                     "opml", "xml"):
+        if name.startswith("__MACOSX/") or _extension(name) not in (
+            "csv",
+            "json",
+            "html",
+            "htm",
+            "opml",
+            "xml",
+        ):
             continue
         try:
             with archive.open(info) as member:
@@ -235,8 +264,9 @@ def _read_one(data: bytes, format: str, filename: str | None) -> ImportBatch:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
         # A file of the right shape with the wrong insides: refuse it whole, say where.
-        raise fail(f"cannot be read as {format} ({type(error).__name__}: {error})",
-                   filename) from error
+        raise fail(
+            f"cannot be read as {format} ({type(error).__name__}: {error})", filename
+        ) from error
 
 
 def _merge_links(links: Sequence[Link]) -> tuple[list[Link], int]:
@@ -281,9 +311,7 @@ def _merge_subscriptions(subs: Sequence[Subscription]) -> tuple[list[Subscriptio
     return list(merged.values()), repeats
 
 
-def read_import(
-    data: bytes, *, format: str = "auto", filename: str | None = None
-) -> ImportBatch:
+def read_import(data: bytes, *, format: str = "auto", filename: str | None = None) -> ImportBatch:
     """Everything an import file holds, or ImportFormatError: never a silently partial batch.
     Entries that are not http(s) links are skipped with a warning; entries repeating a URL are
     merged into one (tags combined) with a warning giving the count."""
@@ -306,7 +334,9 @@ def read_import(
     if sub_repeats:
         warnings.append(f"{sub_repeats} repeated feed URLs merged into one each (tags combined)")
     return ImportBatch(
-        format=batch.format, subscriptions=tuple(subs), links=tuple(links),
+        format=batch.format,
+        subscriptions=tuple(subs),
+        links=tuple(links),
         warnings=tuple(warnings),
     )
 

@@ -25,7 +25,9 @@ _EPOCH_MIN = datetime(1971, 1, 1, tzinfo=timezone.utc).timestamp()
 _EPOCH_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp()
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+\s*")
-_BARE_HOST = re.compile(r"(?://)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]|$)")
+_BARE_HOST = re.compile(
+    r"(?://)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]|$)"
+)
 
 
 def fail(message: str, path: str | None = None) -> ImportFormatError:

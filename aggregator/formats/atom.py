@@ -46,8 +46,12 @@ def write_atom(
     for article in articles:
         url = safe_url(str(article.get("url") or ""))
         published = date_from_text(article.get("published"))
-        updated = (date_from_text(article.get("updated")) or published
-                   or date_from_text(article.get("saved_at")) or now)
+        updated = (
+            date_from_text(article.get("updated"))
+            or published
+            or date_from_text(article.get("saved_at"))
+            or now
+        )
         dates.append(updated)
         entry = ET.Element(f"{{{ATOM}}}entry")
         _sub(entry, "id", _entry_id(article, url))
@@ -59,9 +63,14 @@ def write_atom(
         if published:
             _sub(entry, "published", published)
         author = _sub(entry, "author")
-        _sub(author, "name",
-             clean_text(str(article.get("author") or article.get("site") or "unknown"),
-                        is_html=False) or "unknown")
+        _sub(
+            author,
+            "name",
+            clean_text(
+                str(article.get("author") or article.get("site") or "unknown"), is_html=False
+            )
+            or "unknown",
+        )
         for tag in article.get("tags") or []:
             if str(tag).strip():
                 _sub(entry, "category", term=str(tag))

@@ -20,8 +20,14 @@ from aggregator.formats.netscape import ROOT_FOLDERS
 from aggregator.models import ImportBatch
 
 MAX_DEPTH = 64
-_FIREFOX_ROOTS = {"placesRoot", "bookmarksMenuFolder", "toolbarFolder", "unfiledBookmarksFolder",
-                  "mobileFolder", "tagsFolder"}
+_FIREFOX_ROOTS = {
+    "placesRoot",
+    "bookmarksMenuFolder",
+    "toolbarFolder",
+    "unfiledBookmarksFolder",
+    "mobileFolder",
+    "tagsFolder",
+}
 _WEBKIT_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
@@ -36,9 +42,7 @@ def is_chrome(document: Any) -> bool:
     return isinstance(document, Mapping) and isinstance(document.get("roots"), Mapping)
 
 
-def _walk(
-    found: Collector, start: Any, children_key: str, visit: Any, path: str | None
-) -> None:
+def _walk(found: Collector, start: Any, children_key: str, visit: Any, path: str | None) -> None:
     """Depth-first over a JSON folder tree without recursion; visit(node, folders) per node."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(start, ())]
     while stack:
@@ -112,8 +116,12 @@ def read_chrome(data: bytes, *, path: str | None = None) -> ImportBatch:
 
     def visit(node: Mapping[str, Any], folders: tuple[str, ...]) -> tuple[str, ...] | None:
         if node.get("type") == "url":
-            found.add_link(node.get("url"), title=node.get("name"), tags=folders,
-                           saved_at=_webkit_date(node.get("date_added")))
+            found.add_link(
+                node.get("url"),
+                title=node.get("name"),
+                tags=folders,
+                saved_at=_webkit_date(node.get("date_added")),
+            )
             return None
         return (*folders, str(node["name"]).strip()) if node.get("name") else folders
 

@@ -28,11 +28,9 @@ def _e(value: Any) -> str:
 
 
 def _article(article: Mapping[str, Any]) -> str:
-    title = clean_text(str(article.get("title") or article.get("url") or "Untitled"),
-                       is_html=False)
+    title = clean_text(str(article.get("title") or article.get("url") or "Untitled"), is_html=False)
     url = safe_url(str(article.get("url") or ""))
-    heading = (f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(title)}</a>' if url
-               else _e(title))
+    heading = f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(title)}</a>' if url else _e(title)
     meta = []
     site = article.get("site") or article.get("feed_title")
     if site:

@@ -19,9 +19,29 @@ from aggregator.formats._common import (
 from aggregator.models import ImportBatch
 
 ARTICLE_FIELDS = (
-    "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
-    "tags", "text", "content_html", "excerpt", "saved", "saved_at", "state", "starred", "note",
-    "word_count", "reading_time", "lang", "image", "site_name",
+    "id",
+    "url",
+    "title",
+    "author",
+    "published",
+    "updated",
+    "feed_url",
+    "feed_title",
+    "site",
+    "tags",
+    "text",
+    "content_html",
+    "excerpt",
+    "saved",
+    "saved_at",
+    "state",
+    "starred",
+    "note",
+    "word_count",
+    "reading_time",
+    "lang",
+    "image",
+    "site_name",
 )
 STATES = ("unread", "read", "archived")
 _MARKERS = {"saved_at", "state", "starred", "feed_url", "word_count", "saved", "note"}
@@ -56,8 +76,9 @@ def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
             tags=split_tags(item.get("tags"), ","),
             note=item.get("note"),
             # A feed entry never saved carries its published date over (as netscape's ADD_DATE).
-            saved_at=(date_from_text(item.get("saved_at"))
-                      or date_from_text(item.get("published"))),
+            saved_at=(
+                date_from_text(item.get("saved_at")) or date_from_text(item.get("published"))
+            ),
             state=state if state in STATES else None,
             starred=truthy(item.get("starred")),
             excerpt=item.get("excerpt"),

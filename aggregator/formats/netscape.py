@@ -28,9 +28,17 @@ from aggregator.models import ImportBatch
 ROOT_FOLDERS = frozenset(
     name.casefold()
     for name in (
-        "Bookmarks Toolbar", "Bookmarks Bar", "Bookmarks Menu", "Other Bookmarks",
-        "Mozilla Firefox", "Unsorted Bookmarks", "Mobile Bookmarks", "Favorites Bar",
-        "Favourites Bar", "Other Favorites", "Bookmarks",
+        "Bookmarks Toolbar",
+        "Bookmarks Bar",
+        "Bookmarks Menu",
+        "Other Bookmarks",
+        "Mozilla Firefox",
+        "Unsorted Bookmarks",
+        "Mobile Bookmarks",
+        "Favorites Bar",
+        "Favourites Bar",
+        "Other Favorites",
+        "Bookmarks",
     )
 )
 # Firefox marks its root folders with these attributes whatever the language.

@@ -101,7 +101,8 @@ class _RilExport(HTMLParser):
                 title="".join(self.text),
                 tags=split_tags(attrs.get("tags"), ","),
                 saved_at=date_from_epoch(attrs.get("time_added")),
-                state="archived" if "archive" in self.section or "read" == self.section
+                state="archived"
+                if "archive" in self.section or "read" == self.section
                 else "unread",
             )
 

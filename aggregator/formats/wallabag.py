@@ -22,8 +22,10 @@ def is_wallabag(document: Any) -> bool:
     if not isinstance(document, list) or not document or not isinstance(document[0], Mapping):
         return False
     keys = set(document[0])
-    return "url" in keys and bool(keys & {"is_archived", "is_read"}) and bool(
-        keys & {"is_starred", "is_fav"}
+    return (
+        "url" in keys
+        and bool(keys & {"is_archived", "is_read"})
+        and bool(keys & {"is_starred", "is_fav"})
     )
 
 
