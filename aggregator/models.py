@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The fields of an article as `export` gives it (JSON, CSV) and as store.query_articles returns it.
+ARTICLE_FIELDS = (
+    "id", "url", "title", "author", "published", "updated", "feed_url", "feed_title", "site",
+    "tags", "text", "content_html", "excerpt", "saved", "saved_at", "state", "starred", "note",
+    "word_count", "reading_time", "lang", "image", "site_name",
+)
+
 
 @dataclass(frozen=True)
 class FetchResult:

@@ -1563,31 +1563,6 @@ def record_page_error(
 # ---------------------------------------------------------------------------------------------
 # Reading: export and search
 
-ARTICLE_FIELDS = (
-    "id",
-    "url",
-    "title",
-    "author",
-    "published",
-    "updated",
-    "feed_url",
-    "feed_title",
-    "site",
-    "tags",
-    "text",
-    "content_html",
-    "excerpt",
-    "saved",
-    "saved_at",
-    "state",
-    "starred",
-    "note",
-    "word_count",
-    "reading_time",
-    "lang",
-    "image",
-    "site_name",
-)
 
 _SELECT_ARTICLE = """
     SELECT a.id, a.url, a.title, a.author, a.published, a.updated, f.url AS feed_url,
@@ -1689,7 +1664,7 @@ def query_articles(
     saved: bool | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Articles as export objects (see ARTICLE_FIELDS), newest first, or by relevance when a
+    """Articles as export objects (models.ARTICLE_FIELDS), newest first, or by relevance when a
     full-text query is given."""
     where, params = _filters(tags=tags, feed_url=feed_url, state=state, since=since, saved=saved)
     sql = _SELECT_ARTICLE
@@ -1717,7 +1692,7 @@ def query_articles(
 
 
 def get_articles(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Articles as export objects (see ARTICLE_FIELDS), in the order of `ids` (the web exports
+    """Articles as export objects (models.ARTICLE_FIELDS), in the order of `ids` (the web exports
     the rows a Datasette page selected, in that page's order)."""
     found: dict[int, dict[str, Any]] = {}
     wanted = [int(i) for i in ids]

@@ -8,7 +8,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aggregator.formats.native import ARTICLE_FIELDS, export_row
+from aggregator.formats.native import export_row
+from aggregator.models import ARTICLE_FIELDS
 
 
 def _cell(value: Any) -> str:

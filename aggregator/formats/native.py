@@ -16,33 +16,8 @@ from aggregator.formats._common import (
     split_tags,
     truthy,
 )
-from aggregator.models import ImportBatch
+from aggregator.models import ARTICLE_FIELDS, ImportBatch
 
-ARTICLE_FIELDS = (
-    "id",
-    "url",
-    "title",
-    "author",
-    "published",
-    "updated",
-    "feed_url",
-    "feed_title",
-    "site",
-    "tags",
-    "text",
-    "content_html",
-    "excerpt",
-    "saved",
-    "saved_at",
-    "state",
-    "starred",
-    "note",
-    "word_count",
-    "reading_time",
-    "lang",
-    "image",
-    "site_name",
-)
 STATES = ("unread", "read", "archived")
 _MARKERS = {"saved_at", "state", "starred", "feed_url", "word_count", "saved", "note"}
 
