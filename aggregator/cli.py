@@ -3,7 +3,7 @@ service function and turns known errors into one-line messages and exit codes.""
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import json
 import os
 import sqlite3
@@ -11,13 +11,28 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import sqlite_utils
 
-from . import service, store
+from . import store
 from .errors import AggregatorError
+
+if TYPE_CHECKING:
+    from . import service
+else:
+    class _OnFirstUse:
+        """A module imported when a command first uses it: `service` brings httpx, asyncio and
+        the fetch layer (~80 ms), which `feeds`, `search`, `export` and `check` never need."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    service = _OnFirstUse("aggregator.service")
 
 DEFAULT_DB = "data/aggregator.db"
 T = TypeVar("T")
@@ -93,6 +108,8 @@ def _run(coro_factory: Callable[[Any], Any]) -> Any:
     async def main() -> Any:
         async with new_client() as client:
             return await coro_factory(client)
+
+    import asyncio
 
     return asyncio.run(main())
 

@@ -107,8 +107,10 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
             href = datasette.urls.path(f"/{DATABASE}/articles/{int(row['id'])}")
             return Markup(f'<a class="title" href="{href}">{escape(value or "(untitled)")}</a>')
     if column in LONG_COLUMNS and isinstance(value, str) and len(value) > 160:
-        # Raw HTML and long text would swamp the table: a short plain-text preview instead.
-        text = re.sub(r"<[^>]*>", " ", value) if column == "content_html" else value
+        # Raw HTML and long text would swamp the table: a short plain-text preview instead,
+        # from the start of the value only (whole 4 KB bodies cost ~5 ms a page of 50).
+        head = value[:2000]
+        text = re.sub(r"<[^>]*>", " ", head) if column == "content_html" else head
         text = re.sub(r"\s+", " ", html.unescape(text)).strip()
         return Markup(f'<span class="preview">{escape(text[:160])}…</span>')
     return None
@@ -116,6 +118,12 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
 
 @hookimpl
 def prepare_connection(conn: Any, database: str) -> None:
+    if database == DATABASE:
+        # Reads of a large collection touch scattered 32 KB pages (rows of one tag, snippets'
+        # text): a 64 MB page cache per connection instead of SQLite's 2 MB, and the first
+        # 2 GB of the file memory-mapped, so repeated pages are not read again through the OS.
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("PRAGMA mmap_size = 2147418112")
     # The canned `search` query turns what the user typed into a safe FTS5 query.
     conn.create_function("aggregator_fts_query", 1, lambda q: fts_query(q or ""),
                          deterministic=True)

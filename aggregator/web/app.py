@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 from datasette.app import Datasette
-from datasette.database import Database
 
 from ..errors import AggregatorError
 
@@ -134,7 +133,11 @@ def build_datasette(db_path: str | Path, *, metadata_path: str | Path | None = N
             "allow_download": False,
         },
     )
-    ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name="aggregator")
+    from . import facets
+
+    facets.tag_count_source = str(db_path)  # the tag filter's choice of plan (web/facets.py)
+    ds.add_database(facets.AggregatorDatabase(ds, path=str(db_path), is_mutable=True),
+                    name="aggregator")
     if "_memory" in ds.databases:
         ds.remove_database("_memory")
     return ds

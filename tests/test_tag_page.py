@@ -1,0 +1,151 @@
+"""The tag page (`/aggregator/articles?tags__arraycontains=T`) at any tag size: both forms of the
+tag filter give the same rows, the count is the kept count, and every facet is there, exact for
+small selections and counted over the most recently added rows (and labelled so) for large ones;
+a facet that cannot be counted is listed as timed out, never silently missing. No timings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from datasette.database import QueryInterrupted
+
+from aggregator import store
+from aggregator.web import facets
+from aggregator.web.app import build_datasette
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import make_collection  # noqa: E402
+
+FACETS = ("tags", "feed_title", "site", "author", "state", "starred", "published_month")
+
+
+def get(ds: Any, path: str) -> Any:
+    return asyncio.run(ds.client.get(path))
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tagpage") / "c.db"
+    make_collection.build(str(path), 1_500, batch=500, quiet=True)
+    return path
+
+
+def tagged(db: Any, tag: str) -> list[int]:
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT articles.id FROM articles, json_each(articles.tags) j WHERE j.value = ? "
+            "ORDER BY articles.id DESC",
+            [tag],
+        )
+    ]
+
+
+def test_both_filter_forms_same_rows_and_kept_count(
+    collection: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = store.open_db(collection)
+    top, rare = (
+        db.execute(
+            f"SELECT name FROM tags WHERE article_count > 0 "
+            f"ORDER BY article_count {o}, name LIMIT 1"
+        ).fetchone()[0]
+        for o in ("DESC", "ASC")
+    )
+    ds = build_datasette(collection, fetch_saved=False)
+    for tag in (top, rare):
+        want = tagged(db, tag)
+        pages = []
+        for big in (0, 10**9):  # every tag "big" (walk newest first), then every tag small
+            monkeypatch.setattr(facets, "BIG_TAG", big)
+            page = get(
+                ds, f"/aggregator/articles.json?tags__arraycontains={tag}&_size=max&_shape=objects"
+            ).json()
+            assert page["filtered_table_rows_count"] == len(want)
+            pages.append([r["id"] for r in page["rows"]])
+        assert pages[0] == pages[1] and set(pages[0]) == set(want)
+
+
+def test_large_tag_facets_are_sampled_and_labelled(
+    collection: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = store.open_db(collection)
+    tag = db.execute("SELECT name FROM tags ORDER BY article_count DESC LIMIT 1").fetchone()[0]
+    want = tagged(db, tag)
+    monkeypatch.setattr(facets, "SAMPLE", 40)
+    assert len(want) > 40
+    ds = build_datasette(collection, fetch_saved=False)
+    page = get(ds, f"/aggregator/articles.json?tags__arraycontains={tag}&_facet_size=max").json()
+    assert page["filtered_table_rows_count"] == len(want)
+    assert set(FACETS) <= set(page["facet_results"]) and not page.get("facets_timed_out")
+    newest = want[:40]
+    marks = ",".join("?" * len(newest))
+    for column in FACETS:
+        info = page["facet_results"][column]
+        assert info["sample"] == {"size": 40, "of": len(want)}, column
+        got = {r["value"]: r["count"] for r in info["results"]}
+        if column == "tags":
+            truth = dict(
+                db.execute(
+                    f"SELECT j.value, count(*) FROM articles, json_each(articles.tags) j "
+                    f"WHERE articles.id IN ({marks}) GROUP BY j.value",
+                    newest,
+                ).fetchall()
+            )
+        else:
+            truth = dict(
+                db.execute(
+                    f"SELECT {column}, count(*) FROM articles WHERE id IN ({marks}) "
+                    f"AND {column} IS NOT NULL GROUP BY {column}",
+                    newest,
+                ).fetchall()
+            )
+        assert got == truth, column
+    html = get(ds, f"/aggregator/articles?tags__arraycontains={tag}").text
+    assert f"Counted in the 40 most recently added of {len(want):,}" in html
+    # small selections stay exact and unlabelled
+    monkeypatch.setattr(facets, "SAMPLE", 10**6)
+    page = get(ds, f"/aggregator/articles.json?tags__arraycontains={tag}").json()
+    assert all(page["facet_results"][c]["sample"] is None for c in FACETS)
+    states = {r["value"]: r["count"] for r in page["facet_results"]["state"]["results"]}
+    assert sum(states.values()) == len(want)
+
+
+def test_facets_that_cannot_be_counted_are_listed_not_dropped(
+    collection: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = store.open_db(collection)
+    tag = db.execute("SELECT name FROM tags ORDER BY article_count DESC LIMIT 1").fetchone()[0]
+    ds = build_datasette(collection, fetch_saved=False)
+    real = ds.execute
+
+    async def slow(database: str, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if "limit :_facet_sample" in sql:
+            raise QueryInterrupted(None, sql, {})
+        return await real(database, sql, *args, **kwargs)
+
+    monkeypatch.setattr(ds, "execute", slow)
+    page = get(ds, f"/aggregator/articles.json?tags__arraycontains={tag}").json()
+    assert set(FACETS) <= set(page["facet_results"])
+    assert all(page["facet_results"][c]["timed_out"] for c in FACETS)
+    html = get(ds, f"/aggregator/articles?tags__arraycontains={tag}").text
+    assert "These facets took too long" in html
+
+
+def test_cards_render_with_tags_links(collection: Path) -> None:
+    db = store.open_db(collection)
+    tag = db.execute("SELECT name FROM tags ORDER BY article_count DESC LIMIT 1").fetchone()[0]
+    ds = build_datasette(collection, fetch_saved=False)
+    html = get(ds, f"/aggregator/articles?tags__arraycontains={tag}").text
+    assert html.count('<li class="card') == 50
+    first = get(
+        ds, f"/aggregator/articles.json?tags__arraycontains={tag}&_shape=objects&_size=1"
+    ).json()["rows"][0]["id"]
+    row = db.execute("SELECT id, tags FROM articles WHERE id = ?", [first]).fetchone()
+    assert f'href="/aggregator/articles/{row[0]}"' in html
+    assert all(f"tags__arraycontains={t}" in html for t in json.loads(row[1]))
