@@ -22,6 +22,7 @@ from .errors import AggregatorError
 if TYPE_CHECKING:
     from . import service
 else:
+
     class _OnFirstUse:
         """A module imported when a command first uses it: `service` brings httpx, asyncio and
         the fetch layer (~80 ms), which `feeds`, `search`, `export` and `check` never need."""
@@ -51,13 +52,21 @@ class Group(click.Group):
         except OSError as exc:
             if exc.errno == 28:
                 raise click.ClickException("disk full: nothing was written") from None
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+            raise click.ClickException(
+                f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+            ) from None
 
 
 @click.group(cls=Group)
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), envvar="AGGREGATOR_DB",
-              default=DEFAULT_DB, show_default=True,
-              help="SQLite database (env AGGREGATOR_DB); created and migrated on first use.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    envvar="AGGREGATOR_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite database (env AGGREGATOR_DB); created and migrated on first use.",
+)
 @click.version_option(package_name="aggregator")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str) -> None:
@@ -130,23 +139,33 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
 
 @cli.command()
 @click.argument("urls", nargs=-1, required=True)
-@click.option("--tag", "tags", multiple=True, help="Tag for the feed and its articles (repeatable).")
-@click.option("--full-text/--no-full-text", default=None,
-              help="Always / never fetch the linked page for full text (default: automatic).")
+@click.option(
+    "--tag", "tags", multiple=True, help="Tag for the feed and its articles (repeatable)."
+)
+@click.option(
+    "--full-text/--no-full-text",
+    default=None,
+    help="Always / never fetch the linked page for full text (default: automatic).",
+)
 @click.pass_context
-def subscribe(ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...],
-              full_text: bool | None) -> None:
+def subscribe(
+    ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...], full_text: bool | None
+) -> None:
     """Subscribe to feeds: a feed URL, or a site or profile page whose feed is found."""
     db = _db(ctx)
-    results = _run(lambda client: service.subscribe(db, client, urls, tags=tags, full_text=full_text,
-                                                    client_factory=_client_factory()))
+    results = _run(
+        lambda client: service.subscribe(
+            db, client, urls, tags=tags, full_text=full_text, client_factory=_client_factory()
+        )
+    )
     failed = 0
     for res in results:
         if res.error:
             failed += 1
             click.echo(f"Error: {res.url}: {res.error}", err=True)
         elif res.created:
-            click.echo(f"Subscribed to {res.title or res.feed_url} <{res.feed_url}> ({res.entries} entries)")
+            name = res.title or res.feed_url
+            click.echo(f"Subscribed to {name} <{res.feed_url}> ({res.entries} entries)")
         else:
             click.echo(f"Already subscribed to {res.title or res.feed_url} <{res.feed_url}>")
     if failed == len(results):
@@ -164,13 +183,25 @@ def unsubscribe(ctx: click.Context, url: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_context
 def feeds(ctx: click.Context, fmt: str) -> None:
     """List the feeds with their state and number of articles."""
     rows = store.list_feeds(_db(ctx))
-    keys = ("url", "title", "site_url", "tags", "status", "last_fetched_at", "last_error",
-            "error_count", "next_check_at", "article_count")
+    keys = (
+        "url",
+        "title",
+        "site_url",
+        "tags",
+        "status",
+        "last_fetched_at",
+        "last_error",
+        "error_count",
+        "next_check_at",
+        "article_count",
+    )
     out = [{k: r[k] for k in keys} | {"articles": r["article_count"]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
@@ -183,18 +214,34 @@ def feeds(ctx: click.Context, fmt: str) -> None:
         if r["status"] == "failing" and r["next_check_at"]:
             error += f"  (next try {r['next_check_at']})"
         tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
-        click.echo(f"{r['title'] or '(untitled)'}  <{r['url']}>  {r['articles']} articles  "
-                   f"{r['status']}{tags}{error}")
+        click.echo(
+            f"{r['title'] or '(untitled)'}  <{r['url']}>  {r['articles']} articles  "
+            f"{r['status']}{tags}{error}"
+        )
 
 
 @cli.command()
-@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 500),
-              help="Requests in flight at once.")
-@click.option("--per-host", default=8, show_default=True, type=click.IntRange(1, 500),
-              help="Requests in flight to one host.")
-@click.option("--all", "all_", is_flag=True,
-              help="Refresh every active feed now, even those not due yet "
-                   "(paused and gone feeds wait for `aggregator resume`).")
+@click.option(
+    "--concurrency",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--per-host",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Requests in flight to one host.",
+)
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Refresh every active feed now, even those not due yet "
+    "(paused and gone feeds wait for `aggregator resume`).",
+)
 @click.pass_context
 def fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> None:
     """Refresh the feeds that are due and download pages waiting for their text."""
@@ -209,31 +256,42 @@ def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> N
 
     async def work(client: Any) -> Any:
         with _progress(due, "Fetching feeds") as tick:
-            summary = await service.refresh_feeds(db, client, concurrency=concurrency,
-                                                  per_host=per_host, all=all_, progress=tick,
-                                                  deadline=deadline,
-                                                  client_factory=_client_factory())
+            summary = await service.refresh_feeds(
+                db,
+                client,
+                concurrency=concurrency,
+                per_host=per_host,
+                all=all_,
+                progress=tick,
+                deadline=deadline,
+                client_factory=_client_factory(),
+            )
         pages = None
         if hasattr(service, "fetch_pages"):
             pending = len(store.pages_due(db))
             if pending:  # else skip it, and the extractor's imports (a quarter second)
                 with _progress(pending, "Fetching pages") as tick:
-                    pages = await service.fetch_pages(db, client, concurrency=concurrency,
-                                                      per_host=per_host, progress=tick)
+                    pages = await service.fetch_pages(
+                        db, client, concurrency=concurrency, per_host=per_host, progress=tick
+                    )
         return summary, pages
 
     summary, pages = _run(work)
     for url, error in summary.errors[:20]:
         click.echo(f"  failed: {url}: {error}", err=True)
     if len(summary.errors) > 20:
-        click.echo(f"  ... and {len(summary.errors) - 20} more failed feeds (see `aggregator feeds`)", err=True)
+        click.echo(
+            f"  ... and {len(summary.errors) - 20} more failed feeds (see `aggregator feeds`)",
+            err=True,
+        )
     click.echo(summary.line())
     if pages is not None and pages.total:
         for url, error in pages.errors[:20]:
             click.echo(f"  failed: {url}: {error}", err=True)
         if len(pages.errors) > 20:
-            click.echo(f"  ... and {len(pages.errors) - 20} more failed pages (retried later)",
-                       err=True)
+            click.echo(
+                f"  ... and {len(pages.errors) - 20} more failed pages (retried later)", err=True
+            )
         click.echo(pages.line())
 
 
@@ -285,8 +343,10 @@ def check(ctx: click.Context) -> None:
     if problems:
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)
-        raise click.ClickException(f"{ctx.obj['db_path']}: {len(problems)} problem(s) found; "
-                                   "restore a backup (`aggregator backup FILE` makes one)")
+        raise click.ClickException(
+            f"{ctx.obj['db_path']}: {len(problems)} problem(s) found; "
+            "restore a backup (`aggregator backup FILE` makes one)"
+        )
     click.echo(f"{ctx.obj['db_path']}: ok (integrity, full-text index, foreign keys)")
 
 
@@ -299,10 +359,18 @@ def check(ctx: click.Context) -> None:
 @click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
 @click.option("--feed", "feed_url", help="Only articles of this feed URL.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
-def search(ctx: click.Context, query: str, tags: tuple[str, ...], feed_url: str | None,
-           limit: int, fmt: str) -> None:
+def search(
+    ctx: click.Context,
+    query: str,
+    tags: tuple[str, ...],
+    feed_url: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
     """Ranked full-text search (title weighted over body)."""
     rows = store.search_articles(_db(ctx), query, tags=tags, feed_url=feed_url, limit=limit)
     if fmt == "json":
@@ -313,7 +381,9 @@ def search(ctx: click.Context, query: str, tags: tuple[str, ...], feed_url: str 
         return
     for row in rows:
         date = (row["published"] or "")[:10]
-        click.echo(f"{row['title'] or '(untitled)'}  {date}  {row['feed_title'] or row['site'] or ''}")
+        click.echo(
+            f"{row['title'] or '(untitled)'}  {date}  {row['feed_title'] or row['site'] or ''}"
+        )
         click.echo(f"  {row['url']}")
         click.echo("  " + " ".join((row["snippet"] or "").split()))
 
@@ -324,13 +394,32 @@ def search(ctx: click.Context, query: str, tags: tuple[str, ...], feed_url: str 
 @click.option("--feed", "feed_url", help="Articles of this feed URL.")
 @click.option("--state", type=click.Choice(["unread", "read", "archived", "starred"]))
 @click.option("--since", help="Articles since this date (YYYY-MM-DD or ISO 8601).")
-@click.option("--format", "fmt", default="json", show_default=True,
-              type=click.Choice(["json", "csv", "md", "html", "opml", "atom", "netscape"]))
+@click.option(
+    "--format",
+    "fmt",
+    default="json",
+    show_default=True,
+    type=click.Choice(["json", "csv", "md", "html", "opml", "atom", "netscape"]),
+)
 @click.option("--group-by", type=click.Choice(["tag", "date"]), help="Group a Markdown list.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write (default: stdout).",
+)
 @click.pass_context
-def export(ctx: click.Context, tags: tuple[str, ...], query: str | None, feed_url: str | None,
-           state: str | None, since: str | None, fmt: str, group_by: str | None, output: str | None) -> None:
+def export(
+    ctx: click.Context,
+    tags: tuple[str, ...],
+    query: str | None,
+    feed_url: str | None,
+    state: str | None,
+    since: str | None,
+    fmt: str,
+    group_by: str | None,
+    output: str | None,
+) -> None:
     """Export articles (or, as OPML, the subscriptions)."""
     from .formats import write_export
 
@@ -352,13 +441,17 @@ def export(ctx: click.Context, tags: tuple[str, ...], query: str | None, feed_ur
             wanted = {t.lower() for t in tags}
             feeds_list = [f for f in feeds_list if wanted <= {t.lower() for t in f["tags"]}]
     else:
-        articles = store.query_articles(db, tags=tags, feed_url=feed_url, query=query, state=state,
-                                        since=since_iso)
+        articles = store.query_articles(
+            db, tags=tags, feed_url=feed_url, query=query, state=state, since=since_iso
+        )
     data = write_export(fmt, articles=articles, feeds=feeds_list, group_by=group_by)
     if output:
         Path(output).write_bytes(data)
-        click.echo(f"Wrote {len(feeds_list) if fmt == 'opml' else len(articles)} "
-                   f"{'feeds' if fmt == 'opml' else 'articles'} to {output}", err=True)
+        click.echo(
+            f"Wrote {len(feeds_list) if fmt == 'opml' else len(articles)} "
+            f"{'feeds' if fmt == 'opml' else 'articles'} to {output}",
+            err=True,
+        )
     else:
         click.echo(data.decode("utf-8"), nl=not data.endswith(b"\n"))
 
@@ -368,18 +461,30 @@ def export(ctx: click.Context, tags: tuple[str, ...], query: str | None, feed_ur
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Beyond loopback a login is required: set "
-                   "AGGREGATOR_PASSWORD_HASH to the output of `datasette hash-password`.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Beyond loopback a login is required: set "
+    "AGGREGATOR_PASSWORD_HASH to the output of `datasette hash-password`.",
+)
 @click.option("--port", default=8001, show_default=True, type=int)
-@click.option("--metadata", type=click.Path(exists=True, dir_okay=False),
-              help="Datasette metadata file (default: the project's metadata.yml).")
-@click.option("--allow-host", "allow_hosts", multiple=True,
-              help="Another Host name the server answers to (repeatable); loopback names and "
-                   "--host are always allowed, any other Host header gets 403.")
+@click.option(
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Datasette metadata file (default: the project's metadata.yml).",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    help="Another Host name the server answers to (repeatable); loopback names and "
+    "--host are always allowed, any other Host header gets 403.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, metadata: str | None,
-          allow_hosts: tuple[str, ...]) -> None:
+def serve(
+    ctx: click.Context, host: str, port: int, metadata: str | None, allow_hosts: tuple[str, ...]
+) -> None:
     """Serve the database with Datasette (database `aggregator`)."""
     from .web.app import auth_configured, build_datasette, check_exposure
 
@@ -389,13 +494,22 @@ def serve(ctx: click.Context, host: str, port: int, metadata: str | None,
     except AggregatorError as exc:
         raise click.ClickException(str(exc)) from None
     store.open_db(ctx.obj["db_path"]).conn.close()  # create and migrate first
-    ds = build_datasette(ctx.obj["db_path"], metadata_path=metadata, host=host, port=port,
-                         auth=auth, allow_hosts=allow_hosts)
+    ds = build_datasette(
+        ctx.obj["db_path"],
+        metadata_path=metadata,
+        host=host,
+        port=port,
+        auth=auth,
+        allow_hosts=allow_hosts,
+    )
     import uvicorn
 
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Serving {ctx.obj['db_path']} at http://{shown}:{port}/"
-               + (" (login required)" if auth else ""), err=True)
+    click.echo(
+        f"Serving {ctx.obj['db_path']} at http://{shown}:{port}/"
+        + (" (login required)" if auth else ""),
+        err=True,
+    )
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
 
 
@@ -414,9 +528,15 @@ def load_sample(ctx: click.Context, directory: str) -> None:
 
 @cli.command("import")
 @click.argument("file")
-@click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "opml", "pocket", "netscape", "instapaper", "wallabag",
-                                 "omnivore", "json"]))
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(
+        ["auto", "opml", "pocket", "netscape", "instapaper", "wallabag", "omnivore", "json"]
+    ),
+)
 @click.option("--tag", "tags", multiple=True, help="Add this tag to everything imported.")
 @click.pass_context
 def import_(ctx: click.Context, file: str, fmt: str, tags: tuple[str, ...]) -> None:
@@ -445,10 +565,18 @@ def import_(ctx: click.Context, file: str, fmt: str, tags: tuple[str, ...]) -> N
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 @click.option("--note", help="A note kept with the link.")
 @click.option("--title", help="Title to use until the page gives one.")
-@click.option("--now", is_flag=True, help="Download and extract the page now, not at the next fetch.")
+@click.option(
+    "--now", is_flag=True, help="Download and extract the page now, not at the next fetch."
+)
 @click.pass_context
-def save(ctx: click.Context, urls: tuple[str, ...], tags: tuple[str, ...], note: str | None,
-         title: str | None, now: bool) -> None:
+def save(
+    ctx: click.Context,
+    urls: tuple[str, ...],
+    tags: tuple[str, ...],
+    note: str | None,
+    title: str | None,
+    now: bool,
+) -> None:
     """Save links to read later (downloaded by the next fetch, or now with --now)."""
     db = _db(ctx)
     bad = 0

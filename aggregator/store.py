@@ -335,7 +335,8 @@ def m006_facet_columns_index(db: sqlite_utils.Database) -> None:
     those through this index takes ~10 ms instead of ~50-300 ms of scattered article rows.
     ~2-8 s on a million articles; rows arrive in id order, so inserts only append to it."""
     db.execute(
-        f"CREATE INDEX IF NOT EXISTS idx_articles_facets ON articles(id, {', '.join(FACET_COLUMNS)})"
+        "CREATE INDEX IF NOT EXISTS idx_articles_facets "
+        f"ON articles(id, {', '.join(FACET_COLUMNS)})"
     )
 
 
@@ -1584,6 +1585,10 @@ def _article_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 MIN_PREFIX = 3  # shorter `ab*` is searched as the word `ab` (a 2-letter prefix merges ~1M rows)
 SEARCH_CANDIDATES = 1_000  # a search ranks the most recent matches, this many at most
+# A search's rank (lower first, then newest) from the times the query matched in the title (t),
+# author (au) and feed title (fe) of a candidate, counted by highlight(); each count saturates
+# as bm25's term frequency does (k1 = 1.2). The body decides which rows match, not their order.
+SEARCH_SCORE = "-(10 * t * 2.2 / (t + 1.2) + 2 * au * 2.2 / (au + 1.2) + fe * 2.2 / (fe + 1.2))"
 
 
 def fts_query(text: str, *, phrases: bool = True) -> str:
@@ -1712,8 +1717,11 @@ def search_articles(
     feed_url: str | None = None,
     limit: int = 20,
 ) -> list[dict[str, Any]]:
-    """Ranked full-text search (bm25, title weighted ten times the body) with a snippet, among
-    the SEARCH_CANDIDATES most recent matches (see SEARCH_SQL)."""
+    """Ranked full-text search with a snippet, among the SEARCH_CANDIDATES most recent matches:
+    the same ranking as the web's canned `search` query (metadata.yml): where the query matched
+    -- title 10, author 2, feed title 1, repeats saturating as in bm25 -- then newest. Not bm25,
+    which counts every term's documents over the whole index (~25 ms per common word at 1M
+    articles); see docs/benchmarks.md."""
     match = fts_query(query)
     if not match:
         return []
@@ -1723,29 +1731,39 @@ def search_articles(
         w.replace("a.id IN (", "+articles_fts.rowid IN (").replace("a.id", "articles_fts.rowid")
         for w in where
     ]
-    params.update(
-        {
-            "match": match,
-            "rank_match": fts_query(query, phrases=False),
-            "limit": limit,
-            "candidates": SEARCH_CANDIDATES,
-        }
-    )
+    params.update({"match": match, "limit": limit, "candidates": SEARCH_CANDIDATES})
     sql = f"""
         WITH hits AS (
             SELECT rowid AS id FROM articles_fts
             WHERE articles_fts MATCH :match {"".join(" AND " + w for w in where)}
             ORDER BY rowid DESC LIMIT :candidates
+        ),
+        hit_counts AS MATERIALIZED (
+            SELECT articles_fts.rowid AS id,
+              coalesce(length(highlight(articles_fts, 0, char(57344), '')) - length(title), 0)
+                AS t,
+              coalesce(length(highlight(articles_fts, 2, char(57344), '')) - length(author), 0)
+                AS au,
+              coalesce(length(highlight(articles_fts, 3, char(57344), ''))
+                - length(feed_title), 0) AS fe
+            FROM articles_fts
+            WHERE articles_fts MATCH :match
+              AND articles_fts.rowid >= (SELECT min(id) FROM hits)
+              AND +articles_fts.rowid IN (SELECT id FROM hits)
+        ),
+        ranked AS MATERIALIZED (
+            SELECT id, {SEARCH_SCORE} AS rank
+            FROM hit_counts ORDER BY rank, id DESC LIMIT :limit
         )
         SELECT a.id, a.url, a.title, a.author, a.published, a.feed_title, a.site, a.tags,
                a.saved, a.state, a.starred,
                snippet(articles_fts, 1, '[', ']', '…', 16) AS snippet,
-               bm25(articles_fts, 10.0, 1.0, 2.0, 1.0) AS rank
+               (SELECT rank FROM ranked WHERE ranked.id = articles_fts.rowid) AS rank
         FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-        WHERE articles_fts MATCH :rank_match
-          AND articles_fts.rowid >= (SELECT min(id) FROM hits)
-          AND +articles_fts.rowid IN (SELECT id FROM hits)
-        ORDER BY rank LIMIT :limit
+        WHERE articles_fts MATCH :match
+          AND articles_fts.rowid >= (SELECT min(id) FROM ranked)
+          AND +articles_fts.rowid IN (SELECT id FROM ranked)
+        ORDER BY rank, a.id DESC
     """
     try:
         rows = _rows(db, sql, params)

@@ -111,7 +111,8 @@ def main() -> None:
             "db_to_text": round(size / text_bytes, 3),
         }
     print(
-        f"{'phase':<12} {'articles':>9} {'seconds':>8} {'articles/s':>10} {'B/article':>9} {'db/text':>8}"
+        f"{'phase':<12} {'articles':>9} {'seconds':>8} {'articles/s':>10} {'B/article':>9} "
+        f"{'db/text':>8}"
     )
     for phase, m in out.items():
         print(

@@ -210,12 +210,15 @@ def main() -> None:
         raise SystemExit(f"{args.db} exists: give a new path")
     res = build(args.db, args.articles, batch=args.batch, seed=args.seed)
     print(
-        f"{'articles':>10} {'feeds':>6} {'store s':>8} {'articles/s':>10} {'db MB':>8} {'db/text':>8} "
+        f"{'articles':>10} {'feeds':>6} {'store s':>8} {'articles/s':>10} {'db MB':>8} "
+        f"{'db/text':>8} "
         f"{'db/(text+html)':>14} {'B/article':>9}"
     )
     print(
-        f"{res['articles']:>10,} {res['feeds']:>6} {res['store_seconds']:>8.1f} {res['articles_per_s']:>10,} "
-        f"{res['db_bytes'] / 1e6:>8.1f} {res['db_to_text']:>8.2f} {res['db_to_text_and_html']:>14.3f} "
+        f"{res['articles']:>10,} {res['feeds']:>6} {res['store_seconds']:>8.1f} "
+        f"{res['articles_per_s']:>10,} "
+        f"{res['db_bytes'] / 1e6:>8.1f} {res['db_to_text']:>8.2f} "
+        f"{res['db_to_text_and_html']:>14.3f} "
         f"{res['bytes_per_article']:>9}"
     )
     print(json.dumps({"benchmark": "make_collection", **res}))

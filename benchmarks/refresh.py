@@ -453,7 +453,8 @@ def main() -> None:
         results = [bench_one(n, args, workdir) for n in args.feeds]
 
     print(
-        f"{'feeds':>6} {'tool':<10} {'phase':<10} {'seconds':>8} {'feeds/s':>8} {'entries/s':>9} {'peak MB':>8} {'speedup':>8}"
+        f"{'feeds':>6} {'tool':<10} {'phase':<10} {'seconds':>8} {'feeds/s':>8} {'entries/s':>9} "
+        f"{'peak MB':>8} {'speedup':>8}"
     )
     for res in results:
         n = int(res["feeds"])  # type: ignore[arg-type]
@@ -476,7 +477,8 @@ def main() -> None:
                 ratio = res.get("speedup", {}).get(phase, "") if tool == "aggregator" else ""  # type: ignore[union-attr]
                 print(
                     f"{n:>6} {tool:<10} {phase:<10} {m['seconds']:>8.2f} {m['feeds_per_s']:>8.1f} "
-                    f"{m['entries_per_s']:>9.0f} {m['peak_mb']:>8.1f} {str(ratio) + ('x' if ratio else ''):>8}"
+                    f"{m['entries_per_s']:>9.0f} {m['peak_mb']:>8.1f} "
+                    f"{str(ratio) + ('x' if ratio else ''):>8}"
                 )
     print(
         json.dumps(

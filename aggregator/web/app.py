@@ -100,9 +100,16 @@ def allowed_hosts(host: str, extra: Iterable[str] = ()) -> list[str]:
     return sorted(names)
 
 
-def build_datasette(db_path: str | Path, *, metadata_path: str | Path | None = None,
-                    host: str = "127.0.0.1", port: int = 8001, auth: bool | None = None,
-                    allow_hosts: Iterable[str] = (), fetch_saved: bool = True) -> Datasette:
+def build_datasette(
+    db_path: str | Path,
+    *,
+    metadata_path: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    auth: bool | None = None,
+    allow_hosts: Iterable[str] = (),
+    fetch_saved: bool = True,
+) -> Datasette:
     """The Datasette app. `auth` (default: whether a password hash is configured) requires a
     login for everything; `fetch_saved` downloads links saved in the browser in the background."""
     metadata = copy.deepcopy(load_metadata(metadata_path))
@@ -136,8 +143,9 @@ def build_datasette(db_path: str | Path, *, metadata_path: str | Path | None = N
     from . import facets
 
     facets.tag_count_source = str(db_path)  # the tag filter's choice of plan (web/facets.py)
-    ds.add_database(facets.AggregatorDatabase(ds, path=str(db_path), is_mutable=True),
-                    name="aggregator")
+    ds.add_database(
+        facets.AggregatorDatabase(ds, path=str(db_path), is_mutable=True), name="aggregator"
+    )
     if "_memory" in ds.databases:
         ds.remove_database("_memory")
     return ds

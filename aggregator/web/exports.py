@@ -39,9 +39,16 @@ def selection_sql(sql: str, table: str | None) -> str | None:
     return f"select id from ({sql})"
 
 
-async def render(datasette: Any, request: Any, sql: str | None, table: str | None,
-                 query_name: str | None, database: str, data: dict[str, Any],
-                 fmt: str) -> Response:
+async def render(
+    datasette: Any,
+    request: Any,
+    sql: str | None,
+    table: str | None,
+    query_name: str | None,
+    database: str,
+    data: dict[str, Any],
+    fmt: str,
+) -> Response:
     if not sql or not can_render(table, query_name, database):
         return Response.text("This view cannot be exported in that format.", status=404)
     id_sql = selection_sql(sql, table)
@@ -52,11 +59,13 @@ async def render(datasette: Any, request: Any, sql: str | None, table: str | Non
         # A canned query's parameters are the request's; unset ones are blank.
         params = {name: request.args.get(name, "") for name in ("q", "tag", "feed")}
     db = datasette.get_database(database)
-    result = await db.execute(f"{id_sql} limit {MAX_EXPORT}", params, truncate=False,
-                              custom_time_limit=20_000)
+    result = await db.execute(
+        f"{id_sql} limit {MAX_EXPORT}", params, truncate=False, custom_time_limit=20_000
+    )
     ids = [row[0] for row in result.rows]
     articles = await db.execute_fn(
-        lambda conn: store.get_articles(sqlite_utils.Database(conn), ids))
+        lambda conn: store.get_articles(sqlite_utils.Database(conn), ids)
+    )
     kind, content_type, filename = FORMATS[fmt]
     group_by = request.args.get("_group_by") if fmt == "md" else None
     if group_by not in ("tag", "date"):
@@ -70,13 +79,17 @@ async def render(datasette: Any, request: Any, sql: str | None, table: str | Non
 
 def renderers() -> list[dict[str, Any]]:
     def make(fmt: str) -> Any:
-        async def render_fmt(datasette: Any, request: Any, sql: str | None, table: str | None,
-                             query_name: str | None, database: str, data: dict[str, Any]) -> Any:
+        async def render_fmt(
+            datasette: Any,
+            request: Any,
+            sql: str | None,
+            table: str | None,
+            query_name: str | None,
+            database: str,
+            data: dict[str, Any],
+        ) -> Any:
             return await render(datasette, request, sql, table, query_name, database, data, fmt)
 
         return render_fmt
 
-    return [
-        {"extension": fmt, "render": make(fmt), "can_render": can_render}
-        for fmt in FORMATS
-    ]
+    return [{"extension": fmt, "render": make(fmt), "can_render": can_render} for fmt in FORMATS]

@@ -18,20 +18,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # No inline script, no script from elsewhere, no plugins, no framing. Styles may be inline
 # (Datasette's templates use style attributes); article images may come from their sites.
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: https: http:",
-    "media-src 'self' https:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "frame-src 'none'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: https: http:",
+        "media-src 'self' https:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "frame-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ]
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -68,13 +70,16 @@ def _cookies(headers: dict[bytes, bytes]) -> dict[str, str]:
     return {k: m.value for k, m in jar.items()}
 
 
-async def _plain(send: Send, status: int, text: str,
-                 extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"text/plain; charset=utf-8"), *SECURITY_HEADERS, *extra],
-    })
+async def _plain(
+    send: Send, status: int, text: str, extra: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *SECURITY_HEADERS, *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": text.encode()})
 
 
@@ -96,8 +101,9 @@ def foreign_write(method: str, headers: dict[bytes, bytes]) -> str | None:
     return None
 
 
-def wrap_app(app: ASGIApp, *, datasette: Any, allowed_hosts: Iterable[str],
-             require_auth: bool) -> ASGIApp:
+def wrap_app(
+    app: ASGIApp, *, datasette: Any, allowed_hosts: Iterable[str], require_auth: bool
+) -> ASGIApp:
     allowed = {h.lower() for h in allowed_hosts}
 
     def logged_in(cookies: dict[str, str]) -> bool:
@@ -123,8 +129,11 @@ def wrap_app(app: ASGIApp, *, datasette: Any, allowed_hosts: Iterable[str],
         headers = _headers(scope)
         host = host_name(headers.get(b"host", b"").decode("latin-1"))
         if host not in allowed:
-            await _plain(send, 403, "Forbidden: unknown Host name. Add it with "
-                         "`aggregator serve --allow-host NAME`.\n")
+            await _plain(
+                send,
+                403,
+                "Forbidden: unknown Host name. Add it with `aggregator serve --allow-host NAME`.\n",
+            )
             return
         method = scope.get("method", "GET").upper()
         reason = foreign_write(method, headers)
@@ -135,8 +144,9 @@ def wrap_app(app: ASGIApp, *, datasette: Any, allowed_hosts: Iterable[str],
         if require_auth and not path.startswith(OPEN_PATHS) and not logged_in(_cookies(headers)):
             if method in ("GET", "HEAD"):
                 target = "/-/login?next=" + quote(path)
-                await _plain(send, 302, "Log in first.\n",
-                             [(b"location", target.encode("latin-1"))])
+                await _plain(
+                    send, 302, "Log in first.\n", [(b"location", target.encode("latin-1"))]
+                )
             else:
                 await _plain(send, 403, "Forbidden: log in first.\n")
             return
