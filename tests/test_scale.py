@@ -147,6 +147,12 @@ def test_bounded_search_still_finds_ranks_and_marks(collection: Path) -> None:
     ds = build_datasette(collection, fetch_saved=False)
     rows = get(ds, f"/aggregator/search.json?q={words[0]}&_shape=objects").json()["rows"]
     assert len(rows) == 50 and all("<mark>" in r["snippet"] for r in rows)
+    # `aggregator search` ranks as the web page does; every row matches, title matches first
+    assert [r["id"] for r in rows] == [r["id"] for r in common]
+    titled = {r[0] for r in db.execute(
+        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", [f'title: "{words[0]}"'])}
+    flags = [r["id"] in titled for r in common]
+    assert flags == sorted(flags, reverse=True)
     tag = db.execute("SELECT name FROM tags ORDER BY article_count DESC LIMIT 1").fetchone()[0]
     rows = get(ds, f"/aggregator/search.json?q={words[0]}&tag={tag}&_shape=objects").json()["rows"]
     assert rows and all(tag in json.loads(r["tags"]) for r in rows)

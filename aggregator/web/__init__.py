@@ -127,9 +127,6 @@ def prepare_connection(conn: Any, database: str) -> None:
     # The canned `search` query turns what the user typed into a safe FTS5 query.
     conn.create_function("aggregator_fts_query", 1, lambda q: fts_query(q or ""),
                          deterministic=True)
-    # ... and the query it is ranked by (phrases as their words: see metadata.yml)
-    conn.create_function("aggregator_fts_rank_query", 1,
-                         lambda q: fts_query(q or "", phrases=False), deterministic=True)
 
 
 facets.install_tag_filter()
