@@ -74,7 +74,8 @@ def cli(ctx: click.Context, db_path: str) -> None:
     ctx.obj = {"db_path": db_path}
 
 
-# Commands that only read: every other command checks the database (quick_check) first.
+# Commands that only read: every other command checks the database first
+# (store.check_before_writing).
 _READERS = frozenset({"feeds", "search", "export", "serve", "check", "backup"})
 
 
@@ -84,7 +85,7 @@ def _db(ctx: click.Context) -> sqlite_utils.Database:
         if ctx.info_name not in _READERS:  # never write (not even a migration) into a corrupt file
             probe = store.open_db(path, migrate=False)
             try:
-                store.quick_check(probe, path)
+                store.check_before_writing(probe, path)
             finally:
                 probe.conn.close()
         ctx.obj["db"] = store.open_db(path)

@@ -1856,6 +1856,36 @@ def quick_check(db: sqlite_utils.Database, path: str | Path) -> None:
         )
 
 
+LARGE_DB_BYTES = 256 * 1024 * 1024
+RECHECK_HOURS = 24
+
+
+def check_before_writing(db: sqlite_utils.Database, path: str | Path) -> None:
+    """`quick_check` before a write, without making every write of a large collection pay for a
+    full scan (4 s at a million articles): a database over LARGE_DB_BYTES is scanned at most
+    once a day; the hour of its last clean scan is kept in the header (`PRAGMA user_version`,
+    which nothing else here uses). In between, its schema must still read."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        size = 0
+    if size > LARGE_DB_BYTES:
+        hour = int(time.time() // 3600)
+        try:
+            last = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if 0 <= hour - last < RECHECK_HOURS:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return
+        except sqlite3.DatabaseError:
+            pass  # the full scan below says what is wrong
+    quick_check(db, path)
+    if size > LARGE_DB_BYTES:
+        try:
+            db.execute(f"PRAGMA user_version = {int(time.time() // 3600)}")
+        except sqlite3.DatabaseError:
+            pass  # read-only: the write that follows reports it
+
+
 def check_database(db: sqlite_utils.Database) -> list[str]:
     """Problems found by integrity_check, the full-text index's integrity-check against the
     articles table, and foreign_key_check; an empty list when the database is sound."""

@@ -421,3 +421,33 @@ def test_corrupt_and_truncated_databases_are_refused_before_any_write(tmp_path: 
         assert path.read_bytes() == before  # nothing written
         checked = agg(path, "check")
         assert checked.returncode == 1 and "Traceback" not in checked.stderr
+
+
+def test_large_database_is_scanned_before_writing_at_most_once_a_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_path = tmp_path / "big.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db_path), "save", "https://example.org/a"]).exit_code == 0
+    scans: list[str] = []
+    real_quick_check = store.quick_check
+
+    def counting(db: object, path: object) -> None:
+        scans.append(str(path))
+        real_quick_check(db, path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "quick_check", counting)
+    monkeypatch.setattr(store, "LARGE_DB_BYTES", 0)  # treat this small file as a large one
+    for url in ("https://example.org/b", "https://example.org/c"):
+        assert runner.invoke(cli, ["--db", str(db_path), "save", url]).exit_code == 0
+    assert len(scans) == 1  # the first write scanned; the second, within the day, did not
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == int(time.time() // 3600)
+        conn.execute("PRAGMA user_version = 1")  # the last scan was long ago
+    assert runner.invoke(cli, ["--db", str(db_path), "star", "https://example.org/a"]).exit_code == 0
+    assert len(scans) == 2
+    # a small database is scanned before every write
+    monkeypatch.setattr(store, "LARGE_DB_BYTES", 10**12)
+    assert runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/a"]).exit_code == 0
+    assert runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/b"]).exit_code == 0
+    assert len(scans) == 4
