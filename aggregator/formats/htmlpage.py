@@ -75,7 +75,7 @@ def write_html(
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
     ]
-    summary = f"{len(articles)} articles"
+    summary = f"{len(articles)} article{'' if len(articles) == 1 else 's'}"
     if generated_at:
         summary += f", exported {generated_at}"
     out.append(f'<p class="meta">{_e(summary)}</p>')

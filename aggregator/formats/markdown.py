@@ -62,7 +62,7 @@ def write_markdown(
     generated_at: str | None = None,
 ) -> bytes:
     lines = [f"# {escape_md(title)}", ""]
-    summary = f"{len(articles)} articles"
+    summary = f"{len(articles)} article{'' if len(articles) == 1 else 's'}"
     if generated_at:
         summary += f", exported {escape_md(generated_at)}"
     lines += [f"_{summary}_", ""]
