@@ -4,9 +4,12 @@ address policy, a CliRunner, and the paths of the shared corpora."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from tests.httpserver import LocalServer, Route  # noqa: F401  (re-exported for tests)
 
@@ -45,3 +48,22 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
     os.environ.pop("AGGREGATOR_ALLOW_HOSTS", None)
+
+
+def run(*args: str, ok: bool = True) -> Result:
+    """The CLI as a user runs it (in process); with `ok`, it must succeed."""
+    from aggregator.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query on the database file, through a connection of its own."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()

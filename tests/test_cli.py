@@ -4,33 +4,15 @@ them. Asserts the database state and the exact error text."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from aggregator.cli import cli
-from tests.conftest import DATA
+from tests.conftest import DATA, rows, run
 from tests.httpserver import LocalServer, Route
 
 FEEDS = DATA / "feeds"
 RSS = "application/rss+xml"
-
-
-def run(*args: str, ok: bool = True) -> object:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def serve_fixtures(server: LocalServer) -> dict[str, str]:

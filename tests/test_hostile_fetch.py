@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests import hostile
+from tests.conftest import rows
 from tests.httpserver import LocalServer, Route
 
 AGG = [sys.executable, "-c", "from aggregator.cli import cli; cli(prog_name='aggregator')"]
@@ -202,14 +203,6 @@ def broken_endpoints(server: LocalServer, internal: LocalServer, secret: Path) -
         "/xxe": Route(body=xxe.encode(), content_type=RSS),
     }
     return {path: server.add(path, route) for path, route in routes.items()}
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_one_fetch_over_a_hostile_mix(

@@ -12,34 +12,18 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from aggregator import parse
-from aggregator.cli import cli
 from aggregator.errors import ParseError
 from aggregator.parse import MAX_ENTRIES, parse_feed
 from aggregator.process import parse_and_prepare
 from aggregator.sanitize import MAX_FIELD
 from aggregator.store import MAX_CONTENT_UPDATES
+from tests.conftest import rows, run
 from tests.httpserver import LocalServer, Route
 
 RSS = "application/rss+xml"
 SECRET = "TOPSECRET-7f3a9c"
-
-
-def run(*args: str, ok: bool = True) -> object:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def everything(db: Path) -> str:

@@ -17,30 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from aggregator.cli import cli
 from aggregator.formats import read_import
-from tests.conftest import DATA, corpus
+from tests.conftest import DATA, corpus, rows, run
 from tests.httpserver import LocalServer
 
 NOT_IMPORTABLE = "is not a bookmark, feed list or read-later export"
 AGGREGATOR = str(Path(sys.executable).parent / "aggregator")  # the console script
-
-
-def run(*args: str, ok: bool = True) -> Result:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def dump(db: Path) -> list[str]:

@@ -22,7 +22,7 @@ from aggregator import service, store
 from aggregator.cli import cli
 from aggregator.fetch import AddressPolicy, make_client
 from benchmarks.extraction import evaluate, run_through_pipeline
-from tests.conftest import DATA, corpus
+from tests.conftest import DATA, corpus, rows
 from tests.httpserver import LocalServer, Route
 
 HTML = "text/html; charset=utf-8"
@@ -53,14 +53,6 @@ def run(*args: str, code: int = 0) -> Any:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == code, result.output
     return result
-
-
-def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def export(*args: str) -> list[dict[str, Any]]:

@@ -12,10 +12,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from aggregator.cli import cli
 from aggregator.service import MAX_BACKOFF, backoff_seconds
+from tests.conftest import run
 from tests.httpserver import LocalServer, Route
 
 RSS = "application/rss+xml"
@@ -24,13 +22,6 @@ BODY = (
     b"<item><title>One</title><link>http://tides.test/1</link></item>"
     b"<item><title>Two</title><link>http://tides.test/2</link></item></channel></rss>"
 )
-
-
-def run(*args: str, ok: bool = True) -> object:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def feed_json(url: str) -> dict:
