@@ -48,7 +48,10 @@ def queries() -> dict[str, list[str]]:
         "rare": [w[r] for r in (12_000, 17_000, 21_000, 25_000, 29_000)],
         "mid": [w[r] for r in (400, 700, 1_000, 1_500, 2_500)],
         "common": [w[r] for r in (0, 2, 3, 5, 8)],
-        "two words": [f"{w[a]} {w[b]}" for a, b in ((50, 800), (10, 3_000), (120, 400), (2, 9_000), (300, 600))],
+        "two words": [
+            f"{w[a]} {w[b]}"
+            for a, b in ((50, 800), (10, 3_000), (120, 400), (2, 9_000), (300, 600))
+        ],
         "phrase": [f'"{w[a]} {w[b]}"' for a, b in ((0, 1), (3, 7), (20, 40), (100, 5), (60, 61))],
         # the first four letters of mid-frequency words, as someone types the start of a word
         "prefix": [w[r][:4] + "*" for r in (300, 600, 900, 1_300, 2_000)],
@@ -80,13 +83,20 @@ def get(url: str) -> tuple[float, bytes]:
 def stats(seconds: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in seconds)
     p95 = ms[min(len(ms) - 1, max(0, round(0.95 * len(ms)) - 1))]
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1),
-            "max_ms": round(ms[-1], 1)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(ms[-1], 1),
+    }
 
 
 def serve(db: str, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/aggregator"), "--db", db, "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/aggregator"), "--db", db, "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -94,17 +104,25 @@ def serve(db: str, port: int) -> subprocess.Popen[bytes]:
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                raise SystemExit(
+                    f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+                ) from None
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("serve did not answer in 120 s")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", required=True, help="a collection made by make_collection.py")
-    parser.add_argument("--runs", type=int, default=5, help="times each request is made (default 5)")
-    parser.add_argument("--cli-runs", type=int, default=3, help="`aggregator search` processes started (default 3)")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="times each request is made (default 5)"
+    )
+    parser.add_argument(
+        "--cli-runs", type=int, default=3, help="`aggregator search` processes started (default 3)"
+    )
     args = parser.parse_args()
     if not Path(args.db).exists():
         raise SystemExit(f"{args.db} does not exist: make it with make_collection.py")
@@ -114,8 +132,11 @@ def main() -> None:
     out: dict[str, Any] = {}
     db = store.open_db(args.db)
     tag_rows = db.execute("SELECT name FROM tags ORDER BY article_count DESC").fetchall()
-    tags = {"top tag": tag_rows[0][0], "middling tag": tag_rows[len(tag_rows) // 10][0],
-            "rare tag": tag_rows[-1][0]}
+    tags = {
+        "top tag": tag_rows[0][0],
+        "middling tag": tag_rows[len(tag_rows) // 10][0],
+        "rare tag": tag_rows[-1][0],
+    }
     articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     proc = serve(args.db, port)
     try:
@@ -162,8 +183,12 @@ def main() -> None:
     seconds = []
     for q in [qs[0] for qs in mix.values()][: args.cli_runs]:
         started = time.perf_counter()
-        subprocess.run([str(ROOT / ".venv/bin/aggregator"), "--db", args.db, "search", q],
-                       check=True, stdout=subprocess.DEVNULL, env={**os.environ})
+        subprocess.run(
+            [str(ROOT / ".venv/bin/aggregator"), "--db", args.db, "search", q],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ},
+        )
         seconds.append(time.perf_counter() - started)
     out["`aggregator search` process (startup included)"] = stats(seconds)
 
@@ -175,11 +200,23 @@ def main() -> None:
             extra = "  facets missing: " + (", ".join(m["facets_missing"]) or "none")
         if "tag" in m:
             extra = f"  ({m['tag']})"
-        print(f"{name:<48} {m['n']:>4} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} {m['max_ms']:>8.1f}{extra}")
+        print(
+            f"{name:<48} {m['n']:>4} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} "
+            f"{m['max_ms']:>8.1f}{extra}"
+        )
     for error in ERRORS:
         print("error:", error)
-    print(json.dumps({"benchmark": "search", "articles": articles, "runs": args.runs, **out,
-                      "errors": ERRORS}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "search",
+                "articles": articles,
+                "runs": args.runs,
+                **out,
+                "errors": ERRORS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
