@@ -14,6 +14,19 @@ from click.testing import CliRunner, Result
 from tests.httpserver import LocalServer, Route  # noqa: F401  (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
+# Words planted in tests/data/pages/article.html's boilerplate (navigation, sidebar, related
+# links, comments, cookie banner, script, style, footer, tracking): none may reach extracted text.
+MARKERS = [
+    "NAVMARKER",
+    "SIDEBARMARKER",
+    "RELATEDMARKER",
+    "COMMENTMARKER",
+    "COOKIEMARKER",
+    "SCRIPTMARKER",
+    "STYLESHEETMARKER",
+    "FOOTERMARKER",
+    "trackingMarker",
+]
 CORPORA = Path(
     os.environ.get("AGGREGATOR_CORPORA")
     or (Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora")

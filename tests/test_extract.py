@@ -15,21 +15,10 @@ from aggregator.extract import (
     find_feed_links,
     is_html_content_type,
 )
-from tests.conftest import DATA, corpus
+from tests.conftest import DATA, MARKERS, corpus
 
 PAGES = DATA / "pages"
 ARTICLE_URL = "https://gazette.example/news/2024/lighthouses"
-MARKERS = [
-    "NAVMARKER",
-    "SIDEBARMARKER",
-    "RELATEDMARKER",
-    "COMMENTMARKER",
-    "COOKIEMARKER",
-    "SCRIPTMARKER",
-    "STYLESHEETMARKER",
-    "FOOTERMARKER",
-    "trackingMarker",
-]
 
 
 @pytest.fixture(scope="module")

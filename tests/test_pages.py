@@ -22,21 +22,10 @@ from aggregator import service, store
 from aggregator.cli import cli
 from aggregator.fetch import AddressPolicy, make_client
 from benchmarks.extraction import evaluate, run_through_pipeline
-from tests.conftest import DATA, corpus, rows
+from tests.conftest import DATA, MARKERS, corpus, rows
 from tests.httpserver import LocalServer, Route
 
 HTML = "text/html; charset=utf-8"
-MARKERS = [
-    "NAVMARKER",
-    "SIDEBARMARKER",
-    "RELATEDMARKER",
-    "COMMENTMARKER",
-    "COOKIEMARKER",
-    "SCRIPTMARKER",
-    "STYLESHEETMARKER",
-    "FOOTERMARKER",
-    "trackingMarker",
-]
 LIGHTHOUSE_BODY = [  # the article of tests/data/pages/article.html, as a reader sees it
     "The last lighthouse keepers of the northern coast",
     "For more than a century the lamps along the northern coast were tended by families who "

@@ -56,13 +56,14 @@ def load_json(data: bytes, path: str | None = None) -> Any:
 
 
 def json_objects(
-    data: bytes, path: str | None, what: str, found: Collector
+    data: bytes, path: str | None, not_a_list: str, found: Collector
 ) -> Iterator[Mapping[str, Any]]:
     """The objects of an export that is a JSON array of objects; anything else in the array is
-    skipped with a warning, and a document that is not an array refuses the file."""
+    skipped with a warning, and a document that is not an array refuses the file with the
+    message `not_a_list`."""
     document = load_json(data, path)
     if not isinstance(document, list):
-        raise fail(f"{what} is a JSON array", path)
+        raise fail(not_a_list, path)
     for item in document:
         if isinstance(item, Mapping):
             yield item

@@ -24,7 +24,7 @@ def is_delicious(document: Any) -> bool:
 
 def read_delicious(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "a Delicious export", found):
+    for item in json_objects(data, path, "a Delicious export is a JSON array", found):
         found.add_link(
             item.get("url"),
             title=item.get("title"),

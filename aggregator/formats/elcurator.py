@@ -23,7 +23,7 @@ def is_elcurator(document: Any) -> bool:
 
 def read_elcurator(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "an elCurator export", found):
+    for item in json_objects(data, path, "an elCurator export is a JSON array", found):
         found.add_link(
             item.get("url"),
             title=item.get("title"),

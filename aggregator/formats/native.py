@@ -11,8 +11,7 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_text,
-    fail,
-    load_json,
+    json_objects,
     split_tags,
     truthy,
 )
@@ -33,14 +32,8 @@ def is_native(document: Any) -> bool:
 
 
 def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
-    document = load_json(data, path)
-    if not isinstance(document, list):
-        raise fail("an Aggregator export is a JSON array of articles", path)
     found = Collector(path)
-    for item in document:
-        if not isinstance(item, Mapping):
-            found.skip("not an object", None)
-            continue
+    for item in json_objects(data, path, "an Aggregator export is a JSON array of articles", found):
         state = item.get("state")
         content = item.get("content_html")
         # Raw as far as we know (anyone may have edited the file): the service sanitises it.

@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import Collector, date_from_text, fail, load_json, split_tags
+from aggregator.formats._common import (
+    Collector,
+    date_from_text,
+    json_objects,
+    split_tags,
+)
 from aggregator.models import ImportBatch
 
 
@@ -18,14 +23,8 @@ def is_omnivore(document: Any) -> bool:
 
 
 def read_omnivore(data: bytes, *, path: str | None = None) -> ImportBatch:
-    document = load_json(data, path)
-    if not isinstance(document, list):
-        raise fail("an Omnivore export is a JSON array", path)
     found = Collector(path)
-    for item in document:
-        if not isinstance(item, Mapping):
-            found.skip("not an object", None)
-            continue
+    for item in json_objects(data, path, "an Omnivore export is a JSON array", found):
         state = str(item.get("state") or "").lower()
         if state == "deleted":
             found.skip("deleted in Omnivore", item.get("url"))

@@ -24,7 +24,7 @@ def is_pinboard(document: Any) -> bool:
 
 def read_pinboard(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "a Pinboard export", found):
+    for item in json_objects(data, path, "a Pinboard export is a JSON array", found):
         found.add_link(
             item.get("href"),
             title=item.get("description"),

@@ -10,8 +10,7 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_text,
-    fail,
-    load_json,
+    json_objects,
     split_tags,
     truthy,
 )
@@ -30,14 +29,8 @@ def is_wallabag(document: Any) -> bool:
 
 
 def read_wallabag(data: bytes, *, path: str | None = None) -> ImportBatch:
-    document = load_json(data, path)
-    if not isinstance(document, list):
-        raise fail("a wallabag export is a JSON array", path)
     found = Collector(path)
-    for item in document:
-        if not isinstance(item, Mapping):
-            found.skip("not an object", None)
-            continue
+    for item in json_objects(data, path, "a wallabag export is a JSON array", found):
         url = item.get("url")
         archived = truthy(item.get("is_archived", item.get("is_read")))
         content = item.get("content")
