@@ -1,5 +1,6 @@
 """HTTP fetching: one GET with a body cap, a deadline, manual redirects, conditional headers and an
-address policy checked on the IP actually connected to. The only httpx user; parses nothing.
+address policy checked on the IP actually connected to; HTTP/1.1 itself is in wire.py. Parses
+nothing.
 
 Errors (all carry `.url`, the URL asked for; messages are one line):
 
@@ -12,6 +13,7 @@ Errors (all carry `.url`, the URL asked for; messages are one line):
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime
 import email.utils
@@ -19,21 +21,15 @@ import http
 import ipaddress
 import socket
 import ssl
+import threading
 import time
-import typing
 import urllib.parse
-import weakref
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-import anyio
-import anyio.to_thread
-import httpcore
-import httpx
-
-from aggregator import USER_AGENT
+from aggregator import USER_AGENT, wire
 from aggregator.errors import (
     AggregatorError,
     BlockedAddressError,
@@ -47,6 +43,7 @@ __all__ = [
     "FEED_ACCEPT",
     "PAGE_ACCEPT",
     "AddressPolicy",
+    "Client",
     "blocked_reason",
     "cache_lifetime",
     "fetch_url",
@@ -70,6 +67,8 @@ ALLOW_HOSTS_ENV = "AGGREGATOR_ALLOW_HOSTS"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _DECODE_STEP = 64 * 1024  # at most this much decompressed output per zlib call
+KEEPALIVE_EXPIRY = 10.0  # seconds an idle connection is kept for the next request to its host
+MAX_IDLE_PER_HOST = 8
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -248,83 +247,32 @@ def resolve_host(host: str, port: int) -> list[str]:
     return seen
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore network backend that resolves the host itself, checks every address against the
-    policy (failing closed), then connects to a checked IP. TLS is started by httpcore on the
-    returned stream with the original hostname, so SNI and certificate checks still use the name."""
-
-    def __init__(self, policy: AddressPolicy) -> None:
-        self._policy = policy
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        started = time.monotonic()
-        literal = _ip_literal(host)
-        if literal is not None:
-            addresses = [str(literal)]
-        else:
-            try:
-                with anyio.fail_after(timeout):
-                    addresses = await anyio.to_thread.run_sync(
-                        _resolve, host, port, abandon_on_cancel=True
-                    )
-            except TimeoutError:
-                raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        if not addresses:  # fail closed
-            raise FetchError(f"could not resolve host {host}")
-        for address in addresses:  # every one, so a rebinding answer cannot slip one past
-            self._policy.check(host, port, address)
-        last: Exception | None = None
-        for address in addresses:
-            remaining = (
-                None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
-            )
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=remaining,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddressError("blocked address: unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-
 def _resolve(host: str, port: int) -> list[str]:
     try:
         return resolve_host(host, port)  # looked up at call time so tests can patch it
-    except (socket.gaierror, UnicodeError):
+    except (socket.gaierror, UnicodeError, OSError):
         return []
 
 
-@dataclass(frozen=True)
-class _ClientInfo:
-    policy: AddressPolicy
-    proxy: str | None
+async def _resolve_async(host: str, port: int) -> list[str]:
+    """getaddrinfo in a daemon thread: a lookup that hangs is abandoned at the connect timeout
+    and never holds up the end of the run (the loop's executor would be waited for)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[str]] = loop.create_future()
 
+    def settle(result: list[str]) -> None:
+        if not future.done():
+            future.set_result(result)
 
-_CLIENTS: weakref.WeakKeyDictionary[httpx.AsyncClient, _ClientInfo] = weakref.WeakKeyDictionary()
+    def work() -> None:
+        result = _resolve(host, port)
+        try:
+            loop.call_soon_threadsafe(settle, result)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=work, name=f"resolve {host}", daemon=True).start()
+    return await future
 
 
 _SSL_CONTEXTS: dict[Any, ssl.SSLContext] = {}
@@ -332,13 +280,258 @@ _SSL_CONTEXTS: dict[Any, ssl.SSLContext] = {}
 
 def _ssl_context(verify: Any) -> ssl.SSLContext:
     """One SSL context per `verify` setting in a process: loading the CA bundle costs about
-    25 ms, and forked fetch workers inherit it instead of loading it again."""
+    25 ms, and forked fetch workers inherit it instead of loading it again. The CA bundle is
+    certifi's when installed (the same on every machine), else the system's."""
     if isinstance(verify, ssl.SSLContext):
         return verify
     context = _SSL_CONTEXTS.get(verify)
     if context is None:
-        context = _SSL_CONTEXTS[verify] = httpx.create_ssl_context(verify=verify, trust_env=False)
+        if verify:
+            try:
+                import certifi
+
+                context = ssl.create_default_context(cafile=certifi.where())
+            except ImportError:
+                context = ssl.create_default_context()
+        else:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_alpn_protocols(["http/1.1"])
+        _SSL_CONTEXTS[verify] = context
     return context
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One request's URL, ready for the wire."""
+
+    url: str
+    scheme: str  # "http" or "https"
+    host: str  # ASCII (IDNA), lower case, IPv6 without brackets
+    port: int
+    path: str  # origin-form request target: path and query
+    authorization: str | None  # Basic credentials from the URL's userinfo
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+    def absolute(self) -> str:
+        return f"{self.scheme}://{self.host_header}{self.path}"
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    host: str
+    port: int
+    authorization: str | None
+
+
+def _parse_proxy(proxy: str) -> _Proxy:
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parts.scheme.lower() != "http":
+        raise AggregatorError(
+            f"proxy {proxy!r}: only http:// proxies are supported (https targets go through "
+            "CONNECT)"
+        )
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise AggregatorError(f"proxy {proxy!r}: invalid port") from None
+    if not parts.hostname:
+        raise AggregatorError(f"proxy {proxy!r}: no host")
+    return _Proxy(parts.hostname, port, _basic(parts.username, parts.password))
+
+
+def _basic(user: str | None, password: str | None) -> str | None:
+    if user is None:
+        return None
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password or '')}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+class Client:
+    """What fetch_url sends with: the address policy, TLS settings, an optional proxy, a cap on
+    open connections and the connections kept alive between requests (per scheme, host, port).
+    Use as `async with make_client() as client:`; one client per event loop."""
+
+    def __init__(
+        self,
+        *,
+        policy: AddressPolicy,
+        proxy: str | None,
+        max_connections: int,
+        user_agent: str,
+        verify: bool | ssl.SSLContext,
+    ) -> None:
+        self.policy = policy
+        self.proxy = _parse_proxy(proxy) if proxy else None
+        self.user_agent = user_agent
+        self._verify = verify
+        self._max_connections = max_connections
+        self._slots: asyncio.Semaphore | None = None
+        self._idle: dict[tuple[str, str, int], list[wire.Connection]] = {}
+        self._checked: set[tuple[str, int, str]] = set()  # (host, port, ip) the policy allowed
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
+        self.closed = False
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self.closed = True
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
+
+    # -- connection slots and the idle pool
+
+    async def acquire(self, timeout: float) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_connections)
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise FetchError(
+                f"timed out after {timeout:g} s waiting for a free connection"
+            ) from None
+
+    def release(self) -> None:
+        assert self._slots is not None
+        self._slots.release()
+
+    def take_idle(self, key: tuple[str, str, int]) -> wire.Connection | None:
+        connections = self._idle.get(key)
+        now = time.monotonic()
+        while connections:
+            connection = connections.pop()
+            if now - connection.idle_since < KEEPALIVE_EXPIRY and not connection.is_stale():
+                connection.reused = True
+                return connection
+            connection.close()
+        return None
+
+    def put_back(self, connection: wire.Connection) -> None:
+        if not connection.reusable or self.closed:
+            connection.close()
+            return
+        connection.reusable = False
+        connection.idle_since = time.monotonic()
+        connections = self._idle.setdefault(connection.key, [])
+        connections.append(connection)
+        if len(connections) > MAX_IDLE_PER_HOST:
+            connections.pop(0).close()
+
+    # -- connecting under the policy
+
+    async def _addresses(self, host: str, port: int, timeout: float) -> list[str]:
+        literal = _ip_literal(host)
+        if literal is not None:
+            return [str(literal)]
+        lookup = self._lookups.get((host, port))
+        if lookup is None:  # one lookup per host and port per run, shared by its feeds
+            lookup = self._lookups[(host, port)] = asyncio.ensure_future(_resolve_async(host, port))
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(lookup)
+        except TimeoutError:
+            raise _ConnectTimeout(f"resolving {host} timed out") from None
+
+    def check(self, host: str, port: int, ip: str) -> None:
+        if (host, port, ip) not in self._checked:
+            self.policy.check(host, port, ip)
+            self._checked.add((host, port, ip))
+
+    async def connect(self, target: _Target, timeout: float) -> wire.Connection:
+        """A new connection for `target`: to the proxy, or to a checked address of its host."""
+        started = time.monotonic()
+        if self.proxy is not None:
+            host, port, addresses = self.proxy.host, self.proxy.port, [self.proxy.host]
+        else:
+            host, port = target.host, target.port
+            addresses = await self._addresses(host, port, timeout)
+            if not addresses:  # fail closed
+                raise FetchError(f"could not resolve host {host}")
+            for address in addresses:  # every one, so a rebinding answer cannot slip one past
+                self.check(host, port, address)
+        direct_tls = target.scheme == "https" and self.proxy is None
+        context = _ssl_context(self._verify) if target.scheme == "https" else None
+        last: BaseException | None = None
+        for address in addresses:
+            remaining = max(0.001, timeout - (time.monotonic() - started))
+            try:
+                async with asyncio.timeout(remaining):
+                    reader, writer = await asyncio.open_connection(
+                        address,
+                        port,
+                        ssl=context if direct_tls else None,
+                        server_hostname=target.host if direct_tls else None,
+                        limit=wire.MAX_LINE,
+                    )
+            except TimeoutError:
+                raise _ConnectTimeout("connect timed out") from None
+            except OSError as exc:  # refused, unreachable, TLS errors: try the next address
+                last = exc
+                continue
+            connection = wire.Connection(reader, writer, target.key)
+            if self.proxy is not None and target.scheme == "https":
+                remaining = max(0.001, timeout - (time.monotonic() - started))
+                await self._tunnel(connection, target, context, remaining)
+            return connection
+        assert last is not None
+        raise last
+
+    async def _tunnel(
+        self,
+        connection: wire.Connection,
+        target: _Target,
+        context: ssl.SSLContext | None,
+        timeout: float,
+    ) -> None:
+        """CONNECT through the proxy, then TLS to the target inside the tunnel."""
+        assert self.proxy is not None and context is not None
+        authority = target.host_header if target.port != 443 else f"{target.host_header}:443"
+        lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
+        if self.proxy.authorization:
+            lines.append(f"Proxy-Authorization: {self.proxy.authorization}")
+        try:
+            connection.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            head = await wire.read_head(connection.reader, timeout)
+            if not 200 <= head.status < 300:
+                connection.close()
+                raise _ProxyRefused(f"the proxy answered HTTP {head.status} to CONNECT")
+            async with asyncio.timeout(timeout):
+                await connection.writer.start_tls(context, server_hostname=target.host)
+        except TimeoutError:
+            connection.close()
+            raise _ConnectTimeout("connect timed out") from None
+        except BaseException:
+            connection.close()
+            raise
+
+
+class _ConnectTimeout(Exception):
+    pass
+
+
+class _ProxyRefused(Exception):
+    pass
 
 
 def make_client(
@@ -348,58 +541,30 @@ def make_client(
     max_connections: int = 100,
     user_agent: str = USER_AGENT,
     verify: bool = True,
-) -> httpx.AsyncClient:
-    """An AsyncClient for fetch_url: no redirects followed by httpx, no environment proxies, and the
-    address policy (default: from AGGREGATOR_ALLOW_HOSTS) enforced on every IP connected to.
+) -> Client:
+    """A Client for fetch_url: the address policy (default: from AGGREGATOR_ALLOW_HOSTS) enforced
+    on every IP connected to, no environment proxies.
 
-    With a `proxy` configured on purpose the proxy resolves and connects, so this process cannot
-    see the target's IP: only URLs whose host is an IP literal are checked (on every hop), host
-    names are NOT checked, and the proxy's own address is trusted as configured. Scheme, redirect,
-    size and time limits still apply. `trust_env` is True only in that case (as configured)."""
+    With a `proxy` configured on purpose (an http:// URL; https targets are tunnelled with
+    CONNECT) the proxy resolves and connects, so this process cannot see the target's IP: only URLs
+    whose host is an IP literal are checked (on every hop), host names are NOT checked, and the
+    proxy's own address is trusted as configured. Scheme, redirect, size and time limits still
+    apply."""
     policy = AddressPolicy.from_env() if policy is None else policy
-    limits = httpx.Limits(
-        max_connections=max_connections,
-        max_keepalive_connections=min(20, max_connections),
-        keepalive_expiry=10.0,
-    )
-    trust_env = proxy is not None
-    transport = httpx.AsyncHTTPTransport(
-        verify=verify if trust_env else _ssl_context(verify),
-        trust_env=trust_env,
-        limits=limits,
+    return Client(
+        policy=policy,
         proxy=proxy,
+        max_connections=max_connections,
+        user_agent=user_agent,
+        verify=verify,
     )
-    if proxy is None:
-        # httpx has no option for a network backend, so swap in a pool that uses ours. Checked
-        # so that an httpx upgrade that renames the pool fails here, not silently unguarded.
-        if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("httpx transport layout changed: cannot install the address guard")
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(verify),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=_GuardedBackend(policy),
-        )
-    client = httpx.AsyncClient(
-        transport=transport,
-        follow_redirects=False,
-        trust_env=trust_env,
-        headers={"User-Agent": user_agent},
-        timeout=httpx.Timeout(20.0, connect=10.0),
-        event_hooks={"response": [_refuse_bad_redirect]},
-    )
-    _CLIENTS[client] = _ClientInfo(policy=policy, proxy=proxy)
-    return client
 
 
 # --------------------------------------------------------------------------- fetching
 
 
 async def fetch_url(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
     *,
     etag: str | None = None,
@@ -438,14 +603,22 @@ async def fetch_url(
     except AggregatorError as exc:
         exc.url = url
         raise
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # any httpx error _fetch did not name
-        text = " ".join(str(exc).split())[:300]
-        raise FetchError(f"{type(exc).__name__}: {text}", url=url) from exc
-    return _replace_elapsed(result, time.monotonic() - started)
+    return dataclasses.replace(result, elapsed=time.monotonic() - started)
+
+
+def _header_value(value: str | None) -> str | None:
+    """A stored validator, if it can be sent back as it is (no line breaks, Latin-1 only)."""
+    if not value or any(c in value for c in "\r\n\0"):
+        return None
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 async def _fetch(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
     *,
     etag: str | None,
@@ -456,56 +629,146 @@ async def _fetch(
     connect_timeout: float,
     read_timeout: float,
 ) -> FetchResult:
-    info = _CLIENTS.get(client)
-    headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate"}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+    extra = [
+        f"User-Agent: {client.user_agent}",
+        f"Accept: {accept}",
+        "Accept-Encoding: gzip, deflate",
+    ]
+    if _header_value(etag):
+        extra.append(f"If-None-Match: {etag}")
+    if _header_value(last_modified):
+        extra.append(f"If-Modified-Since: {last_modified}")
     current = url
     hops = 0
     all_permanent = True
     while True:
         target = _check_url(current, first=hops == 0)
-        if info is not None and info.proxy is not None:
-            _precheck_literal(info.policy, target)
+        if client.proxy is not None:
+            _precheck_literal(client.policy, target)
         try:
-            request = client.build_request("GET", target, headers=headers, timeout=timeout)
-            response = await client.send(request, stream=True)
-        except httpx.InvalidURL as exc:  # a Location header httpx cannot parse
-            raise FetchError(f"invalid redirect location: {exc}") from None
-        except httpx.HTTPError as exc:
-            proxied = bool(info and info.proxy)
-            raise _translate(exc, connect_timeout, read_timeout, proxied=proxied) from exc
+            head, content = await _exchange(
+                client,
+                target,
+                extra,
+                max_bytes=max_bytes,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
         except BlockedAddressError as exc:
             if hops:
-                exc.message = f"{exc.message} (on redirect to {target})"
+                exc.message = f"{exc.message} (on redirect to {target.url})"
                 exc.args = (exc.message,)
             raise
-        try:
-            status = response.status_code
-            location = response.headers.get("location")
-            if status in _REDIRECTS and location:
-                hops += 1
-                if hops > max_redirects:
-                    raise FetchError(f"too many redirects (more than {max_redirects})")
-                all_permanent = all_permanent and status in _PERMANENT
+        status = head.status
+        location = head.get("location")
+        if status in _REDIRECTS and location:
+            hops += 1
+            if hops > max_redirects:
+                raise FetchError(f"too many redirects (more than {max_redirects})")
+            all_permanent = all_permanent and status in _PERMANENT
+            try:
+                current = urllib.parse.urljoin(target.url, location.strip())
+            except ValueError:
+                raise FetchError(f"invalid redirect location {location[:200]!r}") from None
+            refusal = _scheme_refusal(current, first=False)
+            if refusal is not None:
+                raise refusal
+            continue
+        if status == 304 or 200 <= status < 300:
+            return _result(
+                url, target.url, head, content or b"", permanent=all_permanent and hops > 0
+            )
+        raise _status_error(head)
+
+
+async def _exchange(
+    client: Client,
+    target: _Target,
+    extra: list[str],
+    *,
+    max_bytes: int,
+    connect_timeout: float,
+    read_timeout: float,
+) -> tuple[wire.Head, bytes | None]:
+    """One request and its response: the head, and the decoded body of a 2xx answer (None for
+    others, whose bodies are not read)."""
+    proxied = client.proxy is not None
+    if proxied and target.scheme == "http":
+        lines = [f"GET {target.absolute()} HTTP/1.1", f"Host: {target.host_header}"]
+        if client.proxy is not None and client.proxy.authorization:
+            lines.append(f"Proxy-Authorization: {client.proxy.authorization}")
+    else:
+        lines = [f"GET {target.path} HTTP/1.1", f"Host: {target.host_header}"]
+    if target.authorization:
+        lines.append(f"Authorization: {target.authorization}")
+    request = ("\r\n".join(lines + extra) + "\r\n\r\n").encode("latin-1")
+    await client.acquire(connect_timeout)
+    connection: wire.Connection | None = None
+    try:
+        for attempt in (0, 1):
+            connection = client.take_idle(target.key) if attempt == 0 else None
+            if connection is None:
                 try:
-                    current = str(target.join(location.strip()))
-                except (httpx.InvalidURL, ValueError):
-                    raise FetchError(f"invalid redirect location {location[:200]!r}") from None
-                continue
-            if status == 304 or 200 <= status < 300:
-                content = b"" if status in (204, 304) else await _read_body(response, max_bytes)
-                return _result(
-                    url, str(target), response, content, permanent=all_permanent and hops > 0
-                )
-            raise _status_error(response)
-        except httpx.HTTPError as exc:
-            raise _translate(exc, connect_timeout, read_timeout, proxied=False) from exc
-        finally:
-            await response.aclose()
+                    connection = await client.connect(target, connect_timeout)
+                except _ConnectTimeout:
+                    raise FetchError(f"connect timed out after {connect_timeout:g} s") from None
+                except _ProxyRefused as exc:
+                    raise FetchError(f"proxy: {exc}") from None
+                except (OSError, wire.WireError) as exc:
+                    raise _connect_error(exc, proxied=proxied) from None
+            try:
+                connection.writer.write(request)
+                head = await wire.read_head(connection.reader, read_timeout)
+            except (wire.IncompleteError, ConnectionError) as exc:
+                connection.close()
+                if connection.reused:  # the server had closed a kept-alive connection
+                    connection = None
+                    continue
+                raise _read_error(exc, read_timeout) from None
+            break
+        assert connection is not None
+        if head.status == 304 or 200 <= head.status < 300:
+            content = await _read_body(connection, head, max_bytes, read_timeout)
+            return head, content
+        return head, None
+    except (OSError, TimeoutError, wire.WireError) as exc:
+        raise _read_error(exc, read_timeout) from None
+    finally:
+        if connection is not None:
+            client.put_back(connection)
+        client.release()
+
+
+def _connect_error(exc: BaseException, *, proxied: bool) -> FetchError:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ConnectionRefusedError) or "refused" in text.lower():
+        message = "connection refused"
+    elif isinstance(exc, ssl.SSLCertVerificationError) or "certificate" in text.lower():
+        message = f"TLS certificate verification failed: {text}"
+    elif isinstance(exc, ssl.SSLError):
+        message = f"TLS error: {text}"
+    elif isinstance(exc, wire.WireError):
+        message = f"protocol error: {text}"
+    else:
+        message = f"could not connect: {text}"
+    return FetchError(("proxy: " if proxied else "") + message[:500])
+
+
+def _read_error(exc: BaseException, read_timeout: float) -> FetchError:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        message = f"timed out after {read_timeout:g} s waiting for the server"
+    elif isinstance(exc, ConnectionResetError) or "reset by peer" in text.lower():
+        message = "connection reset by peer"
+    elif isinstance(exc, wire.IncompleteError):
+        message = f"incomplete response: {text}"
+    elif isinstance(exc, wire.WireError):
+        message = f"protocol error: {text}"
+    elif isinstance(exc, ssl.SSLError):
+        message = f"TLS error: {text}"
+    else:
+        message = f"read error: {text}"
+    return FetchError(message[:500])
 
 
 def _scheme_refusal(url: str, *, first: bool) -> FetchError | None:
@@ -516,129 +779,99 @@ def _scheme_refusal(url: str, *, first: bool) -> FetchError | None:
     return FetchError(f"{where} with a scheme that is not allowed: {scheme[:20] or '(none)'}")
 
 
-def _check_url(url: str, *, first: bool) -> httpx.URL:
+# Characters a request target may carry as they are (RFC 3986 unreserved, sub-delims, ":@/?%").
+_TARGET_SAFE = "!$&'()*+,;=:@/?%-._~"
+
+
+def _idna(host: str) -> str:
+    if host.isascii():
+        return host.lower()
+    try:
+        import idna
+
+        return str(idna.encode(host, uts46=True).decode("ascii"))
+    except ImportError:
+        return host.encode("idna").decode("ascii").lower()
+
+
+def _check_url(url: str, *, first: bool) -> _Target:
     refusal = _scheme_refusal(url, first=first)
     if refusal is not None:
         raise refusal
+    if any(ord(c) < 0x21 or c == "\x7f" for c in url.strip()) or not url.strip():
+        raise FetchError(f"invalid URL {url[:200]!r}")
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError):
+        parts = urllib.parse.urlsplit(url.strip())
+        hostname = parts.hostname or ""
+        host = _idna(hostname) if hostname else ""
+        port = parts.port
+    except (ValueError, UnicodeError, TypeError):
         raise FetchError(f"invalid URL {url[:200]!r}") from None
-    if not parsed.host:
+    if not host:
         raise FetchError(f"URL without a host: {url[:200]!r}")
-    return parsed
+    if _ip_literal(host) is None and not all(c.isalnum() or c in "-._" for c in host):
+        raise FetchError(f"invalid URL {url[:200]!r}")
+    scheme = parts.scheme.lower()
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    if not path.isascii() or any(c in path for c in '"<>\\^`{|} '):
+        path = urllib.parse.quote(path, safe=_TARGET_SAFE)
+    return _Target(
+        url=url.strip(),
+        scheme=scheme,
+        host=host,
+        port=port or (443 if scheme == "https" else 80),
+        path=path,
+        authorization=_basic(parts.username, parts.password),
+    )
 
 
-async def _refuse_bad_redirect(response: httpx.Response) -> None:
-    """Response hook: httpx prepares the next request even with follow_redirects=False and can
-    choke on a `javascript:` Location, so refuse foreign schemes before it tries."""
-    location = response.headers.get("location")
-    if response.status_code in _REDIRECTS and location:
-        refusal = _scheme_refusal(
-            urllib.parse.urljoin(str(response.request.url), location.strip()), first=False
-        )
-        if refusal is not None:
-            raise refusal
-
-
-def _precheck_literal(policy: AddressPolicy, target: httpx.URL) -> None:
+def _precheck_literal(policy: AddressPolicy, target: _Target) -> None:
     literal = _ip_literal(target.host)
     if literal is not None:
-        port = target.port or (443 if target.scheme == "https" else 80)
-        policy.check(target.host, port, str(literal))
+        policy.check(target.host, target.port, str(literal))
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 20:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _translate(
-    exc: httpx.HTTPError, connect_timeout: float, read_timeout: float, *, proxied: bool
-) -> FetchError:
-    """One plain line for an httpx failure; the OS error underneath names it best."""
-    causes = _causes(exc)
-    text = next((" ".join(str(c).split()) for c in causes if str(c).strip()), type(exc).__name__)
-    low = text.lower()
-    proxy = "proxy: " if proxied and isinstance(exc, (httpx.ConnectError, httpx.ProxyError)) else ""
-
-    def has(kind: type[BaseException]) -> bool:
-        return any(isinstance(c, kind) for c in causes)
-
-    if isinstance(exc, httpx.ConnectTimeout):
-        message = f"connect timed out after {connect_timeout:g} s"
-    elif isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
-        message = f"timed out after {read_timeout:g} s waiting for the server"
-    elif isinstance(exc, httpx.PoolTimeout):
-        message = f"timed out after {connect_timeout:g} s waiting for a free connection"
-    elif has(ConnectionRefusedError) or "refused" in low:
-        message = "connection refused"
-    elif has(ssl.SSLCertVerificationError) or "certificate" in low:
-        message = f"TLS certificate verification failed: {text}"
-    elif has(ssl.SSLError):
-        message = f"TLS error: {text}"
-    elif isinstance(exc, httpx.ConnectError):
-        message = f"could not connect: {text}"
-    elif has(ConnectionResetError) or "reset by peer" in low:
-        message = "connection reset by peer"
-    elif "complete message body" in low or "incomplete" in low:
-        message = f"incomplete response: the server closed the connection early ({text})"
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        message = f"protocol error: {text}"
-    elif isinstance(exc, httpx.ReadError):
-        message = f"read error: {text}"
-    else:
-        message = f"{type(exc).__name__}: {text}"
-    return FetchError(proxy + message[:500])
-
-
-def _status_error(response: httpx.Response) -> HTTPStatusError:
-    status = response.status_code
+def _status_error(head: wire.Head) -> HTTPStatusError:
+    status = head.status
     try:
         phrase = http.HTTPStatus(status).phrase
     except ValueError:
-        phrase = response.reason_phrase or "Unknown"
+        phrase = head.reason or "Unknown"
     message = f"HTTP {status} {phrase}"
-    if status == 403 and response.headers.get("cf-mitigated", "").lower() == "challenge":
+    if status == 403 and (head.get("cf-mitigated") or "").lower() == "challenge":
         message += " (Cloudflare challenge)"
     return HTTPStatusError(
-        message, status=status, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        message, status=status, retry_after=parse_retry_after(head.get("retry-after"))
     )
 
 
 def _result(
-    url: str, final_url: str, response: httpx.Response, content: bytes, *, permanent: bool
+    url: str, final_url: str, head: wire.Head, content: bytes, *, permanent: bool
 ) -> FetchResult:
-    media, _, params = response.headers.get("content-type", "").partition(";")
+    media, _, params = (head.get("content-type") or "").partition(";")
     charset = None
     for param in params.split(";"):
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip("\"'").lower()
-    etag = response.headers.get("etag")
-    last_modified = response.headers.get("last-modified")
-    if response.headers.get("expires", "").strip() == "0":
+    etag = head.get("etag")
+    last_modified = head.get("last-modified")
+    if (head.get("expires") or "").strip() == "0":
         etag = last_modified = None
     return FetchResult(
         url=url,
         final_url=final_url,
-        status=response.status_code,
+        status=head.status,
         content=content,
         content_type=media.strip().lower(),
         charset=charset,
         etag=etag,
         last_modified=last_modified,
         permanent_redirect=final_url if permanent else None,
-        headers=tuple((k.lower(), v) for k, v in response.headers.multi_items()),
+        headers=tuple(head.headers),
     )
-
-
-def _replace_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    return dataclasses.replace(result, elapsed=elapsed)
 
 
 # --------------------------------------------------------------------------- body and decoding
@@ -656,14 +889,17 @@ def _too_large(max_bytes: int) -> TooLargeError:
     return TooLargeError(f"response too large (over {_size(max_bytes)})")
 
 
-async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
-    coding = _content_coding(response.headers.get_list("content-encoding", split_commas=True))
-    length = response.headers.get("content-length")
+async def _read_body(
+    connection: wire.Connection, head: wire.Head, max_bytes: int, read_timeout: float
+) -> bytes:
+    codings = [v for value in head.get_all("content-encoding") for v in value.split(",")]
+    coding = _content_coding(codings)
+    length = head.get("content-length")
     if length is not None and length.strip().isdigit() and int(length) > max_bytes:
         raise _too_large(max_bytes)
     decoder = _Decoder(coding, max_bytes)
     raw = 0
-    async for chunk in response.aiter_raw():  # raw: httpx's own decoding has no output bound
+    async for chunk in wire.body_chunks(connection, head, read_timeout):
         raw += len(chunk)
         if raw > max_bytes:  # also bounds streams that decode to nothing
             raise _too_large(max_bytes)
@@ -784,7 +1020,7 @@ def parse_retry_after(
     return min(max(0.0, when.timestamp() - now), cap)
 
 
-HeadersLike = Union[Mapping[str, str], Iterable[tuple[str, str]], httpx.Headers]
+HeadersLike = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 
 
 def cache_lifetime(
@@ -794,7 +1030,7 @@ def cache_lifetime(
     max-age minus Age) or else Expires (an invalid date or `0` -> 0); None when neither is given.
     Capped at `cap` (7 days)."""
     found: dict[str, str] = {}
-    items = headers.items() if isinstance(headers, (Mapping, httpx.Headers)) else headers
+    items = headers.items() if isinstance(headers, Mapping) else headers
     for key, value in items:
         name = key.lower()
         found[name] = f"{found[name]}, {value}" if name in found else value

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
 import sqlite_utils
 
 from . import store
 from .errors import AggregatorError, HTTPStatusError, NotAFeedError, ParseError
-from .fetch import FEED_ACCEPT, cache_lifetime, fetch_url
+from .fetch import FEED_ACCEPT, Client, cache_lifetime, fetch_url
 from .models import FetchResult, ImportBatch
 from .sanitize import safe_url
 
@@ -170,7 +169,7 @@ class FeedWork:
 
 
 async def fetch_feed(
-    client: httpx.AsyncClient,
+    client: Client,
     feed: dict[str, Any],
     *,
     pool: Executor | LazyPool | None = None,
@@ -310,7 +309,7 @@ class _Applier:
 
 async def refresh_feed(
     db: sqlite_utils.Database,
-    client: httpx.AsyncClient,
+    client: Client,
     feed: dict[str, Any],
     *,
     pool: Executor | LazyPool | None = None,
@@ -388,7 +387,7 @@ def _mark_for_full_text(
     return out
 
 
-ClientFactory = Callable[[], httpx.AsyncClient]
+ClientFactory = Callable[[], Client]
 SHARD_THRESHOLD = 64  # from this many feeds, fetching and parsing are spread over processes
 MAX_SHARDS = 4
 
@@ -530,7 +529,7 @@ async def run_sharded(
 
 async def refresh_feeds(
     db: sqlite_utils.Database,
-    client: httpx.AsyncClient,
+    client: Client,
     *,
     concurrency: int = 20,
     per_host: int = 8,
@@ -573,7 +572,7 @@ async def refresh_feeds(
     def failed(feed: dict[str, Any], exc: BaseException) -> FeedWork:
         return FeedWork(feed["id"], "failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
-    async def work(worker_client: httpx.AsyncClient, feed: dict[str, Any]) -> FeedWork:
+    async def work(worker_client: Client, feed: dict[str, Any]) -> FeedWork:
         return await fetch_feed(worker_client, feed, deadline=deadline)
 
     try:
@@ -662,7 +661,7 @@ def _platform_candidates(url: str) -> list[str]:
 
 
 async def discover_feed(
-    client: httpx.AsyncClient, url: str, *, pool: Executor | LazyPool | None = None
+    client: Client, url: str, *, pool: Executor | LazyPool | None = None
 ) -> tuple[str, FetchResult, Prepared]:
     """Find the feed behind a URL: the URL itself when it is a feed; else the page's
     `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
@@ -719,7 +718,7 @@ class _Found:
 
 async def subscribe(
     db: sqlite_utils.Database,
-    client: httpx.AsyncClient,
+    client: Client,
     urls: Sequence[str],
     *,
     tags: Sequence[str] = (),
@@ -748,7 +747,7 @@ async def subscribe(
     cores = os.cpu_count() or 1
     pool = LazyPool() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
 
-    async def work(worker_client: httpx.AsyncClient, item: tuple[int, str]) -> _Found:
+    async def work(worker_client: Client, item: tuple[int, str]) -> _Found:
         try:
             feed_url, result, prepared = await discover_feed(
                 worker_client, item[1], pool=None if worker_client is not client else pool
@@ -1056,7 +1055,7 @@ def _extract_fields(
 
 async def fetch_pages(
     db: sqlite_utils.Database,
-    client: httpx.AsyncClient,
+    client: Client,
     *,
     concurrency: int = 20,
     per_host: int = 4,
@@ -1213,7 +1212,7 @@ async def fetch_pages(
 
 
 async def save_now(
-    db: sqlite_utils.Database, client: httpx.AsyncClient, ids: Sequence[int] | None = None
+    db: sqlite_utils.Database, client: Client, ids: Sequence[int] | None = None
 ) -> PageSummary:
     """Fetch the pages of links just saved (`ids`; every pending page when None)."""
     return await fetch_pages(db, client, use_pool=False, only=ids)
