@@ -798,7 +798,7 @@ def _check_url(url: str, *, first: bool) -> _Target:
     refusal = _scheme_refusal(url, first=first)
     if refusal is not None:
         raise refusal
-    if any(ord(c) < 0x21 or c == "\x7f" for c in url.strip()) or not url.strip():
+    if any(ord(c) < 0x20 or c == "\x7f" for c in url.strip()) or not url.strip():
         raise FetchError(f"invalid URL {url[:200]!r}")
     try:
         parts = urllib.parse.urlsplit(url.strip())

@@ -11,21 +11,21 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import sqlite_utils
-
 from . import store
 from .errors import AggregatorError, HTTPStatusError, NotAFeedError, ParseError
 from .fetch import FEED_ACCEPT, Client, cache_lifetime, fetch_url
 from .models import FetchResult, ImportBatch
-from .sanitize import safe_url
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: an all-304 refresh needs neither
+    from concurrent.futures import Executor, ProcessPoolExecutor
+
+    import sqlite_utils
+
     from .process import Prepared
 
 Progress = Callable[[int], None]
@@ -105,6 +105,8 @@ class LazyPool:
 
     def get(self) -> Executor:
         if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
             from .process import exit_with_parent
 
             self._pool = ProcessPoolExecutor(
@@ -640,6 +642,8 @@ def normalise_input_url(url: str) -> str | None:
         and not url.startswith(("javascript:", "data:", "file:", "mailto:"))
     ):
         url = "https://" + url
+    from .sanitize import safe_url
+
     return safe_url(url)
 
 

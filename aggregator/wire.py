@@ -73,8 +73,12 @@ class Connection:
         return self.reader.at_eof() or bool(self.reader._buffer) or self.writer.is_closing()  # type: ignore[attr-defined]
 
 
-async def _line(reader: asyncio.StreamReader, read_timeout: float) -> bytes:
+async def _line(reader: asyncio.StreamReader, read_timeout: float | None) -> bytes:
+    """One line with its end; less at the end of the stream. No timeout with None (the caller
+    holds one)."""
     try:
+        if read_timeout is None:
+            return await reader.readuntil(b"\n")
         async with asyncio.timeout(read_timeout):
             return await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
@@ -84,17 +88,19 @@ async def _line(reader: asyncio.StreamReader, read_timeout: float) -> bytes:
 
 
 async def read_head(reader: asyncio.StreamReader, read_timeout: float) -> Head:
-    """The status line and headers of one response (1xx interim responses skipped)."""
+    """The status line and headers of one response (1xx interim responses skipped), each head
+    within `read_timeout` (a head is small: it comes in one piece from any live server)."""
     while True:
-        head = await _read_one_head(reader, read_timeout)
+        async with asyncio.timeout(read_timeout):
+            head = await _read_one_head(reader)
         if head.status >= 200 or head.status == 101:
             if head.status == 101:
                 raise WireError("unexpected 101 Switching Protocols")
             return head
 
 
-async def _read_one_head(reader: asyncio.StreamReader, read_timeout: float) -> Head:
-    first = await _line(reader, read_timeout)
+async def _read_one_head(reader: asyncio.StreamReader) -> Head:
+    first = await _line(reader, None)
     if not first:
         raise IncompleteError("the server closed the connection without answering")
     total = len(first)
@@ -115,7 +121,7 @@ async def _read_one_head(reader: asyncio.StreamReader, read_timeout: float) -> H
     reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
     headers: list[tuple[str, str]] = []
     while True:
-        line = await _line(reader, read_timeout)
+        line = await _line(reader, None)
         total += len(line)
         if total > MAX_HEAD:
             raise WireError(f"response headers over {MAX_HEAD // 1024} KiB")

@@ -4,7 +4,10 @@ address policy, a CliRunner, and the paths of the shared corpora."""
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +83,34 @@ def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ..
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], int]]:
+    """A bare TCP server: each connection is handed to `serve(conn)` in a thread."""
+    sockets: list[socket.socket] = []
+    stop = threading.Event()
+
+    def start(serve: Callable[[socket.socket], None]) -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(0.2)
+        sockets.append(listener)
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                sockets.append(conn)
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=loop, daemon=True).start()
+        return int(listener.getsockname()[1])
+
+    yield start
+    stop.set()
+    for sock in sockets:
+        sock.close()

@@ -8,7 +8,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,37 +24,6 @@ FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></chan
 
 def allow(port: int) -> AddressPolicy:
     return AddressPolicy.parse(f"127.0.0.1:{port}")
-
-
-@pytest.fixture
-def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], int]]:
-    """A bare TCP server: each connection is handed to `serve(conn)` in a thread."""
-    sockets: list[socket.socket] = []
-    stop = threading.Event()
-
-    def start(serve: Callable[[socket.socket], None]) -> int:
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        listener.settimeout(0.2)
-        sockets.append(listener)
-
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    continue
-                sockets.append(conn)
-                threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-        threading.Thread(target=loop, daemon=True).start()
-        return int(listener.getsockname()[1])
-
-    yield start
-    stop.set()
-    for sock in sockets:
-        sock.close()
 
 
 def read_request(conn: socket.socket) -> None:
