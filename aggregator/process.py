@@ -14,12 +14,18 @@ from typing import Any
 from .errors import AggregatorError
 from .models import Entry, ParsedFeed
 from .parse import parse_feed
-from .sanitize import count_words, html_to_text, reading_time, sanitize_html, site_of
+from .sanitize import count_text_words, reading_time, sanitize_html, sanitized_text, site_of
 
 EXCERPT_CHARS = 300
 
 
 def excerpt_of(text: str, limit: int = EXCERPT_CHARS) -> str | None:
+    if len(text) > 2 * limit + 2:
+        # Collapsing the spaces of a head of the text gives a head of the collapsed text (its
+        # last word maybe cut short): when it is longer than the limit, it decides alone.
+        head = " ".join(text[: 2 * limit + 2].split())
+        if len(head) > limit:
+            return head[:limit].rsplit(" ", 1)[0] + "…"
     text = " ".join(text.split())
     if not text:
         return None
@@ -34,10 +40,10 @@ def prepare_entry(entry: Entry, *, base: str | None = None) -> dict[str, Any]:
     against `base` (the document's address, as feedparser resolves them), else its own url."""
     base = base or entry.url
     content_html = sanitize_html(entry.content_html, base_url=base)
-    text = html_to_text(content_html)
+    text = sanitized_text(content_html)
     summary_html = sanitize_html(entry.summary_html, base_url=base) if entry.summary_html else ""
-    summary_text = html_to_text(summary_html) if summary_html else ""
-    words = count_words(text)
+    summary_text = sanitized_text(summary_html)
+    words = count_text_words(text)
     # Of the sanitised HTML, which both parsers agree on (fastparse does not re-serialise the
     # raw HTML the way feedparser does), so a feed that changes parser is not rewritten.
     digest = hashlib.sha1(

@@ -141,6 +141,50 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _TAG = re.compile(r"<[^>]*>")
 
+# The common case, no control characters at all, is told in bytes, several times faster than
+# _CONTROL's scan: printable ASCII and newlines deleted (and, of UTF-8, every byte of a
+# non-ASCII character), nothing may be left; U+0080-U+009F are the pairs C2 80-C2 9F in UTF-8.
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
+_PRINTABLE_TAB_CR = _PRINTABLE + b"\t\r"
+_PRINTABLE_UTF8 = _PRINTABLE + bytes(range(0x80, 0x100))
+_PRINTABLE_TAB_CR_UTF8 = _PRINTABLE_TAB_CR + bytes(range(0x80, 0x100))
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+# Of UTF-8 text: C1 controls (U+0085 is a space too) and the non-ASCII spaces of str.split
+# but the zero-width one (U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+# U+3000); tab and CR are left to the translate.
+_ODD_UTF8 = re.compile(
+    rb"\xc2[\x80-\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80"
+)
+
+
+def _strip_controls(s: str) -> str:
+    """`_CONTROL.sub("", s)`, returning clean strings (the common case) as they are."""
+    if s.isascii():
+        if s.encode("ascii").translate(None, _PRINTABLE_TAB_CR):
+            return _CONTROL.sub("", s)
+        return s
+    try:
+        b = s.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return _CONTROL.sub("", s)
+    if b.translate(None, _PRINTABLE_TAB_CR_UTF8) or _C1_UTF8.search(b):
+        return _CONTROL.sub("", s)
+    return s
+
+
+def _is_plain(s: str) -> bool:
+    """Whether s has no control characters and no whitespace but single spaces inside lines
+    and newlines: what `_text_of` would give back of it line by line, edges aside."""
+    if "  " in s or " \n" in s or "\n " in s:
+        return False
+    if s.isascii():
+        return not s.encode("ascii").translate(None, _PRINTABLE)
+    try:
+        b = s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not b.translate(None, _PRINTABLE_UTF8) and not _ODD_UTF8.search(b)
+
 
 def safe_url(url: str | None, base: str | None = None) -> str | None:
     """An absolute http(s) URL, or None for anything else (javascript:, data:, file:, junk)."""
@@ -272,24 +316,27 @@ def _fix_url_attributes(html: str, base: str | None) -> str:
     return _URL_TAG.sub(tag, html)
 
 
+# Built once: nh3.clean() with these options builds the same cleaner on every call, which cost
+# as much as the cleaning itself. No attribute_filter: a Python callback per attribute cost more
+# than the cleaning. nh3 drops absolute URLs of other schemes; relative ones (and srcset, which
+# nh3 does not check) are resolved or dropped on its canonical output.
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags=_CLEAN_CONTENT,
+    attributes=_ATTRIBUTES,
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
+
+
 def sanitize_html(fragment: str | None, *, base_url: str | None = None) -> str:
     """Allowlisted HTML with absolute http(s) links; everything else removed."""
     if not fragment:
         return ""
-    fragment = _CONTROL.sub("", fragment[:MAX_FIELD])
+    fragment = _strip_controls(fragment[:MAX_FIELD])
     try:
-        # No attribute_filter: a Python callback per attribute cost more than the cleaning.
-        # nh3 drops absolute URLs of other schemes; relative ones (and srcset, which nh3 does
-        # not check) are resolved or dropped on its canonical output.
-        out: str = nh3.clean(
-            fragment,
-            tags=_TAGS,
-            clean_content_tags=_CLEAN_CONTENT,
-            attributes=_ATTRIBUTES,
-            url_schemes={"http", "https", "mailto"},
-            link_rel="noopener noreferrer nofollow",
-            strip_comments=True,
-        )
+        out: str = _CLEANER.clean(fragment)
     except Exception:  # nh3 raises on pathological input; fall back to escaped text
         return htmllib.escape(html_to_text(fragment))
     if 'href="' in out or 'src="' in out or 'cite="' in out or 'srcset="' in out:
@@ -302,32 +349,31 @@ def _any_case(*names: str) -> str:
     return "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in n) for n in names)
 
 
-_BLOCK = re.compile(
-    r"</?(?:"
-    + _any_case(
-        "p",
-        "div",
-        "br",
-        "li",
-        "ul",
-        "ol",
-        "blockquote",
-        "pre",
-        "tr",
-        "table",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "figure",
-        "figcaption",
-        "dd",
-        "dt",
-        "dl",
-        "hr",
-    )
-    + r"|[hH][1-6])\b[^>]*>"
+_BLOCK_NAMES = (
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "blockquote",
+    "pre",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
+    "dl",
+    "hr",
 )
+_BLOCK = re.compile(r"</?(?:" + _any_case(*_BLOCK_NAMES) + r"|[hH][1-6])\b[^>]*>")
+# sanitize_html's output names its tags in lower case (html5ever writes them so): twice as fast
+_BLOCK_LOWER = re.compile(r"</?(?:" + "|".join(_BLOCK_NAMES) + r"|h[1-6])\b[^>]*>")
 _DROP = re.compile(
     r"<(script|style|template|noscript|svg|math|head|title)\b.*?</\1\s*>", re.I | re.S
 )
@@ -337,7 +383,15 @@ _DROP_START = re.compile(
     + r")\b"
 )
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
-_BLANK_LINES = re.compile(r"\n{3,}")
+_BLANK_LINES = re.compile("\n\n\n+")  # not \n{3,}: a literal prefix is found much faster
+# The entities html5ever writes in text (and html.escape, sanitize_html's fallback, writes)
+_ENTITIES = (
+    ("&lt;", "<"),
+    ("&gt;", ">"),
+    ("&nbsp;", "\u00a0"),
+    ("&quot;", '"'),
+    ("&#x27;", "'"),
+)
 
 
 def html_to_text(fragment: str | None) -> str:
@@ -350,16 +404,42 @@ def html_to_text(fragment: str | None) -> str:
         s = _COMMENT.sub(" ", s)
     if _DROP_START.search(s):
         s = _DROP.sub(" ", s)
-    s = _BLOCK.sub("\n\n", s)
+    return _text_of(_BLOCK.sub("\n\n", s))
+
+
+def sanitized_text(html: str) -> str:
+    """html_to_text of sanitize_html's output, faster: that output has no comments, none of the
+    dropped elements (every `<` of text or attribute is escaped) and lower-case tag names."""
+    if not html:
+        return ""
+    return _text_of(_BLOCK_LOWER.sub("\n\n", html[:MAX_FIELD]))
+
+
+def _unescape(s: str) -> str:
+    """htmllib.unescape(s); by str.replace when every `&` starts one of _ENTITIES or `&amp;`
+    (then decoding each on its own, `&amp;` last, is decoding them all once)."""
+    known = s.count("&amp;")
+    for entity, _ in _ENTITIES:
+        known += s.count(entity)
+    if known != s.count("&"):
+        return htmllib.unescape(s)
+    for entity, char in _ENTITIES:
+        s = s.replace(entity, char)
+    return s.replace("&amp;", "&")
+
+
+def _text_of(s: str) -> str:
+    """The rest of html_to_text once block tags are newlines."""
     s = _TAG.sub("", s)
     if "&" in s:
-        s = htmllib.unescape(s)
-    s = _CONTROL.sub("", s)
-    # spaces collapsed, each line stripped, at most one blank line in a row (str.split: every
-    # Unicode space; the zero-width space is one more, as in _SPACE)
+        s = _unescape(s)
+    # control characters removed, spaces collapsed, each line stripped, at most one blank line
+    # in a row (str.split: every Unicode space; the zero-width space is one more, as in _SPACE)
     if "\u200b" in s:
         s = s.replace("\u200b", " ")
-    s = "\n".join([" ".join(line.split()) for line in s.split("\n")])
+    if not _is_plain(s):  # else splitting and joining would give each line back as it is
+        s = _CONTROL.sub("", s)
+        s = "\n".join([" ".join(line.split()) for line in s.split("\n")])
     if "\n\n\n" in s:
         s = _BLANK_LINES.sub("\n\n", s)
     return s.strip()
@@ -383,15 +463,27 @@ def clean_text(value: str | None, *, is_html: bool = True, limit: int = MAX_TITL
     return unicodedata.normalize("NFC", s)[:limit]
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_NOT_SPACE_OR_CJK = re.compile(r"[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
 def count_words(text: str) -> int:
     """Words in text; CJK characters count one each, as reading-time estimators do."""
     if not text:
         return 0
-    if text.isascii():  # O(1) in CPython: no CJK, words are what split() finds
+    if text.isascii() or not _CJK.search(text):  # no CJK: words are what split() finds
         return len(text.split())
-    cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]", text))
-    words = len(re.findall(r"[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+", text))
-    return words + cjk
+    return len(_NOT_SPACE_OR_CJK.findall(text)) + len(_CJK.findall(text))
+
+
+def count_text_words(text: str) -> int:
+    """count_words of text as html_to_text gives it, without splitting it: its only spaces are
+    single ones inside lines and newlines (at most two in a row), none at either end."""
+    if not text:
+        return 0
+    if text.isascii() or not _CJK.search(text):
+        return text.count(" ") + text.count("\n") - text.count("\n\n") + 1
+    return count_words(text)
 
 
 def reading_time(words: int) -> int:
