@@ -431,7 +431,7 @@ def _run_shard(
 
             async def one(index: int, item: Any) -> None:
                 host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
-                async with limit, host:
+                async with host, limit:  # a task waiting for its host holds no global slot
                     try:
                         out = await work(client, item)
                     except Exception as exc:  # a bug on one item must not lose the others
@@ -605,7 +605,7 @@ async def refresh_feeds(
 
         async def one(feed: dict[str, Any]) -> None:
             host = hosts.setdefault(host_of(feed), asyncio.Semaphore(max(1, per_host)))
-            async with limit, host:
+            async with host, limit:  # a task waiting for its host holds no global slot
                 out = await fetch_feed(client, feed, pool=pool, deadline=deadline)
             handle(feed, out)
 
@@ -827,7 +827,7 @@ async def subscribe(
 
     async def one(item: tuple[int, str]) -> None:
         host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
-        async with limit, host:
+        async with host, limit:  # a task waiting for its host holds no global slot
             found = await work(client, item)
         handle(item, found)
 
@@ -1119,7 +1119,7 @@ async def fetch_pages(
         host_key = _host_key(url)
         host = hosts.setdefault(host_key, asyncio.Semaphore(max(1, per_host)))
         try:
-            async with limit_sem, host:
+            async with host, limit_sem:
                 if host_failures.get(host_key, 0) >= HOST_FAILURE_LIMIT:
                     summary.deferred += 1
                     return
