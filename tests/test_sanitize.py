@@ -133,3 +133,27 @@ def test_odd_spaces_are_every_space_but_the_plain_ones() -> None:
 def test_sanitised_html_keeps_no_script_with_the_prepared_cleaner() -> None:
     out = sanitize_html('<p onclick="x()">a<script>alert(1)</script><a href="javascript:x">b</a>')
     assert out == "<p>a<a rel=\"noopener noreferrer nofollow\">b</a></p>"
+
+
+def test_links_from_the_root_are_made_absolute_in_one_pass_as_by_the_tag_work() -> None:
+    base = "https://blog.test/posts/1"
+    rel = ' rel="noopener noreferrer nofollow"'
+    for link, absolute in [
+        ("/a/b", "https://blog.test/a/b"),
+        ("/", "https://blog.test/"),
+        ("/a/./b", "https://blog.test/a/b"),
+        ("//evil.test/x", "https://evil.test/x"),
+        ("x/y", "https://blog.test/posts/x/y"),
+    ]:
+        assert sanitize_html(f'<a href="{link}">x</a>', base_url=base) == (
+            f'<a href="{absolute}"{rel}>x</a>'
+        )
+        assert sanitize_html(f'<a title="t" href="{link}">x</a>', base_url=base) == (
+            f'<a title="t" href="{absolute}"{rel}>x</a>'
+        )
+        assert sanitize_html(f'<img src="{link}" srcset="{link} 2x">', base_url=base) == (
+            f'<img src="{absolute}" srcset="{absolute} 2x">'
+        )
+    assert sanitize_html('<a href="/x">t</a> href="/y"', base_url=base) == (
+        f'<a href="https://blog.test/x"{rel}>t</a> href="/y"'  # text is left alone
+    )
