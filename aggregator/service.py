@@ -5,12 +5,13 @@ store). Functions take `db` and `client` as parameters; no globals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,6 +203,57 @@ async def fetch_feed(
         result.content, result.final_url, result.content_type, result.charset, pool
     )
     return FeedWork(feed["id"], "parsed", result=slim, body_hash=body_hash, prepared=prepared)
+
+
+BATCH_FEEDS = 50
+BATCH_SECONDS = 0.5
+BATCH_IDLE = 0.05
+
+
+class _Batch:
+    """Feeds written in one transaction, each in its own savepoint (a feed that fails undoes only
+    its own writes), committed every BATCH_FEEDS feeds, once BATCH_SECONDS have passed since the
+    batch began, or when no feed has ended for BATCH_IDLE (checked by `commit_if_due`, which the
+    caller runs while it waits). A commit writes every page the feeds touched to the WAL, 32 KB
+    each, so a commit per feed cost more than its inserts: 300 new feeds of 20 entries, 2.45 ->
+    1.37 ms of CPU per feed. A crash loses at most the open batch, whose feeds (validators
+    included) are fetched again by the next run."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._outer: contextlib.AbstractContextManager[None] | None = None
+        self._began = self._last = 0.0
+        self._count = 0
+
+    @contextlib.contextmanager
+    def feed(self) -> Iterator[None]:
+        if self._outer is None:
+            outer = store.transaction(self.db)
+            outer.__enter__()
+            self._outer, self._began, self._count = outer, time.monotonic(), 0
+        with store.transaction(self.db):  # a savepoint inside the batch
+            yield
+        self._count += 1
+        self._last = time.monotonic()
+        if self._count >= BATCH_FEEDS or self._last - self._began >= BATCH_SECONDS:
+            self.commit()
+
+    def commit_if_due(self) -> None:
+        if self._outer is not None:
+            now = time.monotonic()
+            if now - self._last >= BATCH_IDLE or now - self._began >= BATCH_SECONDS:
+                self.commit()
+
+    def commit(self) -> None:
+        outer, self._outer = self._outer, None
+        if outer is not None:
+            outer.__exit__(None, None, None)
+
+    async def ticker(self) -> None:
+        """Commits an open batch while no feed ends (slow servers), from the loop's thread."""
+        while True:
+            await asyncio.sleep(BATCH_IDLE)
+            self.commit_if_due()
 
 
 _OK_UPDATE = (
@@ -459,6 +511,7 @@ async def run_sharded(
     concurrency: int,
     per_host: int,
     shards: int,
+    idle: Callable[[], None] | None = None,
 ) -> None:
     """Fetch (and parse) in `shards` forked processes, each with its own event loop and HTTP
     client over whole hosts, while this process calls `handle(item, result)` (the database
@@ -497,8 +550,10 @@ async def run_sharded(
         waiting = {n: set(group) for n, group in enumerate(groups)}
         while waiting:
             try:
-                shard, index, out = results.get(timeout=0.5)
+                shard, index, out = results.get(timeout=BATCH_IDLE)
             except queues.Empty:
+                if idle is not None:  # in this thread, the one that writes
+                    idle()
                 for n, proc in enumerate(procs):
                     if n in waiting and proc.exitcode is not None and results.empty():
                         for index in sorted(waiting.pop(n)):  # the worker died
@@ -557,11 +612,13 @@ async def refresh_feeds(
         return summary
     cores = os.cpu_count() or 1
     applier = _Applier(db, summary)
+    batch = _Batch(db)
 
     def handle(feed: dict[str, Any], work: FeedWork) -> None:
         summary.feeds += 1
         try:
-            applier.apply(feed, work)
+            with batch.feed():
+                applier.apply(feed, work)
         except AggregatorError as exc:  # a database error on one feed
             summary.failed += 1
             summary.errors.append((feed["url"], str(exc)))
@@ -595,6 +652,7 @@ async def refresh_feeds(
                 concurrency=concurrency,
                 per_host=per_host,
                 shards=min(cores, MAX_SHARDS),
+                idle=batch.commit_if_due,
             )
             return summary
         if use_pool is None:
@@ -609,14 +667,18 @@ async def refresh_feeds(
                 out = await fetch_feed(client, feed, pool=pool, deadline=deadline)
             handle(feed, out)
 
+        ticker = asyncio.ensure_future(batch.ticker())
         try:
             await asyncio.gather(*(one(f) for f in feeds))
         finally:
+            ticker.cancel()
             if pool is not None:
                 pool.shutdown()
         return summary
     finally:
-        applier.flush()
+        with batch.feed():
+            applier.flush()
+        batch.commit()
         summary.seconds = time.monotonic() - started
 
 
@@ -771,11 +833,18 @@ async def subscribe(
     def host_of(item: tuple[int, str]) -> str:
         return _host_key(item[1])
 
+    batch = _Batch(db)
+
     def handle(item: tuple[int, str], found: _Found) -> None:
         res = results[item[0]]
         if found.error is not None or found.prepared is None or found.prepared.feed is None:
             res.error = found.error or "not a feed"
             return
+        with batch.feed():
+            store_found(res, found)
+
+    def store_found(res: SubscribeResult, found: _Found) -> None:
+        assert found.prepared is not None and found.prepared.feed is not None
         assert found.result is not None and found.feed_url is not None
         parsed, result = found.prepared.feed, found.result
         feed_id, created = store.add_feed(
@@ -810,17 +879,21 @@ async def subscribe(
         )
 
     if client_factory is not None and cores > 1 and len(todo) >= SHARD_THRESHOLD:
-        await run_sharded(
-            todo,
-            work=work,
-            handle=handle,
-            client_factory=client_factory,
-            host_of=host_of,
-            on_error=failed,
-            concurrency=concurrency,
-            per_host=per_host,
-            shards=min(cores, MAX_SHARDS),
-        )
+        try:
+            await run_sharded(
+                todo,
+                work=work,
+                handle=handle,
+                client_factory=client_factory,
+                host_of=host_of,
+                on_error=failed,
+                concurrency=concurrency,
+                per_host=per_host,
+                shards=min(cores, MAX_SHARDS),
+                idle=batch.commit_if_due,
+            )
+        finally:
+            batch.commit()
         return results
     limit = asyncio.Semaphore(max(1, concurrency))
     hosts: dict[str, asyncio.Semaphore] = {}
@@ -831,9 +904,12 @@ async def subscribe(
             found = await work(client, item)
         handle(item, found)
 
+    ticker = asyncio.ensure_future(batch.ticker())
     try:
         await asyncio.gather(*(one(item) for item in todo))
     finally:
+        ticker.cancel()
+        batch.commit()
         if pool is not None:
             pool.shutdown()
     return results

@@ -86,10 +86,21 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """One short write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout)."""
+    """One short write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout).
+    Inside another one (a batch of feeds written together) a savepoint: a failure undoes this
+    part only, and the caller may go on with the rest of the batch."""
     conn = db.conn
     if conn.in_transaction:
-        yield
+        conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # an error SQLite rolled back on its own leaves none
+                conn.execute("ROLLBACK TO part")
+                conn.execute("RELEASE part")
+            raise
+        else:
+            conn.execute("RELEASE part")
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -119,6 +119,10 @@ def feed_hits(server: LocalServer) -> int:
         return sum(1 for _, path, _ in server.requests if path.startswith("/feed"))
 
 
+def committed_feeds(db: Path) -> int:
+    return int(query(db, "SELECT count(DISTINCT feed_id) FROM feed_entries")[0][0])
+
+
 def assert_sound(db: Path) -> None:
     conn = sqlite3.connect(db)
     try:
@@ -135,10 +139,14 @@ def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
     # Two runs killed at different moments, then one that finishes.
     for after_requests in (4, 14):
         target = feed_hits(server) + after_requests
+        stored = committed_feeds(db_path)
         log = (db_path.parent / f"killed-{after_requests}.log").open("w")
         proc = start(db_path, "fetch", "--concurrency", "2", output=log.fileno())
         try:
             wait_for(lambda: feed_hits(server) >= target)  # noqa: B023 (called in this iteration)
+            # and a batch committed (feeds are written in batches of savepoints; a batch
+            # commits when no feed has ended for 50 ms): killed mid-run, with work stored
+            wait_for(lambda: committed_feeds(db_path) > stored)  # noqa: B023
         except AssertionError:
             proc.kill()
             raise AssertionError(
@@ -149,7 +157,7 @@ def test_kill_9_at_any_moment_loses_nothing_and_the_next_run_finishes(
         proc.wait(timeout=10)
         # its pool workers do not outlive it (they would hold its pipes and memory forever)
         wait_for(lambda: not processes_on(db_path), timeout=10)
-        # Each feed is one transaction: a feed has all its entries or none of them.
+        # Each feed is one savepoint: a feed has all its entries or none of them.
         per_feed = query(
             db_path,
             "SELECT f.url, count(fe.key) FROM feeds f LEFT JOIN "
@@ -428,7 +436,9 @@ def test_large_database_is_scanned_before_writing_at_most_once_a_day(
 ) -> None:
     db_path = tmp_path / "big.db"
     runner = CliRunner()
-    assert runner.invoke(cli, ["--db", str(db_path), "save", "https://example.org/a"]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["--db", str(db_path), "save", "https://example.org/a"]).exit_code == 0
+    )
     scans: list[str] = []
     real_quick_check = store.quick_check
 
@@ -444,10 +454,16 @@ def test_large_database_is_scanned_before_writing_at_most_once_a_day(
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == int(time.time() // 3600)
         conn.execute("PRAGMA user_version = 1")  # the last scan was long ago
-    assert runner.invoke(cli, ["--db", str(db_path), "star", "https://example.org/a"]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["--db", str(db_path), "star", "https://example.org/a"]).exit_code == 0
+    )
     assert len(scans) == 2
     # a small database is scanned before every write
     monkeypatch.setattr(store, "LARGE_DB_BYTES", 10**12)
-    assert runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/a"]).exit_code == 0
-    assert runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/b"]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/a"]).exit_code == 0
+    )
+    assert (
+        runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/b"]).exit_code == 0
+    )
     assert len(scans) == 4
