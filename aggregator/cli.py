@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import sqlite_utils
 
 from . import store
 from .errors import AggregatorError
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from . import service
 else:
 
@@ -82,13 +83,17 @@ _READERS = frozenset({"feeds", "search", "export", "serve", "check", "backup"})
 def _db(ctx: click.Context) -> sqlite_utils.Database:
     if "db" not in ctx.obj:
         path = ctx.obj["db_path"]
-        if ctx.info_name not in _READERS:  # never write (not even a migration) into a corrupt file
-            probe = store.open_db(path, migrate=False)
+        if ctx.info_name in _READERS:
+            ctx.obj["db"] = store.open_db(path)
+        else:  # never write (not even a migration) into a corrupt file
+            db = store.open_db(path, migrate=False)
             try:
-                store.check_before_writing(probe, path)
-            finally:
-                probe.conn.close()
-        ctx.obj["db"] = store.open_db(path)
+                store.check_before_writing(db, path)
+                store.migrate(db, path)
+            except BaseException:
+                db.conn.close()
+                raise
+            ctx.obj["db"] = db
     db_: sqlite_utils.Database = ctx.obj["db"]
     return db_
 
@@ -252,7 +257,7 @@ def fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> No
 
 def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> None:
     db = _db(ctx)
-    due = len(store.feeds_due(db, all=all_))
+    due = len(store.feeds_due(db, all=all_)) if sys.stderr.isatty() else 0  # for the bar only
     deadline = _deadline()
 
     async def work(client: Any) -> Any:

@@ -12,18 +12,15 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
-from sqlite_utils import Migrations
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import DatabaseError
-from .sanitize import site_of
 
-migrations = Migrations("aggregator")
+if TYPE_CHECKING:
+    import sqlite_utils
 
 MAX_TAG = 100
 MAX_TAGS = 200
@@ -35,11 +32,132 @@ def now_iso(ts: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
 
 
+def site_of(url: str | None) -> str | None:
+    """sanitize.site_of, imported on first use (nh3 and the rest: ~5 ms that a command reading
+    the database never needs; the records of a refresh come with their site)."""
+    from .sanitize import site_of as site
+
+    return site(url)
+
+
 # ---------------------------------------------------------------------------------------------
 # Opening and migrating
 
 
 PAGE_SIZE = 32_768  # for new databases
+
+
+class Database:
+    """What `open_db` gives: the sqlite3 connection (`conn`) and `execute`, all that this module
+    uses. The rest of sqlite-utils' Database API (`db["articles"]`, `db.query`, ...) answers
+    too, through a sqlite_utils.Database over the same connection made on first use: importing
+    sqlite-utils takes ~50 ms and making its Database scans every installed package's entry
+    points for plugins (~20 ms), which a command that only runs SQL never needs. The functions
+    here take either kind; they are annotated with sqlite-utils' type, which this one stands
+    for (see open_db)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._utils: sqlite_utils.Database | None = None
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> sqlite3.Cursor:
+        if parameters is None:
+            return self.conn.execute(sql)
+        return self.conn.execute(sql, parameters)
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        if self._utils is None:
+            import sqlite_utils
+
+            self._utils = sqlite_utils.Database(self.conn)
+        return self._utils
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("conn", "_utils"):
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.utils[name]
+
+
+class _Migration:
+    __slots__ = ("name", "fn", "transactional")
+
+    def __init__(self, name: str, fn: Callable[[Any], None], transactional: bool) -> None:
+        self.name, self.fn, self.transactional = name, fn, transactional
+
+
+class Migrations:
+    """Our schema migrations, registered as with sqlite-utils' Migrations (whose bookkeeping
+    table, `_sqlite_migrations`, they share): `@migrations()` over `def m007_...(db)`. Opening
+    a database reads the names applied with one SELECT; only when one is pending is
+    sqlite-utils imported to apply it (each in its own transaction with its record)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._migrations: list[_Migration] = []
+
+    def __call__(
+        self, *, name: str | None = None, transactional: bool = True
+    ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        def register(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+            key = name or fn.__name__
+            if any(m.name == key for m in self._migrations):
+                raise ValueError(f"migration {key!r} is already registered")
+            self._migrations.append(_Migration(key, fn, transactional))
+            return fn
+
+        return register
+
+    def pending(self, db: sqlite_utils.Database) -> list[str]:
+        try:
+            applied = {
+                str(name)
+                for (name,) in db.execute(
+                    "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [self.name]
+                ).fetchall()
+            }
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            applied = set()
+        return [m.name for m in self._migrations if m.name not in applied]
+
+    def apply(self, db: sqlite_utils.Database) -> None:
+        if not self.pending(db):
+            return
+        from sqlite_utils import Migrations as UtilsMigrations
+
+        utils = db.utils if isinstance(db, Database) else db
+        real = UtilsMigrations(self.name)
+        for m in self._migrations:
+            real(name=m.name, transactional=m.transactional)(m.fn)
+        real.apply(utils)
+
+
+migrations = Migrations("aggregator")
+
+
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """sqlite3 errors while opening or migrating as a one-line DatabaseError."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "not a database" in message or "malformed" in message:
+            raise DatabaseError(
+                f"{path} is not an Aggregator database or is corrupt ({message})"
+            ) from None
+        if "readonly" in message or "unable to open" in message:
+            raise DatabaseError(
+                f"cannot write to {path}: {message} (the database and its folder must be writable)"
+            ) from None
+        raise DatabaseError(f"cannot open {path}: {message}") from None
 
 
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
@@ -55,7 +173,7 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
             raise DatabaseError(
                 f"cannot create the database folder {path.parent}: {exc.strerror}"
             ) from None
-    try:
+    with _opening(path):
         new_file = not path.exists() or path.stat().st_size == 0
         conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
@@ -67,40 +185,25 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        db = sqlite_utils.Database(conn)
+        # Stands for sqlite_utils.Database (see Database): mypy checks callers against that.
+        db = cast("sqlite_utils.Database", Database(conn))
         if migrate:
             migrations.apply(db)
-    except sqlite3.DatabaseError as exc:
-        message = str(exc)
-        if "not a database" in message or "malformed" in message:
-            raise DatabaseError(
-                f"{path} is not an Aggregator database or is corrupt ({message})"
-            ) from None
-        if "readonly" in message or "unable to open" in message:
-            raise DatabaseError(
-                f"cannot write to {path}: {message} (the database and its folder must be writable)"
-            ) from None
-        raise DatabaseError(f"cannot open {path}: {message}") from None
     return db
+
+
+def migrate(db: sqlite_utils.Database, path: str | Path) -> None:
+    """Apply pending migrations to a database opened with migrate=False (after checking it)."""
+    with _opening(Path(path)):
+        migrations.apply(db)
 
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """One short write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout).
-    Inside another one (a batch of feeds written together) a savepoint: a failure undoes this
-    part only, and the caller may go on with the rest of the batch."""
+    """One short write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout)."""
     conn = db.conn
     if conn.in_transaction:
-        conn.execute("SAVEPOINT part")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:  # an error SQLite rolled back on its own leaves none
-                conn.execute("ROLLBACK TO part")
-                conn.execute("RELEASE part")
-            raise
-        else:
-            conn.execute("RELEASE part")
+        yield
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
