@@ -132,7 +132,7 @@ def test_odd_spaces_are_every_space_but_the_plain_ones() -> None:
 
 def test_sanitised_html_keeps_no_script_with_the_prepared_cleaner() -> None:
     out = sanitize_html('<p onclick="x()">a<script>alert(1)</script><a href="javascript:x">b</a>')
-    assert out == "<p>a<a rel=\"noopener noreferrer nofollow\">b</a></p>"
+    assert out == '<p>a<a rel="noopener noreferrer nofollow">b</a></p>'
 
 
 def test_links_from_the_root_are_made_absolute_in_one_pass_as_by_the_tag_work() -> None:
