@@ -17,6 +17,7 @@ import base64
 import dataclasses
 import datetime
 import email.utils
+import functools
 import http
 import ipaddress
 import socket
@@ -794,6 +795,7 @@ def _idna(host: str) -> str:
         return host.encode("idna").decode("ascii").lower()
 
 
+@functools.lru_cache(maxsize=4096)  # a refresh asks the same URLs every run
 def _check_url(url: str, *, first: bool) -> _Target:
     refusal = _scheme_refusal(url, first=first)
     if refusal is not None:

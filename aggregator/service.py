@@ -472,9 +472,6 @@ def _run_shard(
     """A forked worker: run `work(client, item)` for its items under the limits, with its own
     HTTP client and event loop, and put (shard, index, result) on the queue as each finishes.
     It never touches the database."""
-    from .process import exit_with_parent
-
-    exit_with_parent()
 
     async def main() -> None:
         limit = asyncio.Semaphore(max(1, concurrency))
@@ -490,7 +487,13 @@ def _run_shard(
                         out = on_error(item, exc)
                 queue.put((shard, index, out))
 
-            await asyncio.gather(*(one(i, item) for i, item in items))
+            tasks = [asyncio.ensure_future(one(i, item)) for i, item in items]
+            for _ in range(3):  # connect and send the first requests, then, while they are
+                await asyncio.sleep(0)  # answered, load the parser's modules (~40 ms)
+            from .process import exit_with_parent
+
+            exit_with_parent()
+            await asyncio.gather(*tasks)
 
     try:
         asyncio.run(main())

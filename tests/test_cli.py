@@ -394,3 +394,38 @@ def test_sample_loads_offline(db_path: Path) -> None:
     assert "Why feeds outlived the platforms" in run("search", "syndication").output
     # sample feeds are paused: fetch does not try their made-up addresses
     assert "0 feeds" in run("fetch").output
+
+
+def small_rss(n: int) -> bytes:
+    items = "".join(
+        f"<item><title>Feed {n} post {i}</title><link>http://many.test/{n}/{i}</link>"
+        f"<guid>many-{n}-{i}</guid><description>&lt;p&gt;Body {n} {i} lighthouse&lt;/p&gt;"
+        f"</description></item>"
+        for i in range(3)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Many {n}</title>'
+        f"<link>http://many.test/{n}/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def test_many_urls_subscribe_through_worker_processes(server: LocalServer, db_path: Path) -> None:
+    # 70 URLs (over service.SHARD_THRESHOLD): fetched and parsed in forked workers while the
+    # main process writes them in batches; a broken URL among them fails alone
+    urls = [
+        server.add(f"/many/{n}.xml", Route(body=small_rss(n), content_type=RSS, etag=f'"m{n}"'))
+        for n in range(70)
+    ]
+    broken = server.add("/many/gone.xml", Route(status=404, body=b"no"))
+    result = run("subscribe", *urls[:35], broken, *urls[35:], "--no-full-text")
+    assert result.output.count("Subscribed to Many") == 70
+    assert f"{broken}: HTTP 404 Not Found" in result.output
+    assert rows(db_path, "SELECT count(*), count(DISTINCT url) FROM articles") == [(210, 210)]
+    assert rows(db_path, "SELECT count(*) FROM feeds WHERE etag IS NOT NULL") == [(70,)]
+    assert rows(db_path, "SELECT count(*) FROM feed_entries") == [(210,)]
+    run("fetch")  # every feed asked again, conditionally: all 304
+    assert all(
+        server.hits(f"/many/{n}.xml")[-1].get("if-none-match") == f'"m{n}"' for n in range(70)
+    )
+    assert rows(db_path, "SELECT count(*) FROM articles") == [(210,)]
+    assert rows(db_path, "PRAGMA integrity_check") == [("ok",)]
