@@ -115,6 +115,18 @@ _EMAIL = re.compile(
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
 )
 _AMP_REF = re.compile("&([A-Za-z0-9_]+);")
+# An absolute http(s) URL that urllib's urljoin gives back unchanged whatever the base (when the
+# base itself parses): nothing its split-and-rejoin would drop or normalise (an empty query or
+# fragment, `;` parameters, whitespace, brackets, an upper-case scheme, extra slashes).
+_PLAIN_URL = re.compile(
+    r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?"
+    r"(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?"
+    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]+)?"
+    r"(?:#[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]+)?"
+)
+# The characters feedparser's cp1252 table maps (a superset: the table only changes these).
+_C1 = re.compile("[\x80-\x9f]")
+_CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html"}
 
 
 @dataclass(frozen=True)
@@ -172,9 +184,24 @@ def _parse_tree(body: bytes, *, content_type: str | None, charset: str | None) -
         raise _Decline from None
 
 
+# Tag -> _name(): a document repeats a few tags many times. Bounded: tags come from documents.
+_NAMES: dict[str, tuple[str, str]] = {}
+
+
 def _name(el: ET.Element) -> tuple[str, str]:
     """(feedparser's handler suffix such as 'dc_creator' or 'title', namespace uri)."""
     tag = el.tag
+    try:
+        return _NAMES[tag]
+    except (KeyError, TypeError):
+        pass
+    name = _tag_name(tag)
+    if len(_NAMES) < 2048:
+        _NAMES[tag] = name
+    return name
+
+
+def _tag_name(tag: object) -> tuple[str, str]:
     if not isinstance(tag, str):
         raise _Decline
     if tag[0] == "{":
@@ -189,8 +216,11 @@ def _name(el: ET.Element) -> tuple[str, str]:
 
 
 def _attrs(el: ET.Element) -> dict[str, str]:
+    attrib = el.attrib
+    if not attrib:
+        return {}
     out = {}
-    for key, value in el.attrib.items():
+    for key, value in attrib.items():
         if key[0] == "{":
             raise _Decline  # namespaced attributes (xml:lang is harmless but rare: decline)
         out[key.lower()] = value
@@ -221,20 +251,30 @@ class _Replay:
         self.no_content_type = False
         self.contentparams: dict[str, Any] = {}
         self.exact_bodies = True  # feedparser's serialisation of bodies (see finish)
+        # urljoin(base, uri) is uri for a plain absolute URL unless the base makes urljoin
+        # raise (feedparser then gives ''): joining one such URL onto the base tells which.
+        self.plain_base = helpers.urljoin(url, "http://a/") == "http://a/"
+
+    def urljoin(self, uri: str) -> str:
+        if self.plain_base and _PLAIN_URL.fullmatch(uri):
+            return uri
+        return self.h.urljoin(self.base, uri)
 
     # -- feedparser's pop() for an element expecting text --------------------------------------
     def finish(self, element: str, raw: str, *, guidislink: bool = False) -> str:
         out = raw.strip()
-        if element in _CAN_BE_RELATIVE_URI and out and (element != "id" or guidislink):
-            out = self.h.urljoin(self.base, out)
+        if out and element in _CAN_BE_RELATIVE_URI and (element != "id" or guidislink):
+            out = self.urljoin(out)
+        # looks_like_html and the resolver need a tag or a reference
+        markup = "<" in out or "&" in out
         params = self.contentparams
-        if not self.atom and params.get("type") == "text/plain" and self.h.looks_like_html(out):
-            params["type"] = "text/html"
-        htmlish = params.get("type", "text/html") in _HTML_TYPES
+        ctype = params.get("type", "text/html")
+        if markup and not self.atom and ctype == "text/plain" and self.h.looks_like_html(out):
+            params["type"] = ctype = "text/html"
         if (
-            htmlish
+            markup
+            and ctype in _HTML_TYPES
             and element in _CAN_CONTAIN_RELATIVE_URIS
-            and ("<" in out or "&" in out)
             and (element not in _BODIES or self.exact_bodies or _VOID_END_TAG.search(out))
         ):
             # feedparser re-serialises markup here (sgmllib, about 1 ms per 2 KB). Entry bodies
@@ -244,15 +284,17 @@ class _Replay:
             out = self.h.resolve_relative_uris(
                 out, self.base, "utf-8", params.get("type", "text/html")
             )
+        if out.isascii():
+            return out  # both steps below leave ASCII as it is
         try:
             out = out.encode("iso-8859-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
-        return out.translate(self.h.cp1252)
+        return out.translate(self.h.cp1252) if _C1.search(out) else out
 
     def push_content(self, attrs: dict[str, str], default: str) -> None:
         ctype = attrs.get("type", default).lower()
-        ctype = {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(ctype, ctype)
+        ctype = _CONTENT_TYPES.get(ctype, ctype)
         if ctype not in ("text/plain", "text/html") or "mode" in attrs or "src" in attrs:
             raise _Decline  # xhtml, base64, out-of-line content
         if not self.atom and "type" in attrs:
@@ -446,7 +488,7 @@ class _Replay:
         attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
         _enforce_href(attrs)
         if "href" in attrs:
-            attrs["href"] = self.h.urljoin(self.base, attrs["href"])
+            attrs["href"] = self.urljoin(attrs["href"])
         links = ctx.setdefault("links", [])
         links.append(attrs)
         if "href" in attrs:
@@ -459,7 +501,8 @@ class _Replay:
         value = self.finish("link", _text(el))
         if not in_feed:
             value = value.replace("&amp;", "&")
-        value = _AMP_REF.sub(r"&\g<1>", value)
+        if "&" in value:
+            value = _AMP_REF.sub(r"&\g<1>", value)
         ctx["link"] = value
         if value or in_feed:
             links[-1]["href"] = value

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator import fastparse, parse
 from aggregator.models import ParsedFeed
@@ -149,3 +151,23 @@ def test_fastparse_handles_common_documents(
 def test_fastparse_declines_what_it_does_not_replay(doc: bytes) -> None:
     assert not _uses_fast_path(doc, "application/xml", None)
     parse_feed(doc, url=URL, content_type="application/xml")  # feedparser still reads it
+
+
+_URL_CHARS = "aZ09.-_~!$&'()*+,;=:@%?#/[] \t\\é"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    scheme=st.sampled_from(["http://", "https://", "HTTP://", "http:///", "http:", "tag:"]),
+    host=st.sampled_from(["a", "ex.com", "a-b.c", "x.y:80", "h:", "1.2.3.4", "[::1]", ""]),
+    rest=st.text(alphabet=_URL_CHARS, max_size=16),
+    base=st.sampled_from([URL, "https://x.org/a/", "", "ftp://x/", "HTTP://EX.com/a?b#c", "/rel"]),
+)
+def test_plain_urls_are_what_urljoin_gives_back(
+    scheme: str, host: str, rest: str, base: str
+) -> None:
+    """fastparse skips feedparser's urljoin for plain absolute URLs: it must give them back."""
+    helpers = parse._fast_helpers()
+    uri = scheme + host + rest
+    replay = fastparse._Replay(base, helpers)
+    assert replay.urljoin(uri) == helpers.urljoin(base, uri)
