@@ -115,14 +115,16 @@ _EMAIL = re.compile(
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
 )
 _AMP_REF = re.compile("&([A-Za-z0-9_]+);")
-# An absolute http(s) URL that urllib's urljoin gives back unchanged whatever the base (when the
-# base itself parses): nothing its split-and-rejoin would drop or normalise (an empty query or
-# fragment, `;` parameters, whitespace, brackets, an upper-case scheme, extra slashes).
+# URLs that urllib's urljoin gives back unchanged whatever the base (when the base itself
+# parses): an absolute http(s) URL with nothing its split-and-rejoin would drop or normalise
+# (an empty query or fragment, `;` parameters, whitespace, brackets, an upper-case scheme, extra
+# slashes), or a tag: or urn: URI (a scheme urljoin does not resolve, returned as given).
 _PLAIN_URL = re.compile(
     r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?"
     r"(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?"
     r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]+)?"
     r"(?:#[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]+)?"
+    r"|(?:tag|urn):[!-.0-~][!-~]*"
 )
 # The characters feedparser's cp1252 table maps (a superset: the table only changes these).
 _C1 = re.compile("[\x80-\x9f]")

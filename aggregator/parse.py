@@ -13,7 +13,7 @@ import io
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import feedparser
@@ -166,11 +166,56 @@ def _fast_helpers() -> Any:
             urljoin=_urljoin,
             looks_like_html=_FeedParserMixin.looks_like_html,
             resolve_relative_uris=resolve_relative_uris,
-            parse_date=feedparser.datetimes._parse_date,
+            parse_date=_feedparser_date,
             cp1252=_cp1252,
             has_handler=has_handler,
         )
     return _FAST_HELPERS
+
+
+# The two date forms feeds use most, read the way feedparser's first handler to accept them
+# does (w3dtf, then rfc822 with a day name, which w3dtf refuses); anything else, and any value
+# they cannot build a date from, goes through feedparser's chain of handlers.
+_W3DTF = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]+)?)"
+    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|UT|UTC|Z|([+-])([0-9]{2})([0-9]{2}))"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _feedparser_date(value: str) -> Any:
+    """feedparser.datetimes._parse_date(value): the same 9-tuple, common forms read directly."""
+    try:
+        m = _W3DTF.fullmatch(value)
+        if m:
+            year, month, day, hour, minute = (int(g) for g in m.group(1, 2, 3, 4, 5))
+            second = int(float(m.group(6)))
+        else:
+            m = _RFC822.fullmatch(value)
+            if m is None:
+                return feedparser.datetimes._parse_date(value)
+            day, month, year = int(m.group(1)), _MONTHS[m.group(2)], int(m.group(3))
+            hour, minute, second = (int(g) for g in m.group(4, 5, 6))
+        sign = m.group(7)
+        tzhour = tzmin = 0
+        if sign:
+            tzhour, tzmin = int(m.group(8)), int(m.group(9))
+            if sign == "-":
+                tzhour, tzmin = -tzhour, -tzmin
+        stamp = datetime(year, month, day, hour, minute, second)
+        return (stamp - timedelta(0, 0, 0, 0, tzmin, tzhour)).utctimetuple()
+    except (OverflowError, ValueError):
+        return feedparser.datetimes._parse_date(value)
 
 
 def _parse_xml_feed(
@@ -250,15 +295,13 @@ def _one_line(exc: Any) -> str:
 
 
 def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
-    link = None
-    for candidate in [raw.get("link")] + [
-        lnk.get("href")
-        for lnk in raw.get("links", [])
-        if lnk.get("rel", "alternate") == "alternate"
-    ]:
-        link = safe_url(candidate, base)
-        if link:
-            break
+    link = safe_url(raw.get("link"), base)
+    if not link:
+        for lnk in raw.get("links", []):
+            if lnk.get("rel", "alternate") == "alternate":
+                link = safe_url(lnk.get("href"), base)
+                if link:
+                    break
     title = _text(raw, "title")
     contents = [c.get("value", "") for c in raw.get("content", []) if c.get("value")]
     content = max(contents, key=len) if contents else ""
@@ -318,6 +361,9 @@ def _same_text(a: str, b: str) -> bool:
     return a.strip()[:200] == b.strip()[:200]
 
 
+_EMAIL_NAME = re.compile(r"^\S+@\S+\s+\((.+)\)$")
+
+
 def _author(raw: Any) -> str | None:
     name = None
     detail = raw.get("author_detail") or {}
@@ -332,15 +378,33 @@ def _author(raw: Any) -> str | None:
         return None
     text = clean_text(str(name), limit=300)
     # RSS <author> is often "email (Name)": keep the name
-    m = re.match(r"^\S+@\S+\s+\((.+)\)$", text)
+    m = _EMAIL_NAME.match(text) if "@" in text else None
     if m:
         text = m.group(1).strip()
     return text or None
 
 
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _date(parsed: Any) -> str | None:
     if not parsed:
         return None
+    try:
+        y, mo, d, h, mi, s = parsed[:6]
+        if (
+            type(y) is type(mo) is type(d) is type(h) is type(mi) is type(s) is int
+            and 1000 <= y <= 9999
+            and 1 <= mo <= 12
+            and 1 <= d <= _MONTH_DAYS[mo]
+            and 0 <= h < 24
+            and 0 <= mi < 60
+            and 0 <= s < 60
+        ):
+            # a valid moment: what the round trip through timegm and gmtime would print
+            return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, mo, d, h, mi, s)
+    except (TypeError, ValueError):
+        pass
     try:
         ts = calendar.timegm(parsed)
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -158,7 +158,9 @@ _URL_CHARS = "aZ09.-_~!$&'()*+,;=:@%?#/[] \t\\é"
 
 @settings(max_examples=500, deadline=None)
 @given(
-    scheme=st.sampled_from(["http://", "https://", "HTTP://", "http:///", "http:", "tag:"]),
+    scheme=st.sampled_from(
+        ["http://", "https://", "HTTP://", "http:///", "http:", "tag:", "urn:", "tag://", "TAG:"]
+    ),
     host=st.sampled_from(["a", "ex.com", "a-b.c", "x.y:80", "h:", "1.2.3.4", "[::1]", ""]),
     rest=st.text(alphabet=_URL_CHARS, max_size=16),
     base=st.sampled_from([URL, "https://x.org/a/", "", "ftp://x/", "HTTP://EX.com/a?b#c", "/rel"]),

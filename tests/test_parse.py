@@ -10,6 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.errors import NotAFeedError, ParseError
 from aggregator.parse import parse_date, parse_feed
@@ -259,3 +261,55 @@ def test_agrees_with_rss_parser_expected_outputs() -> None:
                 assert got.published == want["isoDate"][:19] + "Z", out.name
             checked += 1
     assert checked >= 50
+
+
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz"]
+_MONS = ["Jan", "Feb", "Apr", "Jun", "Sep", "Oct", "Nov", "Dec", "nov"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    year=st.integers(0, 10_000),
+    month=st.integers(0, 13),
+    day=st.integers(0, 32),
+    hour=st.integers(0, 25),
+    minute=st.integers(0, 61),
+    second=st.sampled_from(["00", "59", "60", "61", "7", "30.5", "59.99999999999999999"]),
+    zone=st.sampled_from(["Z", "z", "+02:00", "-05:30", "+24:00", "-99:99", "", "+0200", "GMT"]),
+    rfc=st.sampled_from(["GMT", "UT", "UTC", "Z", "+0000", "-0530", "+9999", "EST", "+05:30"]),
+    day_name=st.sampled_from(_DAYS),
+    month_name=st.sampled_from(_MONS),
+)
+def test_common_date_forms_are_read_as_feedparser_reads_them(
+    year: int,
+    month: int,
+    day: int,
+    hour: int,
+    minute: int,
+    second: str,
+    zone: str,
+    rfc: str,
+    day_name: str,
+    month_name: str,
+) -> None:
+    """parse._feedparser_date reads W3DTF and RFC 822 dates itself; feedparser must agree, and
+    _date's direct formatting must print what its timegm/gmtime round trip prints."""
+    import calendar
+    import time
+
+    import feedparser.datetimes
+
+    from aggregator import parse
+
+    values = [
+        f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second.zfill(2)}{zone}",
+        f"{day_name}, {day} {month_name} {year:04d} {hour:02d}:{minute:02d}:{second[:2]} {rfc}",
+    ]
+    for value in values:
+        parsed = feedparser.datetimes._parse_date(value)
+        assert parse._feedparser_date(value) == parsed
+        try:
+            expected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(parsed)))
+        except (TypeError, ValueError, OverflowError):
+            expected = None
+        assert parse._date(parsed) == expected
