@@ -313,3 +313,15 @@ def test_common_date_forms_are_read_as_feedparser_reads_them(
         except (TypeError, ValueError, OverflowError):
             expected = None
         assert parse._date(parsed) == expected
+
+
+def test_documents_with_too_many_entries_are_cut_after_max_entries() -> None:
+    from aggregator.parse import _cut_after_entries
+
+    items = "".join(f"<item><title>{i}</title></item>" for i in range(5))
+    doc = f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    cut = _cut_after_entries(doc, 3)
+    assert cut.count(b"<item>") == 3 and cut.endswith(b"</item></channel></rss>")
+    assert _cut_after_entries(doc, 5) is doc
+    assert _cut_after_entries(doc, len(doc) // 6) is doc  # too short to hold more
+    assert len(parse_feed(doc, url=FEED_URL, max_entries=3).entries) == 3
