@@ -15,9 +15,11 @@ Phases, each a fresh subprocess (startup included, as a user would run it):
 Peak memory is sampled from /proc every 10 ms over the measured process and all its
 descendants (pool workers), RSS summed (an upper bound: shared pages count once per process).
 reader runs from a separate venv (`--reader-python`, default /tmp/bench-venv/bin/python with
-`pip install reader sgmllib3k`); nothing is installed by this script.
+`pip install reader sgmllib3k`), made by this script when it is missing; nothing is installed in
+the project's environment. `--rounds N` alternates the tools N times (fresh databases, server
+reset) and reports each phase's median, with every round's time in the JSON line.
 
-    .venv/bin/python benchmarks/refresh.py --feeds 300 1000 --vs-reader
+    .venv/bin/python benchmarks/refresh.py --feeds 300 1000 --vs-reader --rounds 3
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import multiprocessing
 import os
 import random
 import sqlite3
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -358,9 +361,13 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
     env.pop("AGGREGATOR_DB", None)
     result: dict[str, object] = {"feeds": count, "entries_per_feed": args.entries}
     expected_first = count * args.entries
-    changed_feeds = len(range(0, count, max(1, round(1 / args.changed))))
-    try:
-        db = workdir / f"agg-{count}.db"
+    expected_changed = expected_first + len(range(0, count, max(1, round(1 / args.changed)))) * (
+        NEW_PER_CHANGE
+    )
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {"aggregator": [], "reader": []}
+
+    def aggregator(rep: int) -> dict[str, dict[str, float]]:
+        db = workdir / f"agg-{count}-{rep}.db"
         agg = [str(ROOT / ".venv/bin/aggregator"), "--db", str(db)]
         # --no-full-text: feeds only, as reader does (no article pages are fetched)
         sub = run_measured(agg + ["subscribe", "--no-full-text", *urls], env)
@@ -378,50 +385,65 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
         control(port, f"bump?fraction={args.changed}")
         changed = run_measured(agg + ["fetch"], env)
         got = _count(db, "SELECT count(*) FROM articles")
-        if got != expected_first + changed_feeds * NEW_PER_CHANGE:
+        if got != expected_changed:
             raise SystemExit(
-                f"aggregator stored {got} articles after the change, expected "
-                f"{expected_first + changed_feeds * NEW_PER_CHANGE}"
+                f"aggregator stored {got} articles after the change, expected {expected_changed}"
             )
-        result["aggregator"] = {
-            "first": first,
-            "unchanged": _slim(unchanged),
-            "changed": _slim(changed),
-        }
+        return {"first": first, "unchanged": _slim(unchanged), "changed": _slim(changed)}
 
-        if args.vs_reader:
+    def reader(rep: int) -> dict[str, dict[str, float]]:
+        rdb = workdir / f"reader-{count}-{rep}.db"
+        script = workdir / "reader_bench.py"
+        script.write_text(READER_SCRIPT)
+        urls_file = workdir / f"urls-{count}.txt"
+        urls_file.write_text("\n".join(urls))
+        base = [args.reader_python, str(script), str(rdb)]
+        rfirst = run_measured(base + ["first", str(urls_file), str(args.reader_workers)], env)
+        n = json.loads(rfirst["stdout"].strip().splitlines()[-1])["entries"]
+        if n != expected_first:
+            raise SystemExit(f"reader stored {n} entries, expected {expected_first}")
+        runchanged = run_measured(base + ["update", str(urls_file), str(args.reader_workers)], env)
+        control(port, f"bump?fraction={args.changed}")
+        rchanged = run_measured(base + ["update", str(urls_file), str(args.reader_workers)], env)
+        n = json.loads(rchanged["stdout"].strip().splitlines()[-1])["entries"]
+        if n != expected_changed:
+            raise SystemExit(f"reader stored {n} entries after the change, not {expected_changed}")
+        return {"first": _slim(rfirst), "unchanged": _slim(runchanged), "changed": _slim(rchanged)}
+
+    try:
+        # Rounds alternate the tools, each on a fresh database and a reset server, so a change in
+        # the machine's load falls on both; the table gives each phase's median over the rounds.
+        for rep in range(args.rounds):
             control(port, "reset")
-            rdb = workdir / f"reader-{count}.db"
-            script = workdir / "reader_bench.py"
-            script.write_text(READER_SCRIPT)
-            urls_file = workdir / f"urls-{count}.txt"
-            urls_file.write_text("\n".join(urls))
-            base = [args.reader_python, str(script), str(rdb)]
-            rfirst = run_measured(base + ["first", str(urls_file), str(args.reader_workers)], env)
-            n = json.loads(rfirst["stdout"].strip().splitlines()[-1])["entries"]
-            if n != expected_first:
-                raise SystemExit(f"reader stored {n} entries, expected {expected_first}")
-            runchanged = run_measured(
-                base + ["update", str(urls_file), str(args.reader_workers)], env
-            )
-            control(port, f"bump?fraction={args.changed}")
-            rchanged = run_measured(
-                base + ["update", str(urls_file), str(args.reader_workers)], env
-            )
-            result["reader"] = {
-                "first": _slim(rfirst),
-                "unchanged": _slim(runchanged),
-                "changed": _slim(rchanged),
-            }
-            result["speedup"] = {
-                phase: round(
-                    result["reader"][phase]["seconds"] / result["aggregator"][phase]["seconds"], 2
-                )
-                for phase in ("first", "unchanged", "changed")
-            }
+            runs["aggregator"].append(aggregator(rep))
+            if args.vs_reader:
+                control(port, "reset")
+                runs["reader"].append(reader(rep))
     finally:
         server.terminate()
         server.join()
+    for tool, measured in runs.items():
+        if measured:
+            result[tool] = {
+                phase: {
+                    **{
+                        key: statistics.median(m[phase][key] for m in measured)
+                        for key in measured[0][phase]
+                        if key != "peak_mb"
+                    },
+                    "peak_mb": max(m[phase]["peak_mb"] for m in measured),
+                    "rounds": [round(m[phase]["seconds"], 3) for m in measured],
+                }
+                for phase in ("first", "unchanged", "changed")
+            }
+    if args.vs_reader:
+        result["speedup"] = {
+            phase: round(
+                result["reader"][phase]["seconds"] / result["aggregator"][phase]["seconds"],  # type: ignore[index]
+                2,
+            )
+            for phase in ("first", "unchanged", "changed")
+        }
     return result
 
 
@@ -452,8 +474,21 @@ def main() -> None:
         help="python of a venv with reader and sgmllib3k installed",
     )
     parser.add_argument("--reader-workers", type=int, default=20)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run each tool this many times, alternating; medians are reported (default 1)",
+    )
     parser.add_argument("--workdir", help="where the databases go (default: a temporary folder)")
     args = parser.parse_args()
+    if args.vs_reader and not Path(args.reader_python).exists():
+        venv = Path(args.reader_python).parent.parent
+        print(f"creating the reader venv at {venv} (reader + sgmllib3k, not in the project)")
+        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(venv / "bin/pip"), "install", "--quiet", "reader", "sgmllib3k"], check=True
+        )
 
     with tempfile.TemporaryDirectory(prefix="refresh-bench-") as tmp:
         workdir = Path(args.workdir or tmp)
