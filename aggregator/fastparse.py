@@ -88,6 +88,12 @@ _VOID_END_TAG = re.compile(
     r"isindex|keygen|link|meta|param|source|track|wbr)\b",
     re.I,
 )
+# The same on lower-cased ASCII text (where re.I folds nothing else), grouped by first letter:
+# about half the time of the re.I alternation over a 2 KB body.
+_VOID_END_TAG_ASCII = re.compile(
+    r"</(?:area|b(?:asefont|ase|r)|c(?:ol|ommand)|embed|frame|hr|i(?:mg|nput|sindex)|keygen|"
+    r"link|meta|param|source|track|wbr)\b"
+)
 # Keys parse.py reads: an unknown element that would land on one of them is not replayed.
 _READ_KEYS = {
     "title",
@@ -253,6 +259,12 @@ def _enforce_href(attrs: dict[str, str]) -> None:
         attrs["href"] = href
 
 
+def _has_void_end_tag(text: str) -> bool:
+    if text.isascii():
+        return _VOID_END_TAG_ASCII.search(text.lower()) is not None
+    return _VOID_END_TAG.search(text) is not None
+
+
 def _text(el: ET.Element) -> str:
     if len(el):
         raise _Decline  # markup inside a text element: feedparser serialises it
@@ -293,7 +305,7 @@ class _Replay:
             markup
             and ctype in _HTML_TYPES
             and element in _CAN_CONTAIN_RELATIVE_URIS
-            and (element not in _BODIES or self.exact_bodies or _VOID_END_TAG.search(out))
+            and (element not in _BODIES or self.exact_bodies or _has_void_end_tag(out))
         ):
             # feedparser re-serialises markup here (sgmllib, about 1 ms per 2 KB). Entry bodies
             # skip it: their links are made absolute against the same base when they are

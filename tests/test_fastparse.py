@@ -173,3 +173,41 @@ def test_plain_urls_are_what_urljoin_gives_back(
     uri = scheme + host + rest
     replay = fastparse._Replay(base, helpers)
     assert replay.urljoin(uri) == helpers.urljoin(base, uri)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "</",
+                "<",
+                ">",
+                " ",
+                "br",
+                "BR",
+                "Br",
+                "img",
+                "IMG",
+                "hr",
+                "base",
+                "basefont",
+                "source",
+                "ſource",
+                "keygen",
+                "Keygen",
+                "link",
+                "lInk",
+                "x",
+                "_",
+                "1",
+                "é",
+                "p",
+                "a",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_void_end_tag_check_matches_the_case_insensitive_pattern(text: str) -> None:
+    assert fastparse._has_void_end_tag(text) == bool(fastparse._VOID_END_TAG.search(text))
