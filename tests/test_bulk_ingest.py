@@ -58,3 +58,39 @@ def test_bulk_ingest_keeps_fts_tags_and_entries_consistent(tmp_path: Path) -> No
     )
     assert db.execute("SELECT article_count FROM feeds WHERE id = ?", [feed_id]).fetchone()[0] == 50
     assert store.query_articles(db, tags=["zeta"], limit=100)[0]["tags"] == ["News", "Zeta"]
+
+
+def test_bulk_ingest_counts_feed_entries_and_restores_fts_settings(tmp_path: Path) -> None:
+    db = store.open_db(tmp_path / "a.db")
+    feed_id, _ = store.add_feed(db, "https://example.com/feed.xml", title="Example")
+    other, _ = store.add_feed(db, "https://other.example/feed.xml", title="Other")
+    config = db.execute("SELECT k, v FROM articles_fts_config ORDER BY k").fetchall()
+
+    def record(i: int, feed: int, key: str) -> dict[str, object]:
+        return {
+            "url": f"https://example.com/{i}",
+            "title": f"Post {i}",
+            "text": f"body word{i}",
+            "feed_id": feed,
+            "key": key,
+            "tags": ["a"],
+        }
+
+    store.store_articles_bulk(db, [record(i, feed_id, f"k{i}") for i in range(30)])
+    # new URLs, some under keys their feed knows already (those entries are not added)
+    later = [record(100 + i, feed_id, f"k{i}") for i in range(5)]
+    later += [record(200 + i, other, f"o{i}") for i in range(7)]
+    later += [record(300 + i, feed_id, f"n{i}") for i in range(3)]
+    assert store.store_articles_bulk(db, later) == 15
+    counts = dict(db.execute("SELECT id, article_count FROM feeds").fetchall())
+    truth = dict(
+        db.execute("SELECT feed_id, count(*) FROM feed_entries GROUP BY feed_id").fetchall()
+    )
+    assert counts == truth == {feed_id: 33, other: 7}
+    # the bulk FTS5 settings (hash size, merge width) are put back after each call
+    after = dict(db.execute("SELECT k, v FROM articles_fts_config").fetchall())
+    assert after["hashsize"] == dict(config)["hashsize"] == store.FTS_HASH_BYTES
+    assert after.get("automerge", store.FTS_AUTOMERGE) == store.FTS_AUTOMERGE
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -2000
+    db.execute("INSERT INTO articles_fts(articles_fts) VALUES('integrity-check')")
+    assert len(store.search_articles(db, "body", limit=100)) == 45
