@@ -518,7 +518,10 @@ class Client:
                 connection.close()
                 raise _ProxyRefused(f"the proxy answered HTTP {head.status} to CONNECT")
             async with asyncio.timeout(timeout):
-                await connection.writer.start_tls(context, server_hostname=target.host)
+                try:
+                    await connection.writer.start_tls(context, server_hostname=target.host)
+                except ssl.SSLError as exc:  # the target's TLS, not the proxy's
+                    raise _TargetTLSError(exc) from exc
         except TimeoutError:
             connection.close()
             raise _ConnectTimeout("connect timed out") from None
@@ -533,6 +536,14 @@ class _ConnectTimeout(Exception):
 
 class _ProxyRefused(Exception):
     pass
+
+
+class _TargetTLSError(Exception):
+    """TLS with the target failed inside a proxy's tunnel: reported as the target's error."""
+
+    def __init__(self, error: ssl.SSLError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def make_client(
@@ -715,6 +726,8 @@ async def _exchange(
                     raise FetchError(f"connect timed out after {connect_timeout:g} s") from None
                 except _ProxyRefused as exc:
                     raise FetchError(f"proxy: {exc}") from None
+                except _TargetTLSError as exc:
+                    raise _connect_error(exc.error, proxied=False) from None
                 except (OSError, wire.WireError) as exc:
                     raise _connect_error(exc, proxied=proxied) from None
             try:

@@ -4,10 +4,12 @@ cases 4, 35, 36, 37.) The certificate is made at test time with the `openssl` co
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -144,3 +146,46 @@ def test_a_tls_handshake_that_never_completes_times_out() -> None:  # case 37
                 deadline=10.0,
             )
         assert time.monotonic() - started < 6
+
+
+def test_https_through_an_http_proxy_tunnel(raw_server: Callable, tls_server: LocalServer) -> None:
+    """CONNECT to the proxy, then TLS with the target inside the tunnel (the target's name, not
+    the proxy's, is what TLS checks; verification is off here for the self-signed test cert)."""
+    asked: list[bytes] = []
+    opened: list[socket.socket] = []
+
+    def relay(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:  # shutdown, not close: a close waits for the other thread's recv to return
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def proxy(conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+        asked.append(head)
+        target = socket.create_connection(("127.0.0.1", tls_server.port))
+        opened.extend((conn, target))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=relay, args=(target, conn), daemon=True).start()
+        relay(conn, target)
+
+    port = raw_server(proxy)
+    url = tls_server.url("/feed.xml")
+    via = {"proxy": f"http://127.0.0.1:{port}", "policy": allow(tls_server.port), "deadline": 10.0}
+    try:
+        result = fetch_url_sync(url, verify=False, **via)
+        assert result.content == FEED and result.final_url == url
+        assert asked[0].startswith(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n" % tls_server.port)
+        # with verification on, the self-signed certificate is refused through the tunnel too
+        with pytest.raises(FetchError, match=r"^TLS certificate verification failed"):
+            fetch_url_sync(url, **via)
+    finally:  # a handshake the server still waits for would hold its accept loop
+        for sock in opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
