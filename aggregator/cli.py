@@ -229,14 +229,14 @@ def feeds(ctx: click.Context, fmt: str) -> None:
 @cli.command()
 @click.option(
     "--concurrency",
-    default=64,
+    default=128,  # service.CONCURRENCY (not imported here: it brings the fetch layer)
     show_default=True,
     type=click.IntRange(1, 500),
     help="Requests in flight at once.",
 )
 @click.option(
     "--per-host",
-    default=8,
+    default=6,  # service.PER_HOST
     show_default=True,
     type=click.IntRange(1, 500),
     help="Requests in flight to one host.",
@@ -277,8 +277,12 @@ def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> N
             pending = len(store.pages_due(db))
             if pending:  # else skip it, and the extractor's imports (a quarter second)
                 with _progress(pending, "Fetching pages") as tick:
-                    pages = await service.fetch_pages(
-                        db, client, concurrency=concurrency, per_host=per_host, progress=tick
+                    pages = await service.fetch_pages(  # pages are larger: at most 64 at once
+                        db,
+                        client,
+                        concurrency=min(concurrency, 64),
+                        per_host=per_host,
+                        progress=tick,
                     )
         return summary, pages
 
