@@ -123,9 +123,21 @@ def main() -> None:
     parser.add_argument(
         "--cli-runs", type=int, default=3, help="`aggregator search` processes started (default 3)"
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="do not read the database file through once before measuring (by default it is, "
+        "so the figures are those of a collection in use, whose pages the OS has cached)",
+    )
     args = parser.parse_args()
     if not Path(args.db).exists():
         raise SystemExit(f"{args.db} does not exist: make it with make_collection.py")
+    if not args.cold:
+        started = time.perf_counter()
+        with open(args.db, "rb") as f:  # sequentially, as a backup or a recent use would leave it
+            while f.read(1 << 24):
+                pass
+        print(f"read {args.db} once in {time.perf_counter() - started:.1f} s (use --cold to skip)")
     port = free_port()
     base = f"http://127.0.0.1:{port}/aggregator"
     mix = queries()
