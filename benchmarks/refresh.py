@@ -204,14 +204,17 @@ def _serve(
     ) -> tuple[str, list[str], bytes]:
         if target.startswith("/_control/"):
             action = target.split("/")[2].split("?")[0]
-            if action == "reset":
+            # Documents are built (and gzipped) here, before the measured phase, never while a
+            # tool is being timed: building one costs the server a few ms of CPU, which on two
+            # cores would be taken from whichever tool runs in parallel.
+            if action == "reset":  # cached documents are keyed by generation: still valid
                 generations[:] = [0] * count
-                cache.clear()
             elif action == "bump":
                 fraction = float(target.split("fraction=")[1])
                 step = max(1, round(1 / fraction)) if fraction else count + 1
                 for i in range(0, count, step):
                     generations[i] += 1
+                    document(i, port)
             elif action == "stats":
                 return "200 OK", ["Content-Type: application/json"], json.dumps(stats).encode()
             return "200 OK", [], b"ok"
