@@ -270,7 +270,6 @@ def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> N
                 all=all_,
                 progress=tick,
                 deadline=deadline,
-                client_factory=_client_factory(),
             )
         pages = None
         if hasattr(service, "fetch_pages"):
