@@ -1,6 +1,7 @@
-"""HTTP/1.1 on asyncio streams: write one GET, read the status line, headers and a raw body
-(Content-Length, chunked or to the close). Knows no policy, no redirects, no decoding: fetch.py
-decides where to connect and what to accept. Every limit here fails with WireError.
+"""HTTP/1.1 responses on asyncio streams: the status line, headers and a raw body (Content-Length,
+chunked or to the close), and whether the connection may carry another request. Knows no policy,
+no redirects, no decoding: fetch.py connects, writes the request and decides what to accept.
+Every limit here fails with WireError.
 
 Why not httpx: a feed refresh is hundreds of small GETs, most answered 304; httpx + httpcore +
 anyio spent about 1.5 ms of CPU on each (pool bookkeeping, h11's state machine, layers of
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Connection", "Head", "WireError", "IncompleteError", "read_head", "body_chunks"]
 
@@ -59,7 +60,6 @@ class Connection:
     reused: bool = False
     reusable: bool = False
     idle_since: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         self.reusable = False
