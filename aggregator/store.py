@@ -85,6 +85,12 @@ class Database:
         return self.utils[name]
 
 
+def wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    """A connection opened elsewhere (Datasette's) as what this module's functions take."""
+    # Stands for sqlite_utils.Database (see Database): mypy checks callers against that.
+    return cast("sqlite_utils.Database", Database(conn))
+
+
 class _Migration:
     __slots__ = ("name", "fn", "transactional")
 
@@ -186,8 +192,7 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        # Stands for sqlite_utils.Database (see Database): mypy checks callers against that.
-        db = cast("sqlite_utils.Database", Database(conn))
+        db = wrap(conn)
         if migrate:
             migrations.apply(db)
     return db

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import sqlite_utils
 from datasette.utils.asgi import Response
 
 from .. import store
@@ -63,9 +62,7 @@ async def render(
         f"{id_sql} limit {MAX_EXPORT}", params, truncate=False, custom_time_limit=20_000
     )
     ids = [row[0] for row in result.rows]
-    articles = await db.execute_fn(
-        lambda conn: store.get_articles(sqlite_utils.Database(conn), ids)
-    )
+    articles = await db.execute_fn(lambda conn: store.get_articles(store.wrap(conn), ids))
     kind, content_type, filename = FORMATS[fmt]
     group_by = request.args.get("_group_by") if fmt == "md" else None
     if group_by not in ("tag", "date"):

@@ -11,13 +11,15 @@ import os
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .. import store
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 DATABASE = "aggregator"
 log = logging.getLogger(__name__)
@@ -60,9 +62,7 @@ async def _rows(datasette: Any, sql: str, params: Any = None) -> list[dict[str, 
 
 async def _write(datasette: Any, fn: Callable[[sqlite_utils.Database], Any]) -> Any:
     """Run a `store` function on Datasette's single write connection."""
-    return await _db(datasette).execute_write_fn(
-        lambda conn: fn(sqlite_utils.Database(conn)), block=True
-    )
+    return await _db(datasette).execute_write_fn(lambda conn: fn(store.wrap(conn)), block=True)
 
 
 async def _render(
