@@ -260,109 +260,86 @@ class _Batch:
             self.commit_if_due()
 
 
-_OK_UPDATE = (
-    "UPDATE feeds SET last_fetched_at = ?, last_success_at = ?, last_error = NULL, "
-    "last_error_at = NULL, error_count = 0, status = 'ok', next_check_at = ?, "
-    "etag = ?, last_modified = ? WHERE id = ?"
-)
-
-
-class _Applier:
-    """Writes what fetch_feed gave. Feeds that did not change are written in batches: one small
-    UPDATE each, many per transaction."""
-
-    BATCH = 200
-
-    def __init__(self, db: sqlite_utils.Database, summary: RefreshSummary) -> None:
-        self.db = db
-        self.summary = summary
-        self.ok_rows: list[tuple[Any, ...]] = []
-
-    def flush(self) -> None:
-        if self.ok_rows:
-            with store.transaction(self.db):
-                self.db.conn.executemany(_OK_UPDATE, self.ok_rows)
-            self.ok_rows.clear()
-
-    def apply(self, feed: dict[str, Any], work: FeedWork) -> None:
-        summary = self.summary
-        url = feed["url"]
-        if work.kind == "failed":
-            error = work.error or "fetch failed"
-            exc: AggregatorError | str = error
-            if work.status is not None:
-                exc = HTTPStatusError(
-                    error, url=url, status=work.status, retry_after=work.retry_after
-                )
-            _record_failure(self.db, feed, exc)
-            summary.failed += 1
-            summary.errors.append((url, error))
-            return
-        result = work.result
-        assert result is not None
-        if result.permanent_redirect and result.permanent_redirect != url:
-            if not store.move_feed(self.db, feed["id"], result.permanent_redirect):
-                store.update_feed(
-                    self.db,
-                    feed["id"],
-                    note=f"moved to {result.permanent_redirect}, which is already subscribed",
-                )
-        now = store.now_iso()
-        if work.kind in ("not_modified", "unchanged"):
-            keep = work.kind == "not_modified"
-            self.ok_rows.append(
-                (
-                    now,
-                    now,
-                    _next_check(result, feed["ttl_minutes"]),
-                    (result.etag or feed["etag"]) if keep else result.etag,
-                    (result.last_modified or feed["last_modified"])
-                    if keep
-                    else result.last_modified,
-                    feed["id"],
-                )
+def _apply(
+    db: sqlite_utils.Database, summary: RefreshSummary, feed: dict[str, Any], work: FeedWork
+) -> None:
+    """Writes what fetch_feed gave (inside the caller's transaction or batch)."""
+    url = feed["url"]
+    if work.kind == "failed":
+        error = work.error or "fetch failed"
+        exc: AggregatorError | str = error
+        if work.status is not None:
+            exc = HTTPStatusError(error, url=url, status=work.status, retry_after=work.retry_after)
+        _record_failure(db, feed, exc)
+        summary.failed += 1
+        summary.errors.append((url, error))
+        return
+    result = work.result
+    assert result is not None
+    if result.permanent_redirect and result.permanent_redirect != url:
+        if not store.move_feed(db, feed["id"], result.permanent_redirect):
+            store.update_feed(
+                db,
+                feed["id"],
+                note=f"moved to {result.permanent_redirect}, which is already subscribed",
             )
-            if keep:
-                summary.not_modified += 1
-            else:
-                summary.unchanged += 1
-            if len(self.ok_rows) >= self.BATCH:
-                self.flush()
-            return
-        prepared = work.prepared
-        if prepared is None or prepared.feed is None:
-            error = (prepared.error if prepared else None) or "could not parse the feed"
-            _record_failure(self.db, feed, error)
-            summary.failed += 1
-            summary.errors.append((url, error))
-            return
-        parsed = prepared.feed
-        feed_fields = {
-            "last_fetched_at": now,
-            "last_success_at": now,
-            "last_error": None,
-            "last_error_at": None,
-            "error_count": 0,
-            "status": "ok",
-            "etag": result.etag,
-            "last_modified": result.last_modified,
-            "body_hash": work.body_hash,
-            "ttl_minutes": parsed.ttl_minutes,
-            "next_check_at": _next_check(result, parsed.ttl_minutes),
-        }
-        if parsed.title and parsed.title != feed["title"]:
-            feed_fields["title"] = parsed.title
-        if parsed.site_url:
-            feed_fields["site_url"] = parsed.site_url
-        if parsed.description:
-            feed_fields["description"] = parsed.description
-        records = _mark_for_full_text(feed, prepared.records)
-        new, updated = store.store_entries(self.db, feed["id"], records, feed_fields=feed_fields)
-        if parsed.title and parsed.title != feed["title"]:
-            _retitle_articles(self.db, feed["id"], parsed.title)
-        summary.ok += 1
-        summary.new_entries += new
-        summary.updated_entries += updated
+    now = store.now_iso()
+    if work.kind in ("not_modified", "unchanged"):
+        keep = work.kind == "not_modified"
+        store.update_feed(
+            db,
+            feed["id"],
+            last_fetched_at=now,
+            last_success_at=now,
+            last_error=None,
+            last_error_at=None,
+            error_count=0,
+            status="ok",
+            next_check_at=_next_check(result, feed["ttl_minutes"]),
+            etag=(result.etag or feed["etag"]) if keep else result.etag,
+            last_modified=(result.last_modified or feed["last_modified"])
+            if keep
+            else result.last_modified,
+        )
+        if keep:
+            summary.not_modified += 1
+        else:
+            summary.unchanged += 1
+        return
+    prepared = work.prepared
+    if prepared is None or prepared.feed is None:
+        error = (prepared.error if prepared else None) or "could not parse the feed"
+        _record_failure(db, feed, error)
+        summary.failed += 1
+        summary.errors.append((url, error))
+        return
+    parsed = prepared.feed
+    feed_fields = {
+        "last_fetched_at": now,
+        "last_success_at": now,
+        "last_error": None,
+        "last_error_at": None,
+        "error_count": 0,
+        "status": "ok",
+        "etag": result.etag,
+        "last_modified": result.last_modified,
+        "body_hash": work.body_hash,
+        "ttl_minutes": parsed.ttl_minutes,
+        "next_check_at": _next_check(result, parsed.ttl_minutes),
+    }
+    if parsed.title and parsed.title != feed["title"]:
+        feed_fields["title"] = parsed.title
+    if parsed.site_url:
+        feed_fields["site_url"] = parsed.site_url
+    if parsed.description:
+        feed_fields["description"] = parsed.description
+    records = _mark_for_full_text(feed, prepared.records)
+    new, updated = store.store_entries(db, feed["id"], records, feed_fields=feed_fields)
+    if parsed.title and parsed.title != feed["title"]:
+        _retitle_articles(db, feed["id"], parsed.title)
+    summary.ok += 1
+    summary.new_entries += new
+    summary.updated_entries += updated
 
 
 async def refresh_feed(
@@ -379,9 +356,8 @@ async def refresh_feed(
     summary = summary if summary is not None else RefreshSummary()
     summary.feeds += 1
     work = await fetch_feed(client, feed, pool=pool, deadline=deadline)
-    applier = _Applier(db, summary)
-    applier.apply(feed, work)
-    applier.flush()
+    with store.transaction(db):
+        _apply(db, summary, feed, work)
 
 
 def _retitle_articles(db: sqlite_utils.Database, feed_id: int, title: str) -> None:
@@ -620,14 +596,13 @@ async def refresh_feeds(
     if not feeds:
         return summary
     cores = os.cpu_count() or 1
-    applier = _Applier(db, summary)
     batch = _Batch(db)
 
     def handle(feed: dict[str, Any], work: FeedWork) -> None:
         summary.feeds += 1
         try:
             with batch.feed():
-                applier.apply(feed, work)
+                _apply(db, summary, feed, work)
         except AggregatorError as exc:  # a database error on one feed
             summary.failed += 1
             summary.errors.append((feed["url"], str(exc)))
@@ -659,8 +634,6 @@ async def refresh_feeds(
                 pool.shutdown()
         return summary
     finally:
-        with batch.feed():
-            applier.flush()
         batch.commit()
         summary.seconds = time.monotonic() - started
 
