@@ -11,10 +11,10 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from . import store
@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # imported where used: an all-304 refresh needs neither
     from .process import Prepared
 
 Progress = Callable[[int], None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 MIN_BACKOFF = 5 * 60
 MAX_BACKOFF = 24 * 3600
@@ -444,6 +446,31 @@ def _shards(items: Sequence[Any], host_of: Callable[[Any], str], count: int) -> 
     return [g for g in groups if g]
 
 
+async def _run_limited(
+    items: Sequence[_T],
+    *,
+    host_of: Callable[[_T], str],
+    concurrency: int,
+    per_host: int,
+    step: Callable[[_T], Awaitable[_R]],
+    then: Callable[[_T, _R], None],
+) -> None:
+    """`step(item)` for every item at once, at most `concurrency` in flight and `per_host` to one
+    host, then `then(item, result)` once the item's slots are free again. A task takes its host's
+    slot before a global one: one waiting for a busy host held a global slot (with 10 feeds per
+    host and 8 per host, 64 in flight were ~51)."""
+    limit = asyncio.Semaphore(max(1, concurrency))
+    hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def one(item: _T) -> None:
+        host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
+        async with host, limit:
+            out = await step(item)
+        then(item, out)
+
+    await asyncio.gather(*(one(item) for item in items))
+
+
 def _run_shard(
     queue: Any,
     shard: int,
@@ -460,26 +487,30 @@ def _run_shard(
     It never touches the database."""
 
     async def main() -> None:
-        limit = asyncio.Semaphore(max(1, concurrency))
-        hosts: dict[str, asyncio.Semaphore] = {}
         async with client_factory() as client:
 
-            async def one(index: int, item: Any) -> None:
-                host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
-                async with host, limit:  # a task waiting for its host holds no global slot
-                    try:
-                        out = await work(client, item)
-                    except Exception as exc:  # a bug on one item must not lose the others
-                        out = on_error(item, exc)
-                queue.put((shard, index, out))
+            async def step(pair: tuple[int, Any]) -> Any:
+                try:
+                    return await work(client, pair[1])
+                except Exception as exc:  # a bug on one item must not lose the others
+                    return on_error(pair[1], exc)
 
-            tasks = [asyncio.ensure_future(one(i, item)) for i, item in items]
-            for _ in range(3):  # connect and send the first requests, then, while they are
+            running = asyncio.ensure_future(
+                _run_limited(
+                    items,
+                    host_of=lambda pair: host_of(pair[1]),
+                    concurrency=concurrency,
+                    per_host=per_host,
+                    step=step,
+                    then=lambda pair, out: queue.put((shard, pair[0], out)),
+                )
+            )
+            for _ in range(4):  # connect and send the first requests, then, while they are
                 await asyncio.sleep(0)  # answered, load the parser's modules (~40 ms)
             from .process import exit_with_parent
 
             exit_with_parent()
-            await asyncio.gather(*tasks)
+            await running
 
     try:
         asyncio.run(main())
@@ -616,18 +647,16 @@ async def refresh_feeds(
         if use_pool is None:
             use_pool = len(feeds) >= POOL_THRESHOLD and cores > 1
         pool = LazyPool() if use_pool else None
-        limit = asyncio.Semaphore(max(1, concurrency))
-        hosts: dict[str, asyncio.Semaphore] = {}
-
-        async def one(feed: dict[str, Any]) -> None:
-            host = hosts.setdefault(host_of(feed), asyncio.Semaphore(max(1, per_host)))
-            async with host, limit:  # a task waiting for its host holds no global slot
-                out = await fetch_feed(client, feed, pool=pool, deadline=deadline)
-            handle(feed, out)
-
         ticker = asyncio.ensure_future(batch.ticker())
         try:
-            await asyncio.gather(*(one(f) for f in feeds))
+            await _run_limited(
+                feeds,
+                host_of=host_of,
+                concurrency=concurrency,
+                per_host=per_host,
+                step=lambda feed: fetch_feed(client, feed, pool=pool, deadline=deadline),
+                then=handle,
+            )
         finally:
             ticker.cancel()
             if pool is not None:
@@ -851,18 +880,16 @@ async def subscribe(
         finally:
             batch.commit()
         return results
-    limit = asyncio.Semaphore(max(1, concurrency))
-    hosts: dict[str, asyncio.Semaphore] = {}
-
-    async def one(item: tuple[int, str]) -> None:
-        host = hosts.setdefault(host_of(item), asyncio.Semaphore(max(1, per_host)))
-        async with host, limit:  # a task waiting for its host holds no global slot
-            found = await work(client, item)
-        handle(item, found)
-
     ticker = asyncio.ensure_future(batch.ticker())
     try:
-        await asyncio.gather(*(one(item) for item in todo))
+        await _run_limited(
+            todo,
+            host_of=host_of,
+            concurrency=concurrency,
+            per_host=per_host,
+            step=lambda item: work(client, item),
+            then=handle,
+        )
     finally:
         ticker.cancel()
         batch.commit()
