@@ -21,6 +21,7 @@ import trafilatura
 from trafilatura.htmlprocessing import convert_to_html
 from trafilatura.xml import xmltotxt
 
+from aggregator import encodings
 from aggregator.models import Article
 from aggregator.sanitize import (
     clean_text,
@@ -45,51 +46,6 @@ EXCERPT_CHARS = 300
 
 # WHATWG Encoding Standard labels whose Python codec differs from the label's plain meaning:
 # browsers decode these as the Windows superset, and so must we to show the same text.
-_WHATWG_ALIASES = {
-    "ascii": "cp1252",
-    "us-ascii": "cp1252",
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "l1": "cp1252",
-    "iso_8859-1": "cp1252",
-    "windows-1252": "cp1252",
-    "x-cp1252": "cp1252",
-    "cp819": "cp1252",
-    "ibm819": "cp1252",
-    "iso-8859-9": "cp1254",
-    "latin5": "cp1254",
-    "iso-8859-11": "cp874",
-    "tis-620": "cp874",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "ms_kanji": "cp932",
-    "ms932": "cp932",
-    "windows-31j": "cp932",
-    "csshiftjis": "cp932",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "windows-949": "cp949",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "gb_2312-80": "gb18030",
-    "chinese": "gb18030",
-    "csgb2312": "gb18030",
-    "big5": "big5hkscs",
-    "big5-hkscs": "big5hkscs",
-    "x-x-big5": "big5hkscs",
-    "x-user-defined": "cp1252",
-    "utf8": "utf-8",
-    "unicode-1-1-utf-8": "utf-8",
-    "x-mac-roman": "mac-roman",
-    "macintosh": "mac-roman",
-    "koi": "koi8-r",
-    "koi8": "koi8-r",
-}
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -99,15 +55,8 @@ _META_CHARSET = re.compile(rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([A-Za-z0-9
 
 
 def _codec(label: str | None) -> str | None:
-    """The Python codec for an encoding label, or None when the label is unknown."""
-    if not label:
-        return None
-    name = label.strip().strip("\"'").strip().lower()
-    name = _WHATWG_ALIASES.get(name, name)
-    try:
-        return codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return None
+    """The Python codec for an encoding label, or None when it is not a WHATWG label."""
+    return encodings.codec_for_label(label)
 
 
 def _meta_charset(head: bytes) -> str | None:
@@ -132,8 +81,8 @@ def _detect(body: bytes) -> str:
         from charset_normalizer import from_bytes  # installed with trafilatura
 
         best = from_bytes(sample[:65_536]).best()
-        if best is not None and best.encoding and _codec(best.encoding):
-            return _codec(best.encoding) or "cp1252"
+        if best is not None and best.encoding:
+            return encodings.known_codec(best.encoding) or "cp1252"
     except Exception:  # pragma: no cover - the detector is a best effort
         pass
     return "cp1252"
