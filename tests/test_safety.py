@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -339,29 +338,32 @@ def test_check_reports_integrity_full_text_and_foreign_key_problems(db_path: Pat
 
 
 @pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A folder an unprivileged user can reach (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="aggregator-ro-"))
-    path.chmod(0o755)
+def ro_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder the test makes read-only; writable again afterwards so pytest can remove it."""
+    path = tmp_path / "ro"
+    path.mkdir()
     yield path
-    subprocess.run(["rm", "-rf", str(path)], check=False)
+    path.chmod(0o755)
 
 
 @pytest.mark.parametrize("file_mode", [0o644, 0o666])
-def test_read_only_database_or_folder_gives_one_line(shared_dir: Path, file_mode: int) -> None:
-    db = shared_dir / "a.db"
+def test_read_only_database_or_folder_gives_one_line(ro_dir: Path, file_mode: int) -> None:
+    db = ro_dir / "a.db"
     store.open_db(db).conn.close()
     db.chmod(file_mode)  # 0644: nothing writable; 0666: the file is, its folder (WAL -shm) is not
-    for f in shared_dir.glob("a.db-*"):
+    for f in ro_dir.glob("a.db-*"):
         f.unlink()
     prefix: list[str] = []
-    if os.geteuid() == 0:  # root writes anywhere: run the commands as nobody
+    if os.geteuid() == 0:
+        # Root writes anywhere: run the commands as root without the capabilities that override
+        # file modes, so the modes below apply to it as to anybody (the checkout and its .venv may
+        # sit in a private folder that another user could not even read).
         if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv to drop privileges")
-        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    elif file_mode == 0o644:
+            pytest.skip("running as root without setpriv to drop capabilities")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    if file_mode == 0o644:
         db.chmod(0o444)
-    shared_dir.chmod(0o555 if prefix == [] else 0o755)
+    ro_dir.chmod(0o555)
     for args in (["fetch"], ["save", "https://example.org/x"], ["feeds"], ["import", "/dev/null"]):
         result = subprocess.run(
             [*prefix, *AGG, "--db", str(db), *args], capture_output=True, text=True, timeout=60
@@ -372,7 +374,6 @@ def test_read_only_database_or_folder_gives_one_line(shared_dir: Path, file_mode
         assert result.stderr.startswith("Error: ")
         if args[0] != "import":
             assert "cannot write to" in result.stderr and "must be writable" in result.stderr
-    shared_dir.chmod(0o755)
 
 
 def test_corrupt_and_truncated_databases_are_refused_before_any_write(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The style guide, enforced: ruff (E, F, I, B) over the code, tests and benchmarks, and
-mypy --strict over the package (docs: ../shared/docs/architecture.md)."""
+mypy --strict over the package (docs/architecture.md, "Style")."""
 
 from __future__ import annotations
 
