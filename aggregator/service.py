@@ -338,7 +338,7 @@ def _apply(
     records = _mark_for_full_text(feed, prepared.records)
     new, updated = store.store_entries(db, feed["id"], records, feed_fields=feed_fields)
     if parsed.title and parsed.title != feed["title"]:
-        _retitle_articles(db, feed["id"], parsed.title)
+        store.retitle_articles(db, feed["id"], parsed.title)
     summary.ok += 1
     summary.new_entries += new
     summary.updated_entries += updated
@@ -360,14 +360,6 @@ async def refresh_feed(
     work = await fetch_feed(client, feed, pool=pool, deadline=deadline)
     with store.transaction(db):
         _apply(db, summary, feed, work)
-
-
-def _retitle_articles(db: sqlite_utils.Database, feed_id: int, title: str) -> None:
-    with store.transaction(db):
-        db.execute(
-            "UPDATE articles SET feed_title = ? WHERE feed_id = ? AND feed_title IS NOT ?",
-            [title, feed_id, title],
-        )
 
 
 _CUT_OFF = (

@@ -698,6 +698,15 @@ def move_feed(db: sqlite_utils.Database, feed_id: int, new_url: str) -> bool:
         return True
 
 
+def retitle_articles(db: sqlite_utils.Database, feed_id: int, title: str) -> None:
+    """Give a feed's articles its new title (their `feed_title`, shown and searched)."""
+    with transaction(db):
+        db.execute(
+            "UPDATE articles SET feed_title = ? WHERE feed_id = ? AND feed_title IS NOT ?",
+            [title, feed_id, title],
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Articles from feeds
 
