@@ -901,9 +901,9 @@ def unsubscribe(db: sqlite_utils.Database, url: str) -> bool:
 
 def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, int]:
     """Load the sample collection from disk through the same parse and store steps as a fetch.
-    `manifest.json` lists feeds (file, url, tags) and saved pages (file, url, tags, note).
-    Sample feeds are stored paused, so `fetch` does not try to reach their made-up addresses.
-    Returns (feeds, articles) loaded."""
+    `manifest.json` lists feeds (file, url, tags, marks) and saved pages (file, url, tags, note,
+    state, starred). Sample feeds are stored paused, so `fetch` does not try to reach their
+    made-up addresses. Returns (feeds, articles) loaded."""
     directory = Path(directory)
     manifest_path = directory / "manifest.json"
     try:
@@ -918,7 +918,7 @@ def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, 
         prepared = parse_and_prepare(body, item["url"], item.get("content_type"))
         if prepared.feed is None:
             raise ParseError(f"sample feed {item['file']}: {prepared.error}", url=item["url"])
-        feed_id, _ = store.add_feed(
+        feed_id, created = store.add_feed(
             db,
             item["url"],
             title=prepared.feed.title,
@@ -937,6 +937,8 @@ def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, 
                 "description": prepared.feed.description or None,
             },
         )
+        if created:
+            _mark_sample(db, item.get("marks", {}))
         feeds += 1
         articles += new
     for item in manifest.get("pages", []):
@@ -949,8 +951,27 @@ def load_sample(db: sqlite_utils.Database, directory: str | Path) -> tuple[int, 
             saved_at=item.get("saved_at"),
         )
         store_page(db, article_id, body, url=item["url"], http_charset=None)
+        if created:
+            _mark_sample(db, {item["url"]: {k: item.get(k) for k in ("state", "starred")}})
         articles += int(created)
     return feeds, articles
+
+
+def _mark_sample(db: sqlite_utils.Database, marks: dict[str, dict[str, Any]]) -> None:
+    """The reading state the sample ships with (read or archived, starred, extra tags), by
+    article url. Set only when the load creates the article, so loading the sample again never
+    undoes what the reader changed since."""
+    for url, mark in marks.items():
+        article_id = store.article_id_for_url(db, url)
+        if article_id is None:
+            continue
+        state = mark.get("state")
+        if state is not None and state not in store.ARTICLE_STATES:
+            raise AggregatorError(f"sample manifest: unknown state {state!r} for {url}")
+        if state or mark.get("starred"):
+            store.set_state(db, article_id, state=state, starred=mark.get("starred"))
+        if mark.get("tags"):
+            store.change_tags(db, article_id, add=mark["tags"])
 
 
 # ---------------------------------------------------------------------------------------------
