@@ -1,0 +1,204 @@
+"""The search box's language: what a person types, read into a full-text match, filters and notes
+for the page. Pure: no SQL, no I/O. The CLI and the web read queries only through `parse_query`,
+so both search the same way.
+
+    solar panels            both words (in any field)
+    solar OR wind           either word
+    "solar panels"          the phrase
+    sol*                    words starting with `sol` (three letters or more)
+    -battery  -"car port"   without the word or the phrase
+    tag:energy  tag:"long reads"  feed:Hackaday  site:example.org   filters
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+__all__ = ["ParsedQuery", "fold", "parse_query", "snippet", "HELP"]
+
+MIN_PREFIX = 3  # shorter prefixes match most of a collection; they are searched as words
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 16
+FILTER_KEYS = ("tag", "feed", "site")
+
+HELP = (
+    "Words must all match (OR between two words takes either); "
+    '"quoted words" match as a phrase; sol* matches words that start with '
+    "sol (three letters or more); -word leaves out articles with that word; tag:name, feed:title "
+    "and site:example.org narrow the search."
+)
+
+# A quoted run, or a run of anything but spaces; each may carry a leading `-` or a `key:`.
+_PIECE = re.compile(r'(-?)(?:([A-Za-z]+):)?(?:"([^"]*)"?|(\S+))')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as the full-text index stores words (unicode61 with
+    remove_diacritics 2), so a word of a query can be compared with an indexed word."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class _Term:
+    words: tuple[str, ...]  # folded words; more than one is a phrase
+    prefix: bool = False
+
+    def fts(self) -> str:
+        quoted = '"' + " ".join(self.words) + '"'
+        return quoted + "*" if self.prefix else quoted
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What a query asks for. `match` is a safe FTS5 expression ('' when nothing is searched);
+    `single` names the one word or prefix searched when the query is exactly that (the key of
+    the precomputed best-match lists, `w:word` or `p:pre`), else ''."""
+
+    match: str = ""
+    single: str = ""
+    tags: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.tags or self.feeds or self.sites)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(fold(w) for w in _WORD.findall(text))[:MAX_TERMS]
+
+
+def parse_query(text: str | None) -> ParsedQuery:
+    """Read a query as the page's help describes it. Never raises: anything that is not a word
+    is ignored (punctuation cannot break the full-text syntax), and what was changed is said in
+    `notes`."""
+    text = (text or "")[:MAX_QUERY_CHARS]
+    groups: list[list[_Term]] = []  # terms of a group are OR'ed, groups AND'ed
+    negative: list[_Term] = []
+    pending_or = pending_not = False
+    filters: dict[str, list[str]] = {key: [] for key in FILTER_KEYS}
+    notes: list[str] = []
+    for m in _PIECE.finditer(text):
+        minus, key, quoted, bare = m.group(1), m.group(2), m.group(3), m.group(4)
+        if key and key.lower() in FILTER_KEYS and not minus:
+            value = (quoted if quoted is not None else bare or "").strip()
+            if value:
+                filters[key.lower()].append(value[:200])
+            continue
+        if not minus and not key and bare in ("OR", "NOT", "AND"):
+            pending_or, pending_not = bare == "OR" and bool(groups), bare == "NOT"
+            continue
+        raw = m.group(0)[len(minus) :] if key else (quoted if quoted is not None else bare) or ""
+        term = _term(raw, phrase=quoted is not None and not key, notes=notes)
+        if term is None:
+            continue
+        if minus or pending_not:
+            negative.append(term)
+        elif pending_or:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        pending_or = pending_not = False
+    groups, negative = [g[:MAX_TERMS] for g in groups[:MAX_TERMS]], negative[:MAX_TERMS]
+    if negative and not groups:
+        notes.append("A search needs at least one word to look for; -word only leaves words out.")
+        negative = []
+    parts = [
+        g[0].fts() if len(g) == 1 else "(" + " OR ".join(t.fts() for t in g) + ")" for g in groups
+    ]
+    match = " ".join(parts)
+    if len(parts) > 1 and negative:
+        match = f"({match})"
+    for t in negative:
+        match += f" NOT {t.fts()}"
+    single = ""
+    if len(groups) == 1 and len(groups[0]) == 1 and not negative and len(groups[0][0].words) == 1:
+        only = groups[0][0]
+        single = ("p:" if only.prefix else "w:") + only.words[0]
+    return ParsedQuery(
+        match=match,
+        single=single,
+        tags=tuple(filters["tag"]),
+        feeds=tuple(filters["feed"]),
+        sites=tuple(filters["site"]),
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _term(raw: str, *, phrase: bool, notes: list[str]) -> _Term | None:
+    prefix = not phrase and raw.endswith("*")
+    words = _words(raw)
+    if not words:
+        return None
+    if prefix and len(words) == 1 and len(words[0]) < MIN_PREFIX:
+        notes.append(
+            f"Prefixes need at least {MIN_PREFIX} letters: searched for the word "
+            f"“{words[0]}” instead of everything starting with it."
+        )
+        prefix = False
+    if prefix and len(words) > 1:
+        prefix = False  # "e-mail*" is the phrase "e mail": a prefix of a phrase is not offered
+    return _Term(words=words, prefix=prefix)
+
+
+def _matcher(parsed: ParsedQuery) -> tuple[set[str], tuple[str, ...]]:
+    whole: set[str] = set()
+    prefixes: list[str] = []
+    for m in re.finditer(r'"((?:[^"]|"")*)"(\*?)', parsed.match):
+        before = parsed.match[: m.start()]
+        if before.rstrip().endswith("NOT"):
+            continue
+        words = m.group(1).split()
+        if m.group(2):
+            prefixes.extend(words)
+        else:
+            whole.update(words)
+    return whole, tuple(prefixes)
+
+
+def snippet(text: str | None, parsed: ParsedQuery, *, words: int = 32) -> str:
+    """A window of about `words` words of `text` around the most matched words, HTML-escaped,
+    each matched word in <mark>. Computed here rather than by FTS5's snippet() because that needs
+    the full-text cursor on the row, which a ranked page reached through precomputed lists does
+    not have."""
+    if not text:
+        return ""
+    text = text[:200_000]
+    whole, prefixes = _matcher(parsed)
+    tokens = list(_WORD.finditer(text))
+    if not tokens:
+        return html.escape(text[:300])
+
+    def hit(token: str) -> bool:
+        f = fold(token)
+        return f in whole or any(f.startswith(p) for p in prefixes)
+
+    hits = [hit(t.group(0)) for t in tokens]
+    best, best_count, count = 0, -1, 0
+    for i, h in enumerate(hits):
+        count += h
+        if i >= words:
+            count -= hits[i - words]
+        if count > best_count:
+            best, best_count = max(0, i - words + 1), count
+    start_tok, end_tok = best, min(len(tokens), best + words)
+    start = tokens[start_tok].start() if start_tok else 0
+    end = tokens[end_tok - 1].end()
+    out: list[str] = ["…" if start_tok else ""]
+    pos = start
+    for t, h in zip(tokens[start_tok:end_tok], hits[start_tok:end_tok], strict=True):
+        out.append(html.escape(text[pos : t.start()]))
+        word = html.escape(t.group(0))
+        out.append(f"<mark>{word}</mark>" if h else word)
+        pos = t.end()
+    out.append(html.escape(text[pos:end]))
+    if end_tok < len(tokens):
+        out.append("…")
+    return "".join(out)
