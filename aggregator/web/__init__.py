@@ -1,21 +1,30 @@
-"""The Datasette plugin: hooks that turn the database browser into a reading room. Reads data
-through Datasette's database API; writes go through `store` inside Datasette's write thread."""
+"""The Datasette plugin: the hooks that turn the database browser into a reading room. Reads
+data through Datasette's database API; writes go through `store` inside Datasette's write
+thread. Only public plugin hooks; every setting comes from the instance's plugin
+configuration (web/settings.py)."""
 
 from __future__ import annotations
 
-import html
-import json
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from datasette import hookimpl as _hookimpl
 from markupsafe import Markup, escape
 
 from ..store import fts_query
-from . import exports, facets, security, views
+from . import exports, facets, queries, security, settings, text, views
+from .settings import DATABASE, PLUGIN
 
 F = TypeVar("F", bound=Callable[..., Any])
+LONG_COLUMNS = {"text", "content_html", "excerpt", "fetch_error", "last_error", "description"}
+# Templates that link tags (tag_href needs to know which tags are big: web/facets.py).
+TAG_LINKING_TEMPLATES = {
+    "aggregator_home.html",
+    "aggregator_article.html",
+    "table-aggregator-articles.html",
+    "query-aggregator-search.html",
+}
 
 
 def hookimpl(fn: F) -> F:
@@ -23,82 +32,32 @@ def hookimpl(fn: F) -> F:
     return cast(F, _hookimpl(fn))
 
 
-PLUGIN = "aggregator"
-DATABASE = "aggregator"
-MARK_RE = re.compile(r"(</?mark>)")
-LONG_COLUMNS = {"text", "content_html", "excerpt", "fetch_error", "last_error", "description"}
-
-
-def plugin_config(datasette: Any) -> dict[str, Any]:
-    return datasette.plugin_config(PLUGIN) or {}
-
-
-def marked_snippet(value: Any) -> Markup:
-    """A search snippet with only <mark> tags kept: everything else is escaped, whatever the
-    SQL that produced it (the canned query escapes too; this is the second wall)."""
-    out = []
-    for piece in MARK_RE.split(str(value or "")):
-        if piece in ("<mark>", "</mark>"):
-            out.append(piece)
-        else:
-            out.append(str(escape(html.unescape(piece))))
-    text = "".join(out)
-    # Balance marks a truncated snippet may have left open.
-    opened = text.count("<mark>") - text.count("</mark>")
-    return Markup(text + "</mark>" * max(0, opened))
-
-
-LEADING_HEADING = re.compile(r"^\s*<h[12][^>]*>(.*?)</h[12]>", re.S | re.I)
-
-
-def reading_html(value: Any, title: str | None = None) -> Markup:
-    """Stored article HTML, sanitised again on the way out (it was sanitised when stored; a
-    second pass costs little and covers rows written by older versions or by hand). A leading
-    heading that repeats the title is dropped: the page shows the title already."""
-    from ..sanitize import sanitize_html
-
-    cleaned = sanitize_html(str(value or ""))
-    match = LEADING_HEADING.match(cleaned)
-    if match and title:
-        heading = html.unescape(re.sub(r"<[^>]*>", "", match.group(1)))
-        if " ".join(heading.split()).casefold() == " ".join(title.split()).casefold():
-            cleaned = cleaned[match.end():]
-    return Markup(cleaned)
-
-
-def facet_sort(facets: Any, order: list[str]) -> list[Any]:
-    """Facets in the order metadata.yml lists them (Datasette sorts by number of values)."""
-    rank = {name: i for i, name in enumerate(order)}
-    return sorted(facets, key=lambda f: rank.get(f["name"], len(rank)))
-
-
-def _tags(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(t) for t in value]
-    try:
-        tags = json.loads(value or "[]")
-    except (TypeError, ValueError):
-        return []
-    return [str(t) for t in tags] if isinstance(tags, list) else []
+def tag_path(datasette: Any, name: str, *, big: bool = False) -> str:
+    """The articles page of one tag; for a big tag without Datasette's row count (the page
+    shows the count the triggers keep)."""
+    base = datasette.urls.table(DATABASE, "articles")
+    return f"{base}?{facets.TAG_ARG}={quote(name, safe='')}" + (
+        f"&{facets.NOCOUNT}=1" if big else ""
+    )
 
 
 def tag_links(datasette: Any, value: Any) -> Markup:
-    base = datasette.urls.table(DATABASE, "articles")
-    from urllib.parse import quote
-
-    return Markup(" ".join(
-        f'<a class="tag" href="{base}?tags__arraycontains={escape(quote(t))}">{escape(t)}</a>'
-        for t in _tags(value)
-    ))
+    return Markup(
+        " ".join(
+            f'<a class="tag" href="{escape(tag_path(datasette, t))}">{escape(t)}</a>'
+            for t in text.tag_list(value)
+        )
+    )
 
 
 @hookimpl
-def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
-                datasette: Any) -> Any:
+def render_cell(
+    row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
+) -> Any:
     if database != DATABASE:
         return None
     if column == "snippet":
-        return marked_snippet(value)
+        return text.marked_snippet(value)
     if table in ("articles", "feeds") and column == "tags" and isinstance(value, str):
         return tag_links(datasette, value)
     if table == "articles" and column == "title":
@@ -106,13 +65,9 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
         if "id" in keys:
             href = datasette.urls.path(f"/{DATABASE}/articles/{int(row['id'])}")
             return Markup(f'<a class="title" href="{href}">{escape(value or "(untitled)")}</a>')
-    if column in LONG_COLUMNS and isinstance(value, str) and len(value) > 160:
-        # Raw HTML and long text would swamp the table: a short plain-text preview instead,
-        # from the start of the value only (whole 4 KB bodies cost ~5 ms a page of 50).
-        head = value[:2000]
-        text = re.sub(r"<[^>]*>", " ", head) if column == "content_html" else head
-        text = re.sub(r"\s+", " ", html.unescape(text)).strip()
-        return Markup(f'<span class="preview">{escape(text[:160])}…</span>')
+    if column in LONG_COLUMNS and isinstance(value, str) and len(value) > text.PREVIEW_CHARS:
+        # Raw HTML and long text would swamp the table: a short plain-text preview instead.
+        return text.preview(value, is_html=column == "content_html")
     return None
 
 
@@ -125,11 +80,9 @@ def prepare_connection(conn: Any, database: str) -> None:
         conn.execute("PRAGMA cache_size = -65536")
         conn.execute("PRAGMA mmap_size = 2147418112")
     # The canned `search` query turns what the user typed into a safe FTS5 query.
-    conn.create_function("aggregator_fts_query", 1, lambda q: fts_query(q or ""),
-                         deterministic=True)
-
-
-facets.install_tag_filter()
+    conn.create_function(
+        "aggregator_fts_query", 1, lambda q: fts_query(q or ""), deterministic=True
+    )
 
 
 @hookimpl
@@ -138,31 +91,42 @@ def register_facet_classes() -> list[type]:
 
 
 @hookimpl
+def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> Any:
+    async def inner() -> Any:
+        return await facets.tag_filter(request, database, table, datasette)
+
+    return inner
+
+
+@hookimpl
+def canned_queries(datasette: Any, database: str) -> dict[str, dict[str, Any]] | None:
+    return queries.canned_queries() if database == DATABASE else None
+
+
+@hookimpl
 def prepare_jinja2_environment(env: Any) -> None:
-    env.filters["marked_snippet"] = marked_snippet
-    env.filters["tag_list"] = _tags
-    env.filters["short_date"] = views.short_date
-    env.filters["reading_html"] = reading_html
-    env.filters["facet_sort"] = facet_sort
+    env.filters["marked_snippet"] = text.marked_snippet
+    env.filters["tag_list"] = text.tag_list
+    env.filters["short_date"] = text.short_date
+    env.filters["reading_html"] = text.reading_html
+    env.filters["facet_sort"] = text.facet_sort
 
 
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
     def wrap(app: Any) -> Any:
-        config = plugin_config(datasette)
+        config = settings.read(datasette)
+        if not config.guarded:
+            return app
         return security.wrap_app(
-            app, datasette=datasette,
-            allowed_hosts=config.get("allowed_hosts") or security_default_hosts(),
-            require_auth=bool(config.get("require_auth")),
+            app,
+            datasette=datasette,
+            allowed_hosts=config.allowed_hosts,
+            security_headers=config.security_headers,
+            require_auth=config.require_auth,
         )
 
     return wrap
-
-
-def security_default_hosts() -> list[str]:
-    from .app import LOOPBACK_NAMES
-
-    return sorted(LOOPBACK_NAMES)
 
 
 @hookimpl
@@ -171,12 +135,24 @@ def extra_css_urls(datasette: Any) -> list[str]:
 
 
 @hookimpl
-def extra_template_vars(request: Any, datasette: Any) -> dict[str, Any]:
-    return {
-        "aggregator_nav": views.nav_links(datasette),
-        "aggregator_auth": bool(plugin_config(datasette).get("require_auth")),
-        "current_path": request.path if request else "",
-    }
+def extra_template_vars(template: str, request: Any, datasette: Any) -> Any:
+    async def inner() -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "aggregator_nav": views.nav_links(datasette),
+            "aggregator_auth": settings.read(datasette).require_auth,
+            "current_path": request.path if request else "",
+        }
+        if template in TAG_LINKING_TEMPLATES and DATABASE in datasette.databases:
+            big = {
+                row[0]
+                for row in await datasette.get_database(DATABASE).execute(
+                    "select name from tags where article_count > :big", {"big": facets.BIG_TAG}
+                )
+            }
+            found["tag_href"] = lambda name: tag_path(datasette, str(name), big=name in big)
+        return found
+
+    return inner
 
 
 @hookimpl

@@ -1,5 +1,6 @@
-"""Building the Datasette instance that `aggregator serve` runs. Reads the project's
-metadata.yml; the database is always named `aggregator` whatever its file is called.
+"""Building the Datasette instance that `aggregator serve` runs: the metadata.yml shipped in
+this package (the repository's top-level metadata.yml is a link to it), the settings a large
+collection needs, and the database always named `aggregator` whatever its file is called.
 
 Exposure rules: on loopback no login is needed; on any other address `serve` refuses unless a
 password hash is configured (env AGGREGATOR_PASSWORD_HASH, made with `datasette hash-password`),
@@ -11,36 +12,47 @@ import copy
 import ipaddress
 import os
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from datasette.app import Datasette
+from datasette.database import Database
 
 from ..errors import AggregatorError
+from .settings import DATABASE, LOOPBACK_NAMES, PLUGIN
 
-PROJECT_METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
-PACKAGED_METADATA = Path(__file__).resolve().parent / "metadata.yml"
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 PASSWORD_HASH_ENV = "AGGREGATOR_PASSWORD_HASH"
 USER_ENV = "AGGREGATOR_USER"
 ALLOWED_HOSTS_ENV = "AGGREGATOR_SERVE_HOSTS"
 DEFAULT_USER = "reader"
 
 
-def metadata_path() -> Path:
-    for candidate in (PROJECT_METADATA, Path.cwd() / "metadata.yml", PACKAGED_METADATA):
-        if candidate.exists():
-            return candidate
-    raise AggregatorError("metadata.yml not found")
+# Datasette settings for `serve` (plain `datasette` takes them as --setting NAME VALUE): no
+# facet suggestions (each one scans a column of the whole table), time limits for a large
+# collection, no download of the whole database file.
+SERVE_SETTINGS: dict[str, Any] = {
+    "suggest_facets": False,
+    "facet_time_limit_ms": 1000,
+    "sql_time_limit_ms": 3000,
+    "default_page_size": 50,
+    "allow_download": False,
+}
+
+
+def packaged_metadata() -> Any:
+    """The metadata.yml installed with the package (a Traversable: a file in an installed
+    wheel, the source file in an editable install)."""
+    return resources.files(__package__).joinpath("metadata.yml")
 
 
 def load_metadata(path: str | Path | None = None) -> dict[str, Any]:
-    path = Path(path) if path else metadata_path()
+    source = Path(path) if path else packaged_metadata()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise AggregatorError(f"cannot read {path}: {exc}") from None
+        raise AggregatorError(f"cannot read {source}: {exc}") from None
     if not isinstance(data, dict):
         raise AggregatorError(f"{path} is not a metadata mapping")
     return data
@@ -116,11 +128,14 @@ def build_datasette(
     if auth is None:
         auth = auth_configured()
     plugins = metadata.setdefault("plugins", {})
-    plugins["aggregator"] = {
-        **(plugins.get("aggregator") or {}),
-        "allowed_hosts": allowed_hosts(host, allow_hosts),
+    configured = plugins.get(PLUGIN) or {}
+    hosts = [*allow_hosts, *(configured.get("allowed_hosts") or [])]
+    plugins[PLUGIN] = {
+        **configured,
+        # On for `serve` whatever the metadata file says; its own host names are kept.
+        "security_headers": True,
+        "allowed_hosts": allowed_hosts(host, hosts),
         "require_auth": bool(auth),
-        "db_path": str(db_path),
         "fetch_saved": fetch_saved,
     }
     if auth:
@@ -130,22 +145,8 @@ def build_datasette(
         }
         # Datasette's own permission checks as a second wall behind the plugin's login gate.
         metadata["allow"] = {"id": user}
-    ds = Datasette(
-        metadata=metadata,
-        settings={
-            "suggest_facets": False,
-            "facet_time_limit_ms": 1000,
-            "sql_time_limit_ms": 3000,
-            "default_page_size": 50,
-            "allow_download": False,
-        },
-    )
-    from . import facets
-
-    facets.tag_count_source = str(db_path)  # the tag filter's choice of plan (web/facets.py)
-    ds.add_database(
-        facets.AggregatorDatabase(ds, path=str(db_path), is_mutable=True), name="aggregator"
-    )
+    ds = Datasette(metadata=metadata, settings=dict(SERVE_SETTINGS))
+    ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name=DATABASE)
     if "_memory" in ds.databases:
         ds.remove_database("_memory")
     return ds

@@ -1,116 +1,142 @@
-"""Facets that stay fast on a million articles, and a tag filter through the join table.
-Reads only (through Datasette); the counts they read are kept by store's triggers.
+"""Facets that stay fast on a million articles, and the tag filter through the join table.
+Reads only, through Datasette's public plugin APIs (a facet class for `register_facet_classes`,
+a `filters_from_request` hook); the counts they read are kept by store's triggers.
 
 `counted` (metadata: `- counted: feed_title`): on the whole table, the counts `store` keeps
 in `facet_counts` and `tags.article_count` (one small read instead of grouping a million rows
-per facet, ~50 ms each, or json_each over every row for tags, seconds); on a filtered page,
-the filtered rows counted as Datasette's column facet does, tags through `articles_tags`.
-Results have the shape and toggle links of Datasette's column and array facets.
+per facet, or json_each over every row for tags); on a filtered page, the filtered rows counted
+as Datasette's column facet does, tags through `articles_tags`. Results have the shape and
+toggle links of Datasette's column and array facets.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections import Counter
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
-from datasette.database import Database, QueryInterrupted
+from datasette.database import QueryInterrupted
 from datasette.facets import Facet
-from datasette.filters import Filters, TemplatedFilter
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+from datasette.filters import FilterArguments
+from datasette.utils import escape_sqlite
+
+from ..store import FACET_COLUMNS
+from .settings import DATABASE
 
 TAGS = "tags"
-WHERE = re.compile(r"\bwhere\b", re.I)
+# The tag filter's URL argument: Datasette's own array filter, so its rows, its "tags contains"
+# text and its toggles stay; the hook below adds the same condition through the join table.
+TAG_ARG = f"{TAGS}__arraycontains"
+NOCOUNT = "_nocount"
 # Facets of a filtered selection larger than this are counted over its SAMPLE most recently
 # added rows (highest ids), and the facet says so (`sample`); smaller selections are exact.
 SAMPLE = 5_000
-# A tag on more articles than this is listed by walking articles newest first and checking the
-# join table (stops after a page); a rarer tag by its rows through the join table, then sorted.
+# A tag on more articles than this is found by walking articles newest first and checking the
+# join table (stops after a page), and links to its page skip Datasette's row count (which
+# would visit every tagged row); the page shows the count the triggers keep instead. A rarer
+# tag is found by its rows through the join table, then sorted.
 BIG_TAG = 2_000
-# The two forms of the tag filter (same rows); {p} is the parameter's name.
-TAG_IN = (
-    "id in (select at.article_id from articles_tags at join tags t "
-    "on t.id = at.tag_id where t.name = :{p})"
-)
+TAG_IN = "id in (select at.article_id from articles_tags at where at.tag_id = :{p})"
 TAG_EXISTS = (
     "exists (select 1 from articles_tags at where at.article_id = articles.id "
-    "and at.tag_id = (select id from tags where name = :{p}))"
+    "and at.tag_id = :{p})"
 )
-_TAG_CLAUSE = "(?:{})".format(
-    "|".join(
-        re.escape(form).replace(re.escape(":{p}"), r":(?P<{}>p\d+)".format(name))
-        for name, form in (("a", TAG_IN), ("b", TAG_EXISTS))
-    )
-)
-# A page (or its count) whose only filter is one tag.
-ONE_TAG_COUNT = re.compile(rf"select count\(\*\) from articles where {_TAG_CLAUSE} ?$")
-ONE_TAG_PAGE = re.compile(rf" from articles where {_TAG_CLAUSE} ?$")
-FACET_COLUMNS = ("feed_title", "site", "author", "state", "starred", "published_month")
-FACET_INDEX = "idx_articles_facets"  # (id, *FACET_COLUMNS): store migration m006
-# The database file the tag filter reads a tag's article count from to choose its form
-# (set by app.build_datasette; only the plan depends on it, never the rows).
-tag_count_source: str | None = None
+FACET_INDEX = "idx_articles_facets"  # (id, *FACET_COLUMNS), made by store's migrations
 
 
-def tag_count(name: Any) -> int | None:
-    if not tag_count_source:
+def narrowing_args(request: Any) -> list[tuple[str, str]]:
+    """The arguments that narrow the articles (Datasette's rule for filter arguments: no
+    leading `_` unless they contain `__`; plus full-text search and `_where`)."""
+    pairs = parse_qsl(request.query_string, keep_blank_values=True)
+    return [
+        (k, v)
+        for k, v in pairs
+        if not (k.startswith("_") and "__" not in k)
+        or (k.startswith("_search") and k != "_searchmode" and v)
+        or k == "_where"
+    ]
+
+
+def only_tag(request: Any) -> str | None:
+    """The tag, when the page's only filter is one tag."""
+    narrowing = narrowing_args(request)
+    if len(narrowing) == 1 and narrowing[0][0] == TAG_ARG:
+        return narrowing[0][1]
+    return None
+
+
+def is_big(count: int | None) -> bool:
+    return count is not None and count > BIG_TAG
+
+
+def with_args(
+    request: Any,
+    *,
+    add: tuple[str, str] | None = None,
+    remove: tuple[str, str] | None = None,
+    nocount: bool = False,
+) -> str:
+    """The page's path and query with one pair added or removed; a new filter starts from the
+    first page, and `_nocount=1` is set only for a page of one big tag."""
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+        if k not in ("_next", NOCOUNT) and (k, v) != remove
+    ]
+    if add:
+        pairs.append(add)
+    if nocount:
+        pairs.append((NOCOUNT, "1"))
+    return str(request.path) + ("?" + urlencode(pairs) if pairs else "")
+
+
+async def tag_info(datasette: Any, name: str) -> tuple[int | None, int]:
+    """A tag's id and the number of articles it is on (kept by triggers); (None, 0) if unknown."""
+    db = datasette.get_database(DATABASE)
+    row = (
+        await db.execute(
+            "select id, article_count from tags where name = :name", {"name": str(name)}
+        )
+    ).first()
+    return (int(row[0]), int(row[1])) if row else (None, 0)
+
+
+async def tag_filter(request: Any, database: str, table: str, datasette: Any) -> Any:
+    """`?tags__arraycontains=T` on articles: the same condition through the join table's index,
+    so SQLite finds the tagged rows without running json_each over every article. Datasette's
+    own clause stays (same rows); this one leads the plan. On a page of one tag, the template
+    gets the tag's kept count as `aggregator_tag_count`."""
+    if database != DATABASE or table != "articles":
         return None
-    try:
-        conn = sqlite3.connect(f"file:{tag_count_source}?mode=ro", uri=True)
-        try:
-            row = conn.execute(
-                "select article_count from tags where name = ?", [str(name)]
-            ).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
+    names = request.args.getlist(TAG_ARG)
+    if not names:
         return None
-    return int(row[0]) if row else 0
-
-
-def one_tag_param(match: re.Match[str] | None) -> str | None:
-    return (match.group("a") or match.group("b")) if match else None
-
-
-class AggregatorDatabase(Database):  # type: ignore[misc]
-    """The database, with the row count of a one-tag page read from the count the triggers keep
-    (`tags.article_count`, equal to the rows: tests/test_scale.py) instead of counting up to a
-    million rows through the join table."""
-
-    async def execute(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        param = one_tag_param(ONE_TAG_COUNT.match(sql))
-        if param and isinstance(params, dict) and set(params) == {param}:
-            sql = f"select coalesce((select article_count from tags where name = :{param}), 0)"
-        return await super().execute(sql, params, *args, **kwargs)
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        tag_id, count = await tag_info(datasette, name)
+        key = f"_tag{i}"
+        clauses.append((TAG_EXISTS if is_big(count) else TAG_IN).format(p=key))
+        params[key] = tag_id
+        if len(names) == 1 and only_tag(request) is not None:
+            extra["aggregator_tag_count"] = count
+    return FilterArguments(clauses, params=params, extra_context=extra)
 
 
 class CountedFacet(Facet):  # type: ignore[misc]
     type = "counted"
 
-    def _sql(self, column: str) -> str:
-        if not WHERE.search(self.sql):  # the whole table: the kept counts
-            if column == TAGS:
-                return (
-                    "select name as value, article_count as count from tags "
-                    "where article_count > 0 order by count desc, value limit :_facet_limit"
-                )
-            return (
-                "select value, n as count from facet_counts where facet = :_facet_column "
-                "and n > 0 order by count desc, value limit :_facet_limit"
-            )
+    def _whole_table_sql(self, column: str) -> str:
         if column == TAGS:
             return (
-                "select t.name as value, count(*) as count from articles_tags at "
-                "join tags t on t.id = at.tag_id "
-                f"where at.article_id in (select id from ({self.sql})) "
-                "group by at.tag_id order by count desc, value limit :_facet_limit"
+                "select name as value, article_count as count from tags "
+                "where article_count > 0 order by count desc, value limit :_facet_limit"
             )
-        col = escape_sqlite(column)
         return (
-            f"select {col} as value, count(*) as count from ({self.sql}) "
-            f"where {col} is not null group by {col} order by count desc, value "
-            "limit :_facet_limit"
+            "select value, n as count from facet_counts where facet = :_facet_column "
+            "and n > 0 order by count desc, value limit :_facet_limit"
         )
 
     async def _sampled(
@@ -120,18 +146,18 @@ class CountedFacet(Facet):  # type: ignore[misc]
         when there are more: one read of the facet columns, counted here. Returns the counts
         and the sample size (None when every row was counted)."""
         plain = [c for c in columns if c != TAGS and c in FACET_COLUMNS]
-        tag_param = one_tag_param(ONE_TAG_PAGE.search(self.sql))
-        if tag_param:  # newest pairs of the tag through its index: no scan of other rows
+        tag = only_tag(self.request)
+        if tag is not None:  # newest pairs of the tag through its index: no scan of other rows
             ids_sql = (
                 "select article_id from articles_tags where tag_id = (select id from tags "
-                f"where name = :{tag_param}) order by article_id desc limit :_facet_sample"
+                "where name = :_facet_tag) order by article_id desc limit :_facet_sample"
             )
-        else:
+        else:  # the page's own selection, as Datasette's facets read it
             ids_sql = f"select id from ({self.sql}) order by id desc limit :_facet_sample"
-        params = {**params, "_facet_sample": SAMPLE}
+        params = {**params, "_facet_sample": SAMPLE, "_facet_tag": tag}
         limit = self.ds.setting("facet_time_limit_ms")
         cols = ", ".join(["id", *(escape_sqlite(c) for c in plain)])
-        try:  # the facet columns from their narrow index (store m006), not the article rows
+        try:  # the facet columns from their narrow index, not the article rows
             rows = (
                 await self.ds.execute(
                     self.database,
@@ -170,39 +196,53 @@ class CountedFacet(Facet):  # type: ignore[misc]
             counts[TAGS] = [(r[0], r[1]) for r in tag_rows]
         return counts, (len(rows) if len(rows) >= SAMPLE else None)
 
-    def _timed_out(self, source_and_config: dict[str, Any], column: str) -> dict[str, Any]:
-        """A facet that could not be counted in time stays on the page (and in the JSON, which
-        has no list of timed-out facets) as an empty facet marked `timed_out`."""
+    def _facet(
+        self, source_and_config: dict[str, Any], column: str, **fields: Any
+    ) -> dict[str, Any]:
         return {
             "name": column,
             "type": "array" if column == TAGS else "column",
             "hideable": source_and_config["source"] != "metadata",
             "toggle_url": self.ds.urls.path(
-                path_with_removed_args(self.request, {"_facet": column})
+                with_args(self.request, remove=("_facet", column))
             ),
             "results": [],
             "truncated": False,
             "sample": None,
-            "timed_out": True,
+            **fields,
         }
+
+    async def _selection_size(self) -> int | None:
+        """How many rows the page selects: Datasette's count, or on a page of one tag whose
+        count Datasette skipped (`_nocount`), the kept count."""
+        if self.row_count is not None:
+            return int(self.row_count)
+        tag = only_tag(self.request)
+        return (await tag_info(self.ds, tag))[1] if tag is not None else None
 
     async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         results: list[dict[str, Any]] = []
         timed_out: list[str] = []
-        pairs = self.get_querystring_pairs()
+        pairs = set(parse_qsl(self.request.query_string, keep_blank_values=True))
         size = self.get_facet_size()
         configs = [
             (c, c["config"].get("column") or c["config"]["simple"]) for c in self.get_configs()
         ]
         base = dict(self.params or {})
+        filtered = bool(narrowing_args(self.request))
         sampled: dict[str, list[tuple[Any, int]]] = {}
         sample_size = None
-        if configs and WHERE.search(self.sql):  # a filtered page: one read of its rows
+        if configs and filtered:  # a filtered page: one read of its rows
             try:
                 sampled, sample_size = await self._sampled([col for _, col in configs], base)
             except QueryInterrupted:
                 timed_out.extend(col for _, col in configs)
-                return [self._timed_out(c, col) for c, col in configs], timed_out
+                return [self._facet(c, col, timed_out=True) for c, col in configs], timed_out
+        sample = (
+            {"size": sample_size, "of": await self._selection_size()}
+            if sample_size is not None
+            else None
+        )
         for source_and_config, column in configs:
             if column in sampled:
                 pairs_counts = sampled[column][: size + 1]
@@ -211,29 +251,30 @@ class CountedFacet(Facet):  # type: ignore[misc]
                 try:
                     rows = await self.ds.execute(
                         self.database,
-                        self._sql(column),
+                        self._whole_table_sql(column),
                         params,
                         truncate=False,
                         custom_time_limit=self.ds.setting("facet_time_limit_ms"),
                     )
                 except QueryInterrupted:
                     timed_out.append(column)
-                    results.append(self._timed_out(source_and_config, column))
+                    results.append(self._facet(source_and_config, column, timed_out=True))
                     continue
                 pairs_counts = [(r["value"], r["count"]) for r in rows.rows]
             key = (
-                f"{column}__arraycontains"
+                TAG_ARG
                 if column == TAGS
                 else (f"{column}__exact" if column.startswith("_") else column)
             )
             values = []
             for value, count in pairs_counts[:size]:
                 selected = (key, str(value)) in pairs
-                path = (
-                    path_with_removed_args(self.request, {key: str(value)})
-                    if selected
-                    else path_with_added_args(self.request, {key: value})
-                )
+                if selected:
+                    path = with_args(self.request, remove=(key, str(value)))
+                else:
+                    # A tag picked on the whole table leads to a page of one tag.
+                    nocount = column == TAGS and not filtered and is_big(count)
+                    path = with_args(self.request, add=(key, str(value)), nocount=nocount)
                 values.append(
                     {
                         "value": value,
@@ -249,46 +290,13 @@ class CountedFacet(Facet):  # type: ignore[misc]
                     }
                 )
             results.append(
-                {
-                    "name": column,
-                    "type": "array" if column == TAGS else "column",
-                    "hideable": source_and_config["source"] != "metadata",
-                    "toggle_url": self.ds.urls.path(
-                        path_with_removed_args(self.request, {"_facet": column})
-                    ),
-                    "results": values,
-                    "truncated": len(pairs_counts) > size,
+                self._facet(
+                    source_and_config,
+                    column,
+                    results=values,
+                    truncated=len(pairs_counts) > size,
                     # counted over the `size` most recently added of `of` matching rows
-                    "sample": (
-                        {"size": sample_size, "of": self.row_count}
-                        if sample_size is not None
-                        else None
-                    ),
-                }
+                    sample=sample,
+                )
             )
         return results, timed_out
-
-
-class TagContainsFilter(TemplatedFilter):  # type: ignore[misc]
-    """`?tags__arraycontains=T` on articles through the join table (its index) instead of
-    json_each over every row, which took seconds at a million articles; elsewhere unchanged."""
-
-    def where_clause(
-        self, table: str, column: str, value: Any, param_counter: int
-    ) -> tuple[str, Any]:
-        if table == "articles" and column == TAGS:
-            count = tag_count(value)
-            form = TAG_EXISTS if count is not None and count > BIG_TAG else TAG_IN
-            return form.format(p=f"p{param_counter}"), value
-        return super().where_clause(table, column, value, param_counter)  # type: ignore[no-any-return]
-
-
-def install_tag_filter() -> None:
-    """Swap Datasette's `arraycontains` filter for TagContainsFilter (same key, display, SQL
-    for other tables, human text)."""
-    old = Filters._filters_by_key["arraycontains"]
-    if isinstance(old, TagContainsFilter):
-        return
-    new = TagContainsFilter(old.key, old.display, old.sql_template, old.human_template)
-    Filters._filters_by_key["arraycontains"] = new
-    Filters._filters = [new if f is old else f for f in Filters._filters]

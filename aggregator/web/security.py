@@ -1,6 +1,7 @@
-"""ASGI middleware around the whole Datasette app: the Host guard (DNS rebinding), the
-Content-Security-Policy and friends on every response, the refusal of cross-site writes, and the
-login gate when serving beyond loopback. Knows nothing about articles."""
+"""ASGI middleware around one Datasette app, each part switched on by that instance's plugin
+settings (web/settings.py): the Host guard (DNS rebinding), the Content-Security-Policy and
+friends on every response with the refusal of cross-site writes, and the login gate when
+serving beyond loopback. Knows nothing about articles."""
 
 from __future__ import annotations
 
@@ -102,9 +103,15 @@ def foreign_write(method: str, headers: dict[bytes, bytes]) -> str | None:
 
 
 def wrap_app(
-    app: ASGIApp, *, datasette: Any, allowed_hosts: Iterable[str], require_auth: bool
+    app: ASGIApp,
+    *,
+    datasette: Any,
+    allowed_hosts: Iterable[str] | None,
+    security_headers: bool,
+    require_auth: bool,
 ) -> ASGIApp:
-    allowed = {h.lower() for h in allowed_hosts}
+    allowed = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+    added = SECURITY_HEADERS if security_headers else []
 
     def logged_in(cookies: dict[str, str]) -> bool:
         from datasette.utils import baseconv
@@ -128,7 +135,7 @@ def wrap_app(
             return
         headers = _headers(scope)
         host = host_name(headers.get(b"host", b"").decode("latin-1"))
-        if host not in allowed:
+        if allowed is not None and host not in allowed:
             await _plain(
                 send,
                 403,
@@ -136,7 +143,7 @@ def wrap_app(
             )
             return
         method = scope.get("method", "GET").upper()
-        reason = foreign_write(method, headers)
+        reason = foreign_write(method, headers) if security_headers else None
         if reason:
             await _plain(send, 403, f"Forbidden: {reason}\n")
             return
@@ -151,11 +158,15 @@ def wrap_app(
                 await _plain(send, 403, "Forbidden: log in first.\n")
             return
 
+        if not added:
+            await app(scope, receive, send)
+            return
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in SECURITY_HEADERS}
+                names = {name for name, _ in added}
                 kept = [(k, v) for k, v in message.get("headers") or [] if k.lower() not in names]
-                message = {**message, "headers": kept + SECURITY_HEADERS}
+                message = {**message, "headers": kept + added}
             await send(message)
 
         await app(scope, receive, send_with_headers)

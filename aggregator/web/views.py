@@ -17,26 +17,15 @@ from urllib.parse import quote
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .. import store
+from . import queries, settings
+from .security import foreign_write
+from .settings import DATABASE
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-DATABASE = "aggregator"
 log = logging.getLogger(__name__)
 _fetch_lock = threading.Lock()
-
-
-def short_date(value: Any) -> str:
-    """`2024-05-01T09:30:00Z` -> `1 May 2024`."""
-    import datetime as dt
-
-    if not value:
-        return ""
-    try:
-        day = dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    return f"{day.day} {day.strftime('%b %Y')}"
 
 
 def nav_links(datasette: Any) -> list[tuple[str, str]]:
@@ -89,6 +78,10 @@ async def _checked_form(request: Any) -> dict[str, str]:
     `csrftoken` field (Datasette's own check skips requests that carry no cookie at all)."""
     if request.method != "POST":
         raise Forbidden("POST only")
+    headers = {k.encode("latin-1"): v.encode("latin-1") for k, v in request.headers.items()}
+    reason = foreign_write("POST", headers)
+    if reason:
+        raise Forbidden(reason)
     form = await request.post_vars()
     cookie = request.cookies.get("ds_csrftoken", "")
     token = form.get("csrftoken", "")
@@ -98,69 +91,30 @@ async def _checked_form(request: Any) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Home
+# Home and dashboard: the rows of canned queries (web/queries.py)
 
-LIST_COLUMNS = (
-    "id, title, url, site, feed_title, published, saved_at, reading_time, tags, state, starred"
-)
+
+async def _query_rows(
+    datasette: Any, names: dict[str, str]
+) -> dict[str, list[dict[str, Any]]]:
+    found = {}
+    for key, name in names.items():
+        found[key] = await _rows(datasette, queries.QUERIES[name]["sql"])
+    return found
 
 
 async def home(request: Any, datasette: Any) -> Response:
-    counts = (
-        await _rows(
-            datasette,
-            """
-        select (select count(*) from articles) as articles,
-               (select count(*) from articles where saved = 1 and state = 'unread') as unread_saved,
-               (select count(*) from articles where starred = 1) as starred,
-               (select count(*) from articles where state = 'unread') as unread,
-               (select count(*) from feeds) as feeds,
-               (select count(*) from feeds where last_error is not null) as failing_feeds
-    """,
-        )
-    )[0]
-    lists = {
-        "unread_saved": await _rows(
-            datasette,
-            f"""
-            select {LIST_COLUMNS} from articles where saved = 1 and state = 'unread'
-            order by saved_at desc limit 8""",
-        ),
-        "starred": await _rows(
-            datasette,
-            f"""
-            select {LIST_COLUMNS} from articles where starred = 1
-            order by sort_date desc limit 8""",
-        ),
-        "recent": await _rows(
-            datasette,
-            f"""
-            select {LIST_COLUMNS} from articles where feed_id is not null
-            order by sort_date desc limit 8""",
-        ),
-    }
-    tags = await _rows(
-        datasette,
-        """
-        select t.name, count(*) as n from tags t join articles_tags at on at.tag_id = t.id
-        group by t.id order by n desc, t.name limit 40""",
-    )
-    failing = await _rows(
-        datasette,
-        """
-        select id, title, url, status, last_error, last_error_at, error_count from feeds
-        where last_error is not null or status in ('failing', 'gone')
-        order by error_count desc, title limit 20""",
-    )
+    found = await _query_rows(datasette, queries.HOME)
     return await _render(
         datasette,
         request,
         "aggregator_home.html",
         {
-            "counts": counts,
-            "lists": lists,
-            "tags": tags,
-            "failing": failing,
+            "counts": found.pop("counts")[0],
+            "tags": found.pop("tags"),
+            "failing": found.pop("failing"),
+            "lists": found,
+            "query_urls": {k: datasette.urls.query(DATABASE, v) for k, v in queries.HOME.items()},
             "bookmarklet": bookmarklet(request, datasette),
             "metadata": datasette.metadata(),
             "articles_url": datasette.urls.table(DATABASE, "articles"),
@@ -274,9 +228,8 @@ async def save(request: Any, datasette: Any) -> Response:
 def start_background_fetch(datasette: Any, article_id: int) -> None:
     """Download the saved page off the server's event loop, on its own connection; the
     address policy of `fetch.make_client` applies (the URL came from the web)."""
-    config = datasette.plugin_config("aggregator") or {}
-    db_path = config.get("db_path")
-    if not config.get("fetch_saved", True) or not db_path:
+    db_path = _db(datasette).path
+    if not settings.read(datasette).fetch_saved or not db_path:
         return
 
     def run() -> None:
@@ -299,10 +252,7 @@ def start_background_fetch(datasette: Any, article_id: int) -> None:
             except Exception:  # a failed background fetch is recorded or retried by `fetch`
                 log.exception("background fetch of article %s failed", article_id)
 
-    thread = threading.Thread(target=run, name=f"aggregator-fetch-{article_id}", daemon=True)
-    tasks = datasette.__dict__.setdefault("_aggregator_fetches", [])
-    tasks[:] = [t for t in tasks if t.is_alive()] + [thread]
-    thread.start()
+    threading.Thread(target=run, name=f"aggregator-fetch-{article_id}", daemon=True).start()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,66 +260,15 @@ def start_background_fetch(datasette: Any, article_id: int) -> None:
 
 
 async def dashboard(request: Any, datasette: Any) -> Response:
-    weeks = await _rows(
-        datasette,
-        """
-        with dated as (
-            select date(coalesce(published, sort_date), 'weekday 0', '-6 days') as week,
-                   coalesce(feed_title, 'Saved by hand') as feed from articles
-            where coalesce(published, sort_date) is not null)
-        select week, feed, count(*) as n from dated
-        where week >= (select date(max(week), '-364 days') from dated)
-        group by week, feed order by week""",
-    )
-    tag_weeks = await _rows(
-        datasette,
-        """
-        with dated as (
-            select a.id, date(coalesce(a.published, a.sort_date), 'weekday 0', '-6 days') as week
-            from articles a)
-        select d.week, t.name as tag, count(*) as n from dated d
-        join articles_tags at on at.article_id = d.id join tags t on t.id = at.tag_id
-        where d.week >= (select date(max(week), '-364 days') from dated)
-        group by d.week, t.name order by d.week""",
-    )
-    saved_read = await _rows(
-        datasette,
-        """
-        with events as (
-            select date(saved_at, 'weekday 0', '-6 days') as week, 'saved' as kind
-            from articles where saved = 1 and saved_at is not null
-            union all
-            select date(read_at, 'weekday 0', '-6 days'), 'read'
-            from articles where read_at is not null)
-        select week, kind, count(*) as n from events
-        where week >= (select date(max(week), '-364 days') from events)
-        group by week, kind order by week""",
-    )
-    states = await _rows(
-        datasette,
-        """
-        select state, count(*) as n from articles group by state order by n desc""",
-    )
-    feeds = await _rows(
-        datasette,
-        """
-        select coalesce(title, url) as title, status, error_count, last_error,
-               (select count(*) from feed_entries fe where fe.feed_id = feeds.id) as articles
-        from feeds order by articles desc limit 30""",
-    )
-    data = {
-        "weeks": weeks,
-        "tag_weeks": tag_weeks,
-        "saved_read": saved_read,
-        "states": states,
-        "feeds": feeds,
-    }
     return await _render(
         datasette,
         request,
         "aggregator_dashboard.html",
         {
-            "data": data,
+            "data": await _query_rows(datasette, queries.DASHBOARD),
+            "query_urls": {
+                k: datasette.urls.query(DATABASE, v) for k, v in queries.DASHBOARD.items()
+            },
             "articles_url": datasette.urls.table(DATABASE, "articles"),
             "quote": quote,
         },
