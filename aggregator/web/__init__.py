@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import quote
 
 from datasette import hookimpl as _hookimpl
 from markupsafe import Markup, escape
@@ -32,13 +31,9 @@ def hookimpl(fn: F) -> F:
     return cast(F, _hookimpl(fn))
 
 
-def tag_path(datasette: Any, name: str, *, big: bool = False) -> str:
-    """The articles page of one tag; for a big tag without Datasette's row count (the page
-    shows the count the triggers keep)."""
-    base = datasette.urls.table(DATABASE, "articles")
-    return f"{base}?{facets.TAG_ARG}={quote(name, safe='')}" + (
-        f"&{facets.NOCOUNT}=1" if big else ""
-    )
+def tag_path(datasette: Any, name: str, count: int | None = None) -> str:
+    """The articles page of one tag (`count`: how many articles carry it, if known)."""
+    return f"{datasette.urls.table(DATABASE, 'articles')}?{facets.tag_query(name, count)}"
 
 
 def tag_links(datasette: Any, value: Any) -> Markup:
@@ -144,12 +139,13 @@ def extra_template_vars(template: str, request: Any, datasette: Any) -> Any:
         }
         if template in TAG_LINKING_TEMPLATES and DATABASE in datasette.databases:
             big = {
-                row[0]
+                row[0]: row[1]
                 for row in await datasette.get_database(DATABASE).execute(
-                    "select name from tags where article_count > :big", {"big": facets.BIG_TAG}
+                    "select name, article_count from tags where article_count > :big",
+                    {"big": facets.BIG_TAG},
                 )
             }
-            found["tag_href"] = lambda name: tag_path(datasette, str(name), big=name in big)
+            found["tag_href"] = lambda name: tag_path(datasette, str(name), big.get(name))
         return found
 
     return inner

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
@@ -43,6 +43,12 @@ TAG_EXISTS = (
     "and at.tag_id = :{p})"
 )
 FACET_INDEX = "idx_articles_facets"  # (id, *FACET_COLUMNS), made by store's migrations
+
+
+def tag_query(name: str, count: int | None) -> str:
+    """The query string of a link to one tag's articles page; for a big tag without Datasette's
+    row count (the page shows the count the triggers keep)."""
+    return f"{TAG_ARG}={quote(str(name), safe='')}" + (f"&{NOCOUNT}=1" if is_big(count) else "")
 
 
 def narrowing_args(request: Any) -> list[tuple[str, str]]:
