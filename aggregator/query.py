@@ -12,6 +12,7 @@ so both search the same way.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -163,42 +164,60 @@ def _matcher(parsed: ParsedQuery) -> tuple[set[str], tuple[str, ...]]:
     return whole, tuple(prefixes)
 
 
+@functools.lru_cache(maxsize=256)
+def _pattern(whole: frozenset[str], prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
+    alternatives = [re.escape(w) + r"\b" for w in sorted(whole)]
+    alternatives += [re.escape(p) + r"\w*" for p in prefixes]
+    if not alternatives:
+        return None
+    return re.compile(r"\b(?:" + "|".join(alternatives) + ")", re.I)
+
+
 def snippet(text: str | None, parsed: ParsedQuery, *, words: int = 32) -> str:
-    """A window of about `words` words of `text` around the most matched words, HTML-escaped,
-    each matched word in <mark>. Computed here rather than by FTS5's snippet() because that needs
-    the full-text cursor on the row, which a ranked page reached through precomputed lists does
-    not have."""
+    """About `words` words of `text` around where most query words match, HTML-escaped, each
+    matched word in <mark>. Computed here rather than by FTS5's snippet() because that needs the
+    full-text cursor on the row, which a page ranked through the precomputed lists does not have.
+    Words are compared folded (case and diacritics), as the index compares them."""
     if not text:
         return ""
-    text = text[:200_000]
+    text = text[:50_000]  # the window is looked for in the first pages of a long text
     whole, prefixes = _matcher(parsed)
-    tokens = list(_WORD.finditer(text))
-    if not tokens:
-        return html.escape(text[:300])
-
-    def hit(token: str) -> bool:
-        f = fold(token)
-        return f in whole or any(f.startswith(p) for p in prefixes)
-
-    hits = [hit(t.group(0)) for t in tokens]
-    best, best_count, count = 0, -1, 0
-    for i, h in enumerate(hits):
-        count += h
-        if i >= words:
-            count -= hits[i - words]
-        if count > best_count:
-            best, best_count = max(0, i - words + 1), count
-    start_tok, end_tok = best, min(len(tokens), best + words)
-    start = tokens[start_tok].start() if start_tok else 0
-    end = tokens[end_tok - 1].end()
-    out: list[str] = ["…" if start_tok else ""]
+    folded = text if text.isascii() else fold(text)
+    if len(folded) != len(text):  # folding changed offsets (ligatures ...): compare as-is
+        folded = text
+    pattern = _pattern(frozenset(whole), prefixes)
+    spans = [m.span() for m in pattern.finditer(folded)] if pattern else []
+    # the densest run of matches: most match starts within a window of ~`words` words
+    reach = words * 7
+    best, best_count, j = 0, 0, 0
+    for i, (start, _) in enumerate(spans):
+        while spans[j][0] < start - reach:
+            j += 1
+        if i - j + 1 > best_count:
+            best, best_count = j, i - j + 1
+    anchor = spans[best][0] if spans else 0
+    # begin a few words before the first match of the run
+    tokens_before = [m.start() for m in _WORD.finditer(text, max(0, anchor - 60), anchor)]
+    start = tokens_before[-4] if len(tokens_before) >= 4 else (tokens_before[0] if anchor else 0)
+    start = 0 if anchor - start > 80 or not tokens_before else start
+    end = start
+    for taken, m in enumerate(_WORD.finditer(text, start)):
+        if taken == words:
+            break
+        end = m.end()
+    if not _WORD.search(text, end):
+        end = len(text)
+    out: list[str] = ["…" if start else ""]
     pos = start
-    for t, h in zip(tokens[start_tok:end_tok], hits[start_tok:end_tok], strict=True):
-        out.append(html.escape(text[pos : t.start()]))
-        word = html.escape(t.group(0))
-        out.append(f"<mark>{word}</mark>" if h else word)
-        pos = t.end()
+    for s_start, s_end in spans:
+        if s_end <= start or s_start < pos:
+            continue
+        if s_start >= end:
+            break
+        out.append(html.escape(text[pos:s_start]))
+        out.append("<mark>" + html.escape(text[s_start:s_end]) + "</mark>")
+        pos = s_end
     out.append(html.escape(text[pos:end]))
-    if end_tok < len(tokens):
+    if end < len(text):
         out.append("…")
     return "".join(out)
