@@ -1,5 +1,5 @@
 """A fast reader for well-formed RSS 2.0 and Atom 1.0 documents that gives what feedparser gives.
-Pure: no I/O, no SQL; feedparser is not imported here (parse.py hands in its helpers).
+Pure: no I/O, no SQL; feedparser is not imported here (aggregator.parse hands in its helpers).
 
 feedparser walks a document with a Python SAX handler per element, which caps it near 30
 feeds/s per core. This module builds the tree with expat (feedparser's strict parser) and the C
@@ -7,7 +7,7 @@ ElementTree builder and replays feedparser's rules for a known set of elements, 
 document order, into the same dictionary shape (`feed`, `entries`, `version`). Anything outside
 that set (DOCTYPE, xml:base, encodings other than UTF-8, XHTML or base64 content, elements
 feedparser has special handlers for that are not replayed here, nesting beyond what is known)
-returns None, and parse.py runs feedparser itself. Entry bodies (content, description,
+returns None, and aggregator.parse runs feedparser itself. Entry bodies (content, description,
 summary) come as the feed wrote them, not re-serialised by feedparser's relative-URI resolver:
 the sanitiser resolves their links against the same base. `tests/test_fastparse.py` checks that
 both give equal titles, links, ids, dates, authors, categories and content text on every feed of
@@ -94,7 +94,7 @@ _VOID_END_TAG_ASCII = re.compile(
     r"</(?:area|b(?:asefont|ase|r)|c(?:ol|ommand)|embed|frame|hr|i(?:mg|nput|sindex)|keygen|"
     r"link|meta|param|source|track|wbr)\b"
 )
-# Keys parse.py reads: an unknown element that would land on one of them is not replayed.
+# Keys aggregator.parse reads: an unknown element that would land on one of them is not replayed.
 _READ_KEYS = {
     "title",
     "title_detail",
@@ -140,7 +140,7 @@ _CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/htm
 
 @dataclass(frozen=True)
 class Helpers:
-    """feedparser's own small functions, handed in by parse.py."""
+    """feedparser's own small functions, handed in by aggregator.parse."""
 
     urljoin: Callable[[str, str], str]
     looks_like_html: Callable[[str], bool]
@@ -612,7 +612,7 @@ class _Replay:
     ) -> None:
         """An element feedparser has no handler for: stored as a plain value (no attributes)
         or as a dictionary of its attributes; declined when it holds elements or would land on
-        a key parse.py reads."""
+        a key aggregator.parse reads."""
         if self.h.has_handler(name) or len(el) or name in _READ_KEYS:
             raise _Decline
         if attrs:

@@ -292,14 +292,15 @@ def test_common_date_forms_are_read_as_feedparser_reads_them(
     day_name: str,
     month_name: str,
 ) -> None:
-    """parse._feedparser_date reads W3DTF and RFC 822 dates itself; feedparser must agree, and
-    _date's direct formatting must print what its timegm/gmtime round trip prints."""
+    """dates.feedparser_date reads W3DTF and RFC 822 dates itself; feedparser must agree, and
+    iso_of_tuple's direct formatting must print what its timegm/gmtime round trip prints, inside
+    the range (1970 to 2100)."""
     import calendar
     import time
 
     import feedparser.datetimes
 
-    from aggregator import parse
+    from aggregator.parse import dates
 
     values = [
         f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second.zfill(2)}{zone}",
@@ -307,16 +308,16 @@ def test_common_date_forms_are_read_as_feedparser_reads_them(
     ]
     for value in values:
         parsed = feedparser.datetimes._parse_date(value)
-        assert parse._feedparser_date(value) == parsed
+        assert dates.feedparser_date(value) == parsed
         try:
             expected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(parsed)))
         except (TypeError, ValueError, OverflowError):
             expected = None
-        assert parse._date(parsed) == expected
+        assert dates.iso_of_tuple(parsed) == dates.in_range(expected)
 
 
 def test_documents_with_too_many_entries_are_cut_after_max_entries() -> None:
-    from aggregator.parse import _cut_after_entries
+    from aggregator.parse.xmlfeed import cut_after_entries as _cut_after_entries
 
     items = "".join(f"<item><title>{i}</title></item>" for i in range(5))
     doc = f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
