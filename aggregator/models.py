@@ -116,9 +116,11 @@ class Link:
 
 @dataclass(frozen=True)
 class ImportBatch:
-    """Everything one import file holds."""
+    """Everything one import file holds; `skipped` counts the records left out (each with a
+    reason among the warnings)."""
 
     format: str
     subscriptions: tuple[Subscription, ...] = ()
     links: tuple[Link, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    skipped: int = 0

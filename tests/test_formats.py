@@ -249,7 +249,11 @@ def test_pocket_csv_columns_by_header_name() -> None:
     assert first.state == "archived" and first.saved_at == "2020-09-17T06:06:28Z"
     assert batch.links[1].title == "Padded title"  # only whitespace trimmed
     assert batch.links[2].title == "Line one line two"
-    assert batch.warnings == ("skipped javascript:alert(1): not an http(s) link",)
+    assert batch.skipped == 1
+    assert batch.warnings == (
+        "1 of 4 records skipped (reasons below)",
+        "skipped javascript:alert(1): not an http(s) link",
+    )
 
 
 def test_pocket_zip() -> None:

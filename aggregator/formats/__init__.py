@@ -9,6 +9,13 @@ bytes out); no network, no SQL, no files opened here.
 
 Each format lives in its own module; this one only sniffs, dispatches, unpacks zip archives and
 merges entries that repeat a URL (tags combined, first title kept, earliest date kept).
+
+Whatever a file holds, read_import either returns a batch (bad records skipped and counted in
+`ImportBatch.skipped`, each kind of reason among the warnings) or raises ImportFormatError with
+one line for a file unusable as a whole; no other exception comes out of it. Work is bounded:
+MAX_IMPORT_BYTES per file, zip archives by member count, bytes per member and in all (counted
+while unpacking, whatever the archive declares), JSON by its number of values, CSV, OPML and HTML
+by rows, outlines and tags.
 """
 
 from __future__ import annotations
@@ -38,7 +45,15 @@ from aggregator.formats import (
     readability,
     wallabag,
 )
-from aggregator.formats._common import NOT_IMPORTABLE, clean_tags, decode_text, fail, load_json
+from aggregator.formats._common import (
+    MAX_IMPORT_BYTES,
+    NOT_IMPORTABLE,
+    clean_tags,
+    decode_text,
+    fail,
+    shown,
+)
+from aggregator.formats._documents import load_json
 from aggregator.models import ImportBatch, Link, Subscription
 
 __all__ = ["EXPORT_FORMATS", "FORMATS", "detect_format", "read_import", "write_export"]
@@ -105,8 +120,11 @@ _BINARY_MAGIC = (
     b"ID3",
 )
 _ZIP_MAGIC = b"PK\x03\x04"
-MAX_ZIP_MEMBERS = 1_000
-MAX_ZIP_TOTAL = 256 * 1024 * 1024  # bytes unpacked, all members together
+MAX_ZIP_MEMBERS = 1_000  # entries listed in one archive, read or not
+MAX_ZIP_MEMBER = 64 * 1024 * 1024  # bytes unpacked from one member
+MAX_ZIP_TOTAL = MAX_IMPORT_BYTES  # bytes unpacked, all members together
+_ZIP_READABLE = ("csv", "json", "html", "htm", "opml", "xml")
+_ZIP_ARCHIVES = ("zip", "gz", "tgz", "tar", "bz2", "xz", "7z", "rar", "jar")
 
 
 def _not_importable(filename: str | None, detail: str = "") -> ImportFormatError:
@@ -169,6 +187,8 @@ def _prefer_by_extension(candidates: list[str], filename: str | None) -> str:
 
 def detect_format(data: bytes, *, filename: str | None = None) -> str:
     """The import format of a file, from its content first; the extension only breaks ties."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise fail(f"larger than {MAX_IMPORT_BYTES >> 20} MiB; split the file", filename)
     candidates = _sniff(data, filename)
     if not candidates:
         head = data[:4096].lower()
@@ -181,75 +201,127 @@ def detect_format(data: bytes, *, filename: str | None = None) -> str:
 # --- zip archives ------------------------------------------------------------------------
 
 
-def _zip_members(data: bytes, filename: str | None) -> list[tuple[str, bytes]]:
-    """The readable members of a zip archive, with bounds against zip bombs."""
+def _unsafe_name(name: str) -> bool:
+    """A member name that climbs out of the archive or is absolute (never written to disk here,
+    but a sign of a crafted archive): such members are not read."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """A member's bytes, at most `budget`: the declared size is checked first, and the bytes are
+    counted while unpacking (a declared size can lie)."""
+    limit = min(MAX_ZIP_MEMBER, budget)
+    if info.file_size > limit:
+        raise ValueError(f"{info.file_size:,} bytes unpacked")
+    with archive.open(info) as member:
+        content = member.read(limit + 1)
+    if len(content) > limit:
+        raise ValueError(f"more than {limit:,} bytes unpacked")
+    return content
+
+
+def _zip_members(data: bytes, filename: str | None) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The readable members of a zip archive and warnings about the members left out, with
+    bounds against zip bombs: MAX_ZIP_MEMBERS entries, MAX_ZIP_MEMBER bytes unpacked from one
+    member and MAX_ZIP_TOTAL from all. Archives inside the archive, encrypted members and names
+    that climb out of it are left out with a warning."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as error:
         raise fail(f"broken or truncated zip archive ({error})", filename) from None
     if len(infos) > MAX_ZIP_MEMBERS:
         raise fail(f"zip archive with more than {MAX_ZIP_MEMBERS} files; refused", filename)
     members: list[tuple[str, bytes]] = []
+    warnings: list[str] = []
     total = 0
     for info in sorted(infos, key=lambda i: i.filename):
         name = info.filename
-        if name.startswith("__MACOSX/") or _extension(name) not in (
-            "csv",
-            "json",
-            "html",
-            "htm",
-            "opml",
-            "xml",
-        ):
+        if name.startswith("__MACOSX/"):
+            continue
+        if _unsafe_name(name):
+            warnings.append(f"zip member {shown(name)} left out: its path leaves the archive")
+            continue
+        if _extension(name) in _ZIP_ARCHIVES:
+            warnings.append(f"zip member {shown(name)} left out: archives in archives are not read")
+            continue
+        if _extension(name) not in _ZIP_READABLE:
+            continue
+        if info.flag_bits & 0x1:
+            warnings.append(f"zip member {shown(name)} left out: it is encrypted")
             continue
         try:
-            with archive.open(info) as member:
-                content = member.read(MAX_ZIP_TOTAL - total + 1)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-            raise fail(f"broken zip member {name} ({error})", filename) from None
+            content = _read_member(archive, info, MAX_ZIP_TOTAL - total)
+        except ValueError as error:
+            if MAX_ZIP_TOTAL - total < MAX_ZIP_MEMBER:
+                raise fail(
+                    f"zip archive unpacks to more than {MAX_ZIP_TOTAL >> 20} MiB; refused",
+                    filename,
+                ) from None
+            raise fail(
+                f"zip member {shown(name)} is too big ({error}; at most "
+                f"{MAX_ZIP_MEMBER >> 20} MiB); refused",
+                filename,
+            ) from None
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as error:
+            # A broken member, or a compression method zipfile does not implement.
+            raise fail(f"broken zip member {shown(name)} ({error})", filename) from None
+        except Exception as error:  # zlib.error and other decoder errors: the member is broken
+            raise fail(
+                f"broken zip member {shown(name)} ({type(error).__name__})", filename
+            ) from None
         total += len(content)
-        if total > MAX_ZIP_TOTAL:
-            raise fail("zip archive unpacks to more than 256 MiB; refused", filename)
         members.append((name, content))
-    return members
+    return members, warnings
 
 
-def _zip_readable(data: bytes, filename: str | None) -> list[tuple[str, str, bytes]]:
-    """(member name, format, bytes) for every member we can read; other members are ignored
-    (Omnivore archives hold article HTML beside the metadata JSON)."""
+def _zip_readable(
+    data: bytes, filename: str | None
+) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """(member name, format, bytes) for every member we can read, and warnings about the others
+    (Omnivore archives hold article HTML beside the metadata JSON: other files are ignored)."""
+    members, warnings = _zip_members(data, filename)
     readable = []
-    for name, content in _zip_members(data, filename):
+    refusals: list[ImportFormatError] = []
+    for name, content in members:
         if content.lstrip(b"\xef\xbb\xbf \t\r\n")[:4] == _ZIP_MAGIC:
-            continue  # no archives within archives
+            warnings.append(f"zip member {shown(name)} left out: archives in archives are not read")
+            continue
         try:
             candidates = _sniff(content, name)
-        except ImportFormatError:
+        except ImportFormatError as error:
+            refusals.append(error)
             continue
         if candidates:
             readable.append((name, _prefer_by_extension(candidates, name), content))
     if not readable:
+        if refusals:
+            raise fail(str(refusals[0]), filename)
         raise _not_importable(filename, " (nothing readable in the zip archive)")
-    return readable
+    warnings.extend(f"left out of the zip archive: {error}" for error in refusals)
+    return readable, warnings
 
 
 def _zip_format(data: bytes, filename: str | None) -> str:
-    return _zip_readable(data, filename)[0][1]
+    return _zip_readable(data, filename)[0][0][1]
 
 
 def _read_zip(data: bytes, filename: str | None, format: str) -> ImportBatch:
+    readable, warnings = _zip_readable(data, filename)
     batches = []
-    for name, member_format, content in _zip_readable(data, filename):
+    for name, member_format, content in readable:
         if format not in ("auto", member_format):
             continue
-        batches.append(_read_one(content, member_format, f"{filename or 'zip'}:{name}"))
+        batches.append(_read_one(content, member_format, f"{filename or 'zip'}:{shown(name)}"))
     if not batches:
         raise fail(f"no {format} file in the zip archive", filename)
     return ImportBatch(
         format=batches[0].format,
         subscriptions=tuple(s for b in batches for s in b.subscriptions),
         links=tuple(link for b in batches for link in b.links),
-        warnings=tuple(w for b in batches for w in b.warnings),
+        warnings=(*warnings, *(w for b in batches for w in b.warnings)),
+        skipped=sum(b.skipped for b in batches),
     )
 
 
@@ -262,11 +334,12 @@ def _read_one(data: bytes, format: str, filename: str | None) -> ImportBatch:
         return reader(data, path=filename)
     except ImportFormatError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
-        # A file of the right shape with the wrong insides: refuse it whole, say where.
+    except Exception as error:
+        # Records are isolated inside the readers; what reaches here broke the file's own
+        # structure (or memory): refuse it whole, in one line, saying where.
         raise fail(
-            f"cannot be read as {format} ({type(error).__name__}: {error})", filename
-        ) from error
+            f"cannot be read as {format} ({type(error).__name__}: {shown(str(error))})", filename
+        ) from None
 
 
 def _merge_links(links: Sequence[Link]) -> tuple[list[Link], int]:
@@ -312,16 +385,21 @@ def _merge_subscriptions(subs: Sequence[Subscription]) -> tuple[list[Subscriptio
 
 
 def read_import(data: bytes, *, format: str = "auto", filename: str | None = None) -> ImportBatch:
-    """Everything an import file holds, or ImportFormatError: never a silently partial batch.
-    Entries that are not http(s) links are skipped with a warning; entries repeating a URL are
-    merged into one (tags combined) with a warning giving the count."""
+    """Everything an import file holds, or ImportFormatError (one line) for a file unusable as a
+    whole: never a silently partial batch. A record that cannot be used (not an http(s) link,
+    wrong types, a URL that is not text ...) is skipped, counted in `skipped` and explained among
+    the warnings, whose first line then gives the count; entries repeating a URL are merged into
+    one (tags combined) with a warning giving the count."""
     if format != "auto" and format not in FORMATS:
         raise ImportFormatError(
             f"unknown import format {format!r}; known: {', '.join(FORMATS)}", url=filename
         )
-    if not data.lstrip(b"\xef\xbb\xbf \t\r\n"):
+    if len(data) > MAX_IMPORT_BYTES:
+        raise fail(f"larger than {MAX_IMPORT_BYTES >> 20} MiB; split the file", filename)
+    head = data[:65536].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
         raise _not_importable(filename, " (it is empty)")
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:4] == _ZIP_MAGIC:
+    if head[:4] == _ZIP_MAGIC:
         batch = _read_zip(data, filename, format)
     else:
         chosen = detect_format(data, filename=filename) if format == "auto" else format
@@ -329,6 +407,11 @@ def read_import(data: bytes, *, format: str = "auto", filename: str | None = Non
     links, link_repeats = _merge_links(batch.links)
     subs, sub_repeats = _merge_subscriptions(batch.subscriptions)
     warnings = list(batch.warnings)
+    if batch.skipped:
+        kept = len(batch.links) + len(batch.subscriptions)
+        warnings.insert(
+            0, f"{batch.skipped} of {batch.skipped + kept} records skipped (reasons below)"
+        )
     if link_repeats:
         warnings.append(f"{link_repeats} repeated link URLs merged into one each (tags combined)")
     if sub_repeats:
@@ -338,6 +421,7 @@ def read_import(data: bytes, *, format: str = "auto", filename: str | None = Non
         subscriptions=tuple(subs),
         links=tuple(links),
         warnings=tuple(warnings),
+        skipped=batch.skipped,
     )
 
 

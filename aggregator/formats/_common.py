@@ -1,32 +1,46 @@
-"""Helpers shared by the format modules: decoding, dates, tags, link building, errors.
-Pure: no I/O beyond the bytes given, no SQL, no network."""
+"""Helpers shared by the format modules: decoding, strict dates, safe text and tags, the
+per-record boundary (Collector) and errors.
+Pure: no I/O beyond the bytes given, no SQL, no network.
+
+Every value read from a file is hostile: numbers are ASCII digits only, dates are parsed strictly
+and kept within 1971-2100, every string handed on has no lone surrogates or control characters
+and a bounded length (so it binds in SQLite), and one bad record is skipped with a reason while
+the others are kept. Only a file unusable as a whole raises ImportFormatError."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 
 from aggregator.errors import ImportFormatError
 from aggregator.models import ImportBatch, Link, Subscription
-from aggregator.sanitize import clean_text, safe_url
+from aggregator.sanitize import MAX_FIELD, MAX_TITLE, clean_text, safe_url
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 NOT_IMPORTABLE = "is not a bookmark, feed list or read-later export"
 MAX_ITEMS = 200_000  # links or feeds in one file; beyond this the file is refused as a whole
 MAX_TAGS = 100  # per link
 MAX_TAG_LENGTH = 100
 MAX_NOTE = 100_000
+MAX_URL = 8_192  # characters; a longer URL skips its record (browsers and servers stop near here)
+MAX_IMPORT_BYTES = 256 * 1024 * 1024  # one import file, or all members of a zip unpacked
+MAX_REASONS = 5  # one-line reasons kept per kind of skipped record; the rest are counted
 
 _EPOCH_MIN = datetime(1971, 1, 1, tzinfo=timezone.utc).timestamp()
 _EPOCH_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp()
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and lone surrogates (legal in JSON, refused by SQLite's UTF-8 encoder).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_EPOCH_TEXT = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,9})?")
+MAX_DATE_TEXT = 64
 _LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+\s*")
 _BARE_HOST = re.compile(
-    r"(?://)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?::\d+)?(?:[/?#]|$)"
+    r"(?://)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?::[0-9]+)?(?:[/?#]|$)"
 )
 
 
@@ -48,70 +62,6 @@ def decode_text(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def load_json(data: bytes, path: str | None = None) -> Any:
-    try:
-        return json.loads(decode_text(data))
-    except (ValueError, RecursionError) as error:
-        raise fail(f"broken or truncated JSON ({error})", path) from None
-
-
-def json_objects(
-    data: bytes, path: str | None, not_a_list: str, found: Collector
-) -> Iterator[Mapping[str, Any]]:
-    """The objects of an export that is a JSON array of objects; anything else in the array is
-    skipped with a warning, and a document that is not an array refuses the file with the
-    message `not_a_list`."""
-    document = load_json(data, path)
-    if not isinstance(document, list):
-        raise fail(not_a_list, path)
-    for item in document:
-        if isinstance(item, Mapping):
-            yield item
-        else:
-            found.skip("not an object", None)
-
-
-def csv_records(data: bytes, path: str | None = None) -> tuple[list[str], list[dict[str, str]]]:
-    """Header names (trimmed, lower case) and rows keyed by them. Strict: a broken quote, a row
-    with more or fewer fields than the header (a truncated file) or an over-long field refuses
-    the whole file."""
-    text = decode_text(data)
-    try:
-        rows = csv.reader(io.StringIO(text, newline=""), strict=True)
-        header = next(rows, None)
-        if not header:
-            raise fail("empty CSV", path)
-        names = [name.strip().lower() for name in header]
-        records: list[dict[str, str]] = []
-        for number, row in enumerate(rows, start=2):
-            if not row or row == [""]:
-                continue
-            if len(row) != len(names):
-                raise fail(
-                    f"row {number} has {len(row)} fields, the header {len(names)} "
-                    "(broken or truncated CSV)",
-                    path,
-                )
-            records.append(dict(zip(names, row, strict=True)))
-            if len(records) > MAX_ITEMS:
-                raise fail(f"more than {MAX_ITEMS} rows; split the file", path)
-    except csv.Error as error:
-        raise fail(f"broken or truncated CSV ({error})", path) from None
-    return names, records
-
-
-def csv_header(data: bytes) -> list[str]:
-    """The header names of a CSV file (lower case), or [] when the first line is not one."""
-    first = decode_text(data[:4096]).splitlines()[:1]
-    if not first:
-        return []
-    try:
-        row = next(csv.reader(io.StringIO(first[0])), [])
-    except csv.Error:
-        return []
-    return [name.strip().lower() for name in row]
-
-
 # --- dates -------------------------------------------------------------------------------
 
 
@@ -122,16 +72,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def date_from_epoch(value: Any) -> str | None:
-    """An epoch timestamp in seconds, milliseconds, microseconds or nanoseconds (told apart by
-    magnitude, as linkding and Firefox write all of them) as UTC ISO 8601; None when absent,
-    zero, unparseable or outside 1971-2100."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
+def _moment_from_epoch(number: float) -> str | None:
     if number != number or number <= 0:  # NaN, zero, negative
         return None
     for _ in range(4):
@@ -143,34 +84,55 @@ def date_from_epoch(value: Any) -> str | None:
     return iso(datetime.fromtimestamp(number, tz=timezone.utc))
 
 
+def date_from_epoch(value: Any) -> str | None:
+    """An epoch timestamp in seconds, milliseconds, microseconds or nanoseconds (told apart by
+    magnitude, as linkding and Firefox write all of them) as UTC ISO 8601; None when absent,
+    zero, unparseable or outside 1971-2100. Text must be ASCII digits (with an optional
+    fraction): `float()` would also take "١٢٣", "1e400" and "nan"."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return _moment_from_epoch(float(value))
+        except (OverflowError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not _EPOCH_TEXT.fullmatch(text):
+        return None
+    return _moment_from_epoch(float(text))
+
+
 def date_from_text(value: Any) -> str | None:
-    """An ISO 8601-ish date string ("2016-09-08T11:55:58+0200", "...Z", "2015-09-09 11:10:32 UTC")
-    or an epoch number, as UTC ISO 8601; naive times are taken as UTC. None when unreadable."""
+    """An ISO 8601-ish date string ("2016-09-08T11:55:58+0200", "...Z", "2015-09-09 11:10:32 UTC"),
+    an RFC 822 date or an epoch number, as UTC ISO 8601; naive times are taken as UTC. None when
+    unreadable or outside 1971-2100 (a year such as 9999999999 included)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return date_from_epoch(value)
-    text = str(value).strip()
-    if not text:
+    if not isinstance(value, str):
         return None
-    if text.isdigit():
+    text = value.strip()
+    if not text or len(text) > MAX_DATE_TEXT:
+        return None
+    if _EPOCH_TEXT.fullmatch(text):
         return date_from_epoch(text)
     if text.endswith(" UTC") or text.endswith(" GMT"):
         text = text[:-4]
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
         try:
-            from email.utils import parsedate_to_datetime
-
+            moment = datetime.fromisoformat(text)
+        except ValueError:
             moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if not _EPOCH_MIN <= moment.timestamp() < _EPOCH_MAX:
             return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    if not _EPOCH_MIN <= moment.timestamp() < _EPOCH_MAX:
+        return iso(moment)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return iso(moment)
 
 
 def epoch_from_iso(value: Any) -> int | None:
@@ -185,30 +147,55 @@ def epoch_from_iso(value: Any) -> int | None:
 # --- text and tags -----------------------------------------------------------------------
 
 
+def scalar(value: Any) -> str | None:
+    """A value that is text in a file (a string, or a number written where text was expected) as
+    a string; None for anything else (objects, lists, booleans, null)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def title_text(value: Any) -> str | None:
-    """A title exactly as given: only surrounding whitespace trimmed, control characters and
-    line breaks removed (a title is one line). None when empty."""
-    if value is None:
+    """A title exactly as given: only surrounding whitespace trimmed, control characters, lone
+    surrogates and line breaks removed (a title is one line). None when empty or not text."""
+    text = scalar(value)
+    if text is None:
         return None
-    text = _LINE_BREAKS.sub(" ", _CONTROL.sub("", str(value)).strip())
-    return text[:1000] or None
+    text = _LINE_BREAKS.sub(" ", _CONTROL.sub("", text[: MAX_TITLE * 4]).strip())
+    return text[:MAX_TITLE] or None
 
 
 def note_text(value: Any) -> str | None:
-    if value is None:
+    """Several lines of plain text (a note, an excerpt), capped. None when empty or not text."""
+    text = scalar(value)
+    if text is None:
         return None
-    text = _CONTROL.sub("", str(value)).strip()
+    text = _CONTROL.sub("", text[: MAX_NOTE * 2]).strip()
     return text[:MAX_NOTE] or None
 
 
+def html_text(value: Any) -> str | None:
+    """Raw article HTML as an export holds it (sanitised later, when stored): text only, lone
+    surrogates removed (the sanitiser and SQLite both refuse them), capped like any field."""
+    if not isinstance(value, str):
+        return None
+    text = value[:MAX_FIELD].strip()
+    if not text.isascii():
+        text = _SURROGATE.sub("", text)
+    return text or None
+
+
 def split_tags(value: Any, separators: str = ",") -> list[str]:
-    """Tags from a list or a separated string."""
-    if value is None:
-        return []
+    """Tags from a list or a separated string; items that are not text are left out."""
     if isinstance(value, (list, tuple)):
-        items = [str(v) for v in value if v is not None]
+        items = [text for text in map(scalar, value) if text is not None]
     else:
-        items = re.split("[" + re.escape(separators) + "]", str(value))
+        text = scalar(value)
+        if text is None:
+            return []
+        items = re.split("[" + re.escape(separators) + "]", text)
     return [item for item in items if item.strip()]
 
 
@@ -228,10 +215,13 @@ def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 def truthy(value: Any) -> bool:
-    """JSON/CSV booleans as exports write them: true, 1, "1", "true", "yes"."""
+    """JSON/CSV booleans as exports write them: true, 1, "1", "true", "yes". Objects and lists
+    are not booleans: false."""
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "y", "on")
-    return bool(value)
+    if isinstance(value, (bool, int, float)):
+        return bool(value) and value == value  # NaN is not true
+    return False
 
 
 def checked_url(raw: str) -> str | None:
@@ -242,32 +232,104 @@ def checked_url(raw: str) -> str | None:
     return safe_url(raw)
 
 
+def url_problem(value: Any) -> str | None:
+    """Why a value cannot be a URL before it is even parsed, or None. Lone surrogates are not
+    removed from a URL (that would make it another one): the record is skipped instead."""
+    if not isinstance(value, str):
+        return "URL is not text"
+    if len(value) > MAX_URL:
+        return f"URL longer than {MAX_URL} characters"
+    if not value.isascii() and _SURROGATE.search(value):
+        return "URL is not valid Unicode (lone surrogate)"
+    return None
+
+
+def shown(value: Any) -> str:
+    """A value quoted in a warning: one line, at most 200 characters, safe to print."""
+    text = scalar(value)
+    if not text:
+        return "(no URL)"
+    return _LINE_BREAKS.sub(" ", _CONTROL.sub("", text[:400]))[:200] or "(no URL)"
+
+
 # --- building results --------------------------------------------------------------------
 
 
 class Collector:
-    """Accumulates links, subscriptions and warnings for one file, enforcing the item bound."""
+    """The per-record boundary of one file: accumulates links, subscriptions and warnings. A
+    record that cannot be used is skipped and counted with a one-line reason (the first few of
+    each kind are kept as warnings, the rest counted); a field of the wrong type is dropped with
+    a warning and its record kept. Only the item bound raises, refusing the file as a whole."""
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
         self.links: list[Link] = []
         self.subscriptions: list[Subscription] = []
         self.warnings: list[str] = []
-        self._skipped: dict[str, int] = {}
+        self.skipped = 0
+        self._reasons: dict[str, int] = {}
+        self._skip_reasons: set[str] = set()
 
     def _check_size(self) -> None:
         if len(self.links) + len(self.subscriptions) >= MAX_ITEMS:
             raise fail(f"more than {MAX_ITEMS} entries; split the file", self.path)
 
+    def _warn(self, reason: str, line: str) -> None:
+        count = self._reasons.get(reason, 0)
+        self._reasons[reason] = count + 1
+        if count < MAX_REASONS:
+            self.warnings.append(line)
+        elif count == MAX_REASONS:
+            self.warnings.append(f"further entries: {reason} (see count at the end)")
+
     def skip(self, reason: str, url: Any) -> None:
-        """Note a skipped entry; warnings are grouped per reason to keep them readable."""
-        shown = str(url)[:200] if url else "(no URL)"
-        count = self._skipped.get(reason, 0)
-        self._skipped[reason] = count + 1
-        if count < 5:
-            self.warnings.append(f"skipped {shown}: {reason}")
-        elif count == 5:
-            self.warnings.append(f"further entries skipped: {reason} (see count at the end)")
+        """Count a skipped record; warnings are grouped per reason to keep them readable."""
+        self.skipped += 1
+        self._skip_reasons.add(reason)
+        self._warn(reason, f"skipped {shown(url)}: {reason}")
+
+    def ignore(self, reason: str, url: Any) -> None:
+        """Note a field dropped from a record that is kept."""
+        self._warn(reason, f"{shown(url)}: {reason}")
+
+    def attempt(self, where: str, handle: Callable[..., R], *args: Any) -> R | None:
+        """handle(*args) inside the boundary of one record: whatever it raises, of any type,
+        skips the record (named by `where`) with a reason and gives None. The item bound
+        (ImportFormatError) still refuses the file."""
+        try:
+            return handle(*args)
+        except ImportFormatError:
+            raise
+        except Exception as error:  # one record's failure is that record's alone
+            self.skip(f"unreadable record ({type(error).__name__})", where)
+            return None
+
+    def each(self, items: Iterable[T], handle: Callable[[T], object]) -> None:
+        """handle(item) for every item, each inside its own boundary (see attempt)."""
+        for number, item in enumerate(items, start=1):
+            self.attempt(f"record {number}", handle, item)
+
+    def _url(self, url: Any, *, missing: str, bad: str) -> str | None:
+        if url is None or url == "":
+            self.skip(missing, None)
+            return None
+        problem = url_problem(url)
+        if problem is not None:
+            self.skip(problem, url)
+            return None
+        raw = url.strip()
+        checked = checked_url(raw) if raw else None
+        if checked is None:
+            self.skip(bad if raw else missing, raw)
+        return checked
+
+    def _field(self, value: Any, name: str, url: str, text: Callable[[Any], str | None]) -> Any:
+        if value is None:
+            return None
+        if scalar(value) is None:
+            self.ignore(f"{name} is not text; left out", url)
+            return None
+        return text(value)
 
     def add_link(
         self,
@@ -280,24 +342,22 @@ class Collector:
         state: str | None = None,
         starred: bool = False,
         excerpt: Any = None,
-        content_html: str | None = None,
+        content_html: Any = None,
     ) -> Link | None:
-        raw = str(url).strip() if url is not None else ""
-        checked = checked_url(raw) if raw else None
+        checked = self._url(url, missing="no URL", bad="not an http(s) link")
         if checked is None:
-            self.skip("not an http(s) link" if raw else "no URL", raw)
             return None
         self._check_size()
         link = Link(
             url=checked,
-            title=title_text(title),
+            title=self._field(title, "title", checked, title_text),
             tags=clean_tags(tags),
-            note=note_text(note),
+            note=self._field(note, "note", checked, note_text),
             saved_at=saved_at,
             state=state,
             starred=bool(starred),
-            excerpt=note_text(excerpt),
-            content_html=content_html or None,
+            excerpt=self._field(excerpt, "excerpt", checked, note_text),
+            content_html=html_text(content_html),
         )
         self.links.append(link)
         return link
@@ -305,16 +365,15 @@ class Collector:
     def add_subscription(
         self, url: Any, *, title: Any = None, site_url: Any = None, tags: Iterable[str] = ()
     ) -> Subscription | None:
-        raw = str(url).strip() if url is not None else ""
-        checked = checked_url(raw) if raw else None
+        checked = self._url(url, missing="no feed URL", bad="feed URL is not http(s)")
         if checked is None:
-            self.skip("feed URL is not http(s)" if raw else "no feed URL", raw)
             return None
         self._check_size()
+        site = site_url.strip() if isinstance(site_url, str) else None
         sub = Subscription(
             url=checked,
-            title=title_text(title),
-            site_url=safe_url(str(site_url)) if site_url else None,
+            title=self._field(title, "title", checked, title_text),
+            site_url=safe_url(site) if site and url_problem(site) is None else None,
             tags=clean_tags(tags),
         )
         self.subscriptions.append(sub)
@@ -326,13 +385,14 @@ class Collector:
             subscriptions=tuple(self.subscriptions),
             links=tuple(self.links),
             warnings=self.final_warnings(),
+            skipped=self.skipped,
         )
 
     def final_warnings(self) -> tuple[str, ...]:
         extra = [
-            f"{count} entries skipped in all: {reason}"
-            for reason, count in self._skipped.items()
-            if count > 5
+            f"{count} entries {'skipped ' if reason in self._skip_reasons else ''}in all: {reason}"
+            for reason, count in self._reasons.items()
+            if count > MAX_REASONS
         ]
         return tuple(self.warnings + extra)
 

@@ -4,7 +4,8 @@ ImportBatch out; no network, no SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,9 +14,10 @@ from aggregator.formats._common import (
     date_from_epoch,
     fail,
     iso,
-    load_json,
+    scalar,
     split_tags,
 )
+from aggregator.formats._documents import load_json
 from aggregator.formats.netscape import ROOT_FOLDERS
 from aggregator.models import ImportBatch
 
@@ -29,6 +31,8 @@ _FIREFOX_ROOTS = {
     "tagsFolder",
 }
 _WEBKIT_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+_MICROS = re.compile(r"[0-9]{1,20}")
+Visit = Callable[[Mapping[str, Any], tuple[str, ...]], "tuple[str, ...] | None"]
 
 
 def is_firefox(document: Any) -> bool:
@@ -42,14 +46,15 @@ def is_chrome(document: Any) -> bool:
     return isinstance(document, Mapping) and isinstance(document.get("roots"), Mapping)
 
 
-def _walk(found: Collector, start: Any, children_key: str, visit: Any, path: str | None) -> None:
-    """Depth-first over a JSON folder tree without recursion; visit(node, folders) per node."""
+def _walk(found: Collector, start: Any, children_key: str, visit: Visit, path: str | None) -> None:
+    """Depth-first over a JSON folder tree without recursion; visit(node, folders) per node,
+    each inside its own boundary (a node that raises is skipped, and so are its children)."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(start, ())]
     while stack:
         node, folders = stack.pop()
         if not isinstance(node, Mapping):
             continue
-        inner = visit(node, folders)
+        inner = found.attempt(shown_node(node), visit, node, folders)
         children = node.get(children_key)
         if isinstance(children, list) and inner is not None:
             if len(inner) > MAX_DEPTH:
@@ -57,11 +62,20 @@ def _walk(found: Collector, start: Any, children_key: str, visit: Any, path: str
             stack.extend((child, inner) for child in reversed(children))
 
 
+def shown_node(node: Mapping[str, Any]) -> str:
+    """How a warning names a node of the tree."""
+    return (
+        scalar(node.get("uri") or node.get("url") or node.get("title") or node.get("name"))
+        or "(a node)"
+    )
+
+
 def _description(node: Mapping[str, Any]) -> str | None:
     """Older Firefox backups keep a bookmark's description in its annotations."""
-    for anno in node.get("annos") or []:
+    annos = node.get("annos")
+    for anno in annos if isinstance(annos, list) else []:
         if isinstance(anno, Mapping) and anno.get("name") == "bookmarkProperties/description":
-            return str(anno.get("value") or "") or None
+            return scalar(anno.get("value")) or None
     return None
 
 
@@ -83,7 +97,7 @@ def read_firefox(data: bytes, *, path: str | None = None) -> ImportBatch:
             )
             return None
         if kind == "text/x-moz-place-container":
-            name = str(node.get("title") or "").strip()
+            name = (scalar(node.get("title")) or "").strip()
             if node.get("root") in _FIREFOX_ROOTS or not name or name.casefold() in ROOT_FOLDERS:
                 return folders
             return (*folders, name)
@@ -94,11 +108,11 @@ def read_firefox(data: bytes, *, path: str | None = None) -> ImportBatch:
 
 
 def _webkit_date(value: Any) -> str | None:
-    """Chrome dates: microseconds since 1601-01-01 UTC."""
-    try:
-        micros = int(str(value))
-    except (TypeError, ValueError):
+    """Chrome dates: microseconds since 1601-01-01 UTC, written as a string of ASCII digits."""
+    text = scalar(value)
+    if text is None or not _MICROS.fullmatch(text.strip()):
         return None
+    micros = int(text.strip())
     if micros <= 0:
         return None
     try:
@@ -123,7 +137,8 @@ def read_chrome(data: bytes, *, path: str | None = None) -> ImportBatch:
                 saved_at=_webkit_date(node.get("date_added")),
             )
             return None
-        return (*folders, str(node["name"]).strip()) if node.get("name") else folders
+        name = (scalar(node.get("name")) or "").strip()
+        return (*folders, name) if name else folders
 
     for root in document["roots"].values():
         # The roots themselves (bookmark bar, other, mobile; named in the user's language)

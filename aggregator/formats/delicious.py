@@ -9,9 +9,9 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_epoch,
-    json_objects,
     split_tags,
 )
+from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
 
@@ -24,7 +24,8 @@ def is_delicious(document: Any) -> bool:
 
 def read_delicious(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "a Delicious export is a JSON array", found):
+
+    def add(item: Mapping[str, Any]) -> None:
         found.add_link(
             item.get("url"),
             title=item.get("title"),
@@ -32,4 +33,6 @@ def read_delicious(data: bytes, *, path: str | None = None) -> ImportBatch:
             note=item.get("description") or None,
             saved_at=date_from_epoch(item.get("created")),
         )
+
+    found.each(json_objects(data, path, "a Delicious export is a JSON array", found), add)
     return found.batch("delicious")

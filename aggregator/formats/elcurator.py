@@ -9,9 +9,9 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_text,
-    json_objects,
     split_tags,
 )
+from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
 
@@ -23,7 +23,8 @@ def is_elcurator(document: Any) -> bool:
 
 def read_elcurator(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "an elCurator export is a JSON array", found):
+
+    def add(item: Mapping[str, Any]) -> None:
         found.add_link(
             item.get("url"),
             title=item.get("title"),
@@ -31,4 +32,6 @@ def read_elcurator(data: bytes, *, path: str | None = None) -> ImportBatch:
             note=item.get("description") or None,
             saved_at=date_from_text(item.get("created_at")),
         )
+
+    found.each(json_objects(data, path, "an elCurator export is a JSON array", found), add)
     return found.batch("elcurator")

@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import json
 
-from aggregator.formats._common import (
-    Collector,
-    csv_header,
-    csv_records,
-    date_from_epoch,
-    fail,
-    split_tags,
-)
+from aggregator.formats._common import Collector, date_from_epoch, fail, split_tags
+from aggregator.formats._documents import csv_header, csv_records
 from aggregator.models import ImportBatch
 
 
@@ -29,20 +23,21 @@ def _tags(value: str | None) -> list[str]:
     value = value.strip()
     if value.startswith("["):
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            parsed = json.loads(value, parse_int=str, parse_float=str)
+        except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, list):
-            return [str(tag) for tag in parsed]
+            return split_tags(parsed)
     return split_tags(value, ",")
 
 
 def read_instapaper(data: bytes, *, path: str | None = None) -> ImportBatch:
-    names, rows = csv_records(data, path)
+    found = Collector(path)
+    names, rows = csv_records(data, path, found)
     if "url" not in names:
         raise fail("an Instapaper CSV needs a 'URL' column", path)
-    found = Collector(path)
-    for row in rows:
+
+    def add(row: dict[str, str]) -> None:
         folder = (row.get("folder") or "").strip()
         key = folder.casefold()
         tags = _tags(row.get("tags"))
@@ -57,4 +52,6 @@ def read_instapaper(data: bytes, *, path: str | None = None) -> ImportBatch:
             state="archived" if key == "archive" else "unread",
             starred=key == "starred",
         )
+
+    found.each(rows, add)
     return found.batch("instapaper")

@@ -8,13 +8,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aggregator.formats._common import (
-    Collector,
-    date_from_text,
-    json_objects,
-    split_tags,
-    truthy,
-)
+from aggregator.formats._common import Collector, date_from_text, split_tags, truthy
+from aggregator.formats._documents import json_objects
 from aggregator.models import ARTICLE_FIELDS, ImportBatch
 
 STATES = ("unread", "read", "archived")
@@ -33,11 +28,9 @@ def is_native(document: Any) -> bool:
 
 def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "an Aggregator export is a JSON array of articles", found):
+
+    def add(item: Mapping[str, Any]) -> None:
         state = item.get("state")
-        content = item.get("content_html")
-        # Raw as far as we know (anyone may have edited the file): the service sanitises it.
-        content_html = str(content).strip() if isinstance(content, str) else ""
         found.add_link(
             item.get("url"),
             title=item.get("title"),
@@ -47,11 +40,15 @@ def read_native(data: bytes, *, path: str | None = None) -> ImportBatch:
             saved_at=(
                 date_from_text(item.get("saved_at")) or date_from_text(item.get("published"))
             ),
-            state=state if state in STATES else None,
+            state=state if isinstance(state, str) and state in STATES else None,
             starred=truthy(item.get("starred")),
             excerpt=item.get("excerpt"),
-            content_html=content_html or None,
+            # Raw as far as we know (anyone may have edited the file): the service sanitises it.
+            content_html=item.get("content_html"),
         )
+
+    not_a_list = "an Aggregator export is a JSON array of articles"
+    found.each(json_objects(data, path, not_a_list, found), add)
     return found.batch("json")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html as htmllib
 import re
 from collections.abc import Mapping, Sequence
-from html.parser import HTMLParser
 from typing import Any
 
 from aggregator.formats._common import (
@@ -23,6 +22,7 @@ from aggregator.formats._common import (
     fail,
     split_tags,
 )
+from aggregator.formats._html import read_html
 from aggregator.models import ImportBatch
 
 ROOT_FOLDERS = frozenset(
@@ -54,18 +54,18 @@ def looks_like_netscape(text: str) -> bool:
     )
 
 
-class _Reader(HTMLParser):
+class _Reader:
     """A streaming reader over the loose Netscape markup: <DT><H3> names a folder whose links
     follow in the next <DL>; <DT><A> is a link; a <DD> right after it is its note."""
 
-    def __init__(self, found: Collector) -> None:
-        super().__init__(convert_charrefs=True)
+    def __init__(self, found: Collector, path: str | None) -> None:
         self.found = found
+        self.path = path
         self.folders: list[str | None] = []  # one per open <DL>; None for a skipped root
         self.next_folder: str | None = None
         self.in_h3 = False
-        self.h3_attrs: dict[str, str | None] = {}
-        self.anchor: dict[str, str | None] | None = None
+        self.h3_attrs: dict[str, str] = {}
+        self.anchor: dict[str, str] | None = None
         self.pending: dict[str, Any] | None = None  # a link waiting for its <DD>
         self.in_dd = False
         self.text: list[str] = []
@@ -79,6 +79,9 @@ class _Reader(HTMLParser):
         if self.pending is None:
             return
         item, self.pending = self.pending, None
+        self.found.attempt(item["attrs"].get("href") or "(no URL)", self._add, item)
+
+    def _add(self, item: dict[str, Any]) -> None:
         raw_date = item["attrs"].get("add_date")
         saved_at = date_from_epoch(raw_date)
         if raw_date and saved_at is None:
@@ -94,22 +97,22 @@ class _Reader(HTMLParser):
             state="unread" if toread == "1" else "read" if toread == "0" else None,
         )
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
         if tag in ("dt", "dl", "h3", "a", "hr"):
             self._flush()
         if tag == "dl":
             if len(self.folders) >= MAX_DEPTH:
-                raise fail(f"folders nested deeper than {MAX_DEPTH} levels; refused")
+                raise fail(f"folders nested deeper than {MAX_DEPTH} levels; refused", self.path)
             self.folders.append(self.next_folder)
             self.next_folder = None
         elif tag == "h3":
-            self.in_h3, self.h3_attrs, self.text = True, dict(attrs), []
+            self.in_h3, self.h3_attrs, self.text = True, attrs, []
         elif tag == "a":
-            self.anchor, self.text = dict(attrs), []
+            self.anchor, self.text = attrs, []
         elif tag == "dd" and self.pending is not None:
             self.in_dd, self.text = True, []
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag == "h3" and self.in_h3:
             self.in_h3 = False
             name = " ".join("".join(self.text).split())
@@ -125,7 +128,7 @@ class _Reader(HTMLParser):
             if self.folders:
                 self.folders.pop()
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.in_h3 or self.anchor is not None or self.in_dd:
             self.text.append(data)
 
@@ -137,9 +140,8 @@ def read_netscape(data: bytes, *, path: str | None = None) -> ImportBatch:
     if closed < opened:
         raise fail(f"truncated bookmark file ({opened - closed} folder lists not closed)", path)
     found = Collector(path)
-    reader = _Reader(found)
-    reader.feed(text)
-    reader.close()
+    reader = _Reader(found, path)
+    read_html(text, reader, path)
     reader._flush()
     if reader.bad_dates:
         found.warnings.append(f"{reader.bad_dates} bookmarks had an unreadable ADD_DATE")

@@ -6,12 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import (
-    Collector,
-    date_from_text,
-    json_objects,
-    split_tags,
-)
+from aggregator.formats._common import Collector, date_from_text, split_tags
+from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
 
@@ -24,11 +20,13 @@ def is_omnivore(document: Any) -> bool:
 
 def read_omnivore(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "an Omnivore export is a JSON array", found):
-        state = str(item.get("state") or "").lower()
+
+    def add(item: Mapping[str, Any]) -> None:
+        state = item.get("state")
+        state = state.lower() if isinstance(state, str) else ""
         if state == "deleted":
             found.skip("deleted in Omnivore", item.get("url"))
-            continue
+            return
         labels = item.get("labels")
         if isinstance(labels, list):
             labels = [lab.get("name") if isinstance(lab, Mapping) else lab for lab in labels]
@@ -40,4 +38,6 @@ def read_omnivore(data: bytes, *, path: str | None = None) -> ImportBatch:
             state="archived" if state == "archived" else "unread",
             excerpt=item.get("description"),
         )
+
+    found.each(json_objects(data, path, "an Omnivore export is a JSON array", found), add)
     return found.batch("omnivore")

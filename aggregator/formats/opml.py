@@ -18,6 +18,9 @@ from aggregator.models import ImportBatch
 
 MAX_OUTLINES = 10_000  # outlines (feeds and folders) in one file
 MAX_DEPTH = 64  # folder levels; lxml itself stops at 256 without huge_tree
+# Tags ("<") in one file, counted before parsing so that no tree of millions of elements is built:
+# an outline takes one or two, and real files carry a few more in descriptions.
+MAX_TAGS = 10 * MAX_OUTLINES
 
 # A raw "&" that does not start an entity or character reference: common in hand-made and
 # app-generated OPML (plenaryapp: 80 of 118 files) although it is not well-formed XML.
@@ -50,6 +53,8 @@ def parse_xml(data: bytes, path: str | None) -> tuple[Any, list[str]]:
     if b"<!ENTITY" in data:
         # Real OPML never declares entities; refusing them rules out XXE and billion laughs.
         raise fail("the file declares XML entities; refused", path)
+    if data.count(b"<") > MAX_TAGS:
+        raise fail(f"more than {MAX_OUTLINES} outlines (over {MAX_TAGS} tags); refused", path)
     warnings: list[str] = []
     try:
         return etree.fromstring(data, _parser()), warnings
@@ -66,7 +71,7 @@ def parse_xml(data: bytes, path: str | None) -> tuple[Any, list[str]]:
     if not re.search(rb"</opml>\s*$", data, re.I):
         raise fail(f"broken or truncated OPML ({first_error})", path)
     warnings.append(f"the OPML is not well-formed; read leniently ({first_error})")
-    return _lenient_tree(decode_text(data)), warnings
+    return _lenient_tree(decode_text(data), path), warnings
 
 
 _TOKEN = re.compile(r"<outline\b|</outline\s*>|</body\s*>", re.I)
@@ -75,7 +80,7 @@ _KNOWN_ATTR = re.compile(
 )
 
 
-def _lenient_tree(text: str) -> Any:
+def _lenient_tree(text: str, path: str | None) -> Any:
     """Rebuilds the outline tree of a malformed but complete OPML document. Real files carry
     raw '&', '<a href="...">' and stray quotes inside attribute values (plenaryapp), which no XML
     or HTML parser reads back correctly; here each <outline ...> runs to the next outline tag,
@@ -86,6 +91,8 @@ def _lenient_tree(text: str) -> Any:
     position = start.end() if start else 0
     stack: list[Any] = [body]
     tokens = list(_TOKEN.finditer(text, position))
+    if len(tokens) > 2 * MAX_OUTLINES + 1:
+        raise fail(f"more than {MAX_OUTLINES} outlines; refused", path)
     for index, token in enumerate(tokens):
         word = token.group(0).lower()
         if word.startswith("</body"):
@@ -104,7 +111,7 @@ def _lenient_tree(text: str) -> Any:
                 element.set(name, _xml_text(htmllib.unescape(value)))
         if not chunk.endswith("/>"):
             if len(stack) > MAX_DEPTH + 1:
-                raise fail(f"outlines nested deeper than {MAX_DEPTH} levels; refused")
+                raise fail(f"outlines nested deeper than {MAX_DEPTH} levels; refused", path)
             stack.append(element)
     return root
 
@@ -133,6 +140,17 @@ def _local(tag: Any) -> str:
     return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
 
 
+def _add(
+    found: Collector, outline: Any, feed_url: str, name: str, folders: tuple[str, ...]
+) -> None:
+    found.add_subscription(
+        feed_url,
+        title=name or _attr(outline, "title"),
+        site_url=_attr(outline, "htmlUrl"),
+        tags=[*folders, *_category_tags(_attr(outline, "category"))],
+    )
+
+
 def read_opml(data: bytes, *, path: str | None = None) -> ImportBatch:
     root, warnings = parse_xml(data, path)
     if _local(root.tag) != "opml":
@@ -155,12 +173,7 @@ def read_opml(data: bytes, *, path: str | None = None) -> ImportBatch:
         name = (_attr(outline, "text") or _attr(outline, "title") or "").strip()
         feed_url = _attr(outline, "xmlUrl")
         if feed_url is not None:
-            found.add_subscription(
-                feed_url,
-                title=name or _attr(outline, "title"),
-                site_url=_attr(outline, "htmlUrl"),
-                tags=[*folders, *_category_tags(_attr(outline, "category"))],
-            )
+            found.attempt(feed_url, _add, found, outline, feed_url, name, folders)
         children = [child for child in outline if _local(child.tag) == "outline"]
         if children:
             if len(folders) >= MAX_DEPTH:

@@ -10,9 +10,9 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_text,
-    json_objects,
     split_tags,
 )
+from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
 
@@ -24,7 +24,8 @@ def is_pinboard(document: Any) -> bool:
 
 def read_pinboard(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "a Pinboard export is a JSON array", found):
+
+    def add(item: Mapping[str, Any]) -> None:
         found.add_link(
             item.get("href"),
             title=item.get("description"),
@@ -33,4 +34,6 @@ def read_pinboard(data: bytes, *, path: str | None = None) -> ImportBatch:
             saved_at=date_from_text(item.get("time")),
             state="unread" if str(item.get("toread", "")).lower() == "yes" else "read",
         )
+
+    found.each(json_objects(data, path, "a Pinboard export is a JSON array", found), add)
     return found.batch("pinboard")

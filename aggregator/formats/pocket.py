@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from html.parser import HTMLParser
 from typing import Any
 
 from aggregator.formats._common import (
     Collector,
-    csv_header,
-    csv_records,
     date_from_epoch,
     decode_text,
     fail,
     get,
-    load_json,
+    scalar,
     split_tags,
     truthy,
 )
+from aggregator.formats._documents import csv_header, csv_records, load_json
+from aggregator.formats._html import read_html
 from aggregator.models import ImportBatch
 
 
@@ -33,12 +32,13 @@ def is_pocket_csv(data: bytes) -> bool:
 def is_pocket_html(text: str) -> bool:
     return bool(
         re.search(r"<title>\s*Pocket Export\s*</title>", text, re.I)
-        or re.search(r"<a\s[^>]*\btime_added=", text[:100_000], re.I)
+        # [^<>]: each try stops at the next tag (with [^>] "<a <a <a ..." took minutes)
+        or re.search(r"<a\s[^<>]*?\btime_added=", text[:100_000], re.I)
     )
 
 
-def _state(status: str | None) -> str | None:
-    status = (status or "").strip().lower()
+def _state(status: Any) -> str | None:
+    status = (scalar(status) or "").strip().lower()
     if status in ("archive", "archived", "read"):
         return "archived"
     if status == "unread":
@@ -49,11 +49,12 @@ def _state(status: str | None) -> str | None:
 def read_pocket_csv(
     data: bytes, *, path: str | None = None, into: Collector | None = None
 ) -> Collector:
-    names, rows = csv_records(data, path)
+    found = into or Collector(path)
+    names, rows = csv_records(data, path, found)
     if "url" not in names:
         raise fail("a Pocket CSV needs a 'url' column", path)
-    found = into or Collector(path)
-    for row in rows:
+
+    def add(row: dict[str, str]) -> None:
         found.add_link(
             row.get("url"),
             title=row.get("title"),
@@ -63,48 +64,49 @@ def read_pocket_csv(
             starred=truthy(row.get("favorite", "")),
             excerpt=row.get("excerpt") or None,
         )
+
+    found.each(rows, add)
     return found
 
 
-class _RilExport(HTMLParser):
+class _RilExport:
     """ril_export.html: <h1>Unread</h1><ul><li><a href time_added tags>title</a>... then
     <h1>Read Archive</h1>."""
 
     def __init__(self, found: Collector) -> None:
-        super().__init__(convert_charrefs=True)
         self.found = found
         self.section = ""
         self.in_h1 = False
-        self.anchor: dict[str, str | None] | None = None
+        self.anchor: dict[str, str] | None = None
         self.text: list[str] = []
-        self.anchors = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
         if tag == "h1":
             self.in_h1, self.text = True, []
         elif tag == "a":
-            self.anchor, self.text = dict(attrs), []
+            self.anchor, self.text = attrs, []
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.in_h1 or self.anchor is not None:
             self.text.append(data)
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag == "h1" and self.in_h1:
             self.in_h1 = False
             self.section = "".join(self.text).strip().lower()
         elif tag == "a" and self.anchor is not None:
             attrs, self.anchor = self.anchor, None
-            self.anchors += 1
-            self.found.add_link(
-                attrs.get("href"),
-                title="".join(self.text),
-                tags=split_tags(attrs.get("tags"), ","),
-                saved_at=date_from_epoch(attrs.get("time_added")),
-                state="archived"
-                if "archive" in self.section or "read" == self.section
-                else "unread",
-            )
+            self.found.attempt(attrs.get("href") or "(no URL)", self._add, attrs)
+
+    def _add(self, attrs: dict[str, str]) -> None:
+        archived = "archive" in self.section or "read" == self.section
+        self.found.add_link(
+            attrs.get("href"),
+            title="".join(self.text),
+            tags=split_tags(attrs.get("tags"), ","),
+            saved_at=date_from_epoch(attrs.get("time_added")),
+            state="archived" if archived else "unread",
+        )
 
 
 def read_pocket_html(data: bytes, *, path: str | None = None) -> Collector:
@@ -112,20 +114,17 @@ def read_pocket_html(data: bytes, *, path: str | None = None) -> Collector:
     if len(re.findall(r"<ul\b", text, re.I)) != len(re.findall(r"</ul\s*>", text, re.I)):
         raise fail("truncated Pocket HTML export (a list is not closed)", path)
     found = Collector(path)
-    parser = _RilExport(found)
-    parser.feed(text)
-    parser.close()
+    read_html(text, _RilExport(found), path)
     return found
 
 
-def _api_items(document: Any) -> list[Mapping[str, Any]] | None:
+def _api_items(document: Any) -> list[Any] | None:
+    """The items of an API answer (`{"list": {id: item}}`, or the bare list or mapping)."""
     if isinstance(document, Mapping) and isinstance(document.get("list"), (Mapping, list)):
         document = document["list"]
     if isinstance(document, Mapping):
         document = list(document.values())
-    if isinstance(document, list) and all(isinstance(item, Mapping) for item in document):
-        return document
-    return None
+    return document if isinstance(document, list) else None
 
 
 def is_pocket_api(document: Any) -> bool:
@@ -133,7 +132,11 @@ def is_pocket_api(document: Any) -> bool:
     if not items:
         return isinstance(document, Mapping) and document.get("list") in ([], {})
     first = items[0]
-    return "item_id" in first and ("given_url" in first or "resolved_url" in first)
+    return (
+        isinstance(first, Mapping)
+        and "item_id" in first
+        and ("given_url" in first or "resolved_url" in first)
+    )
 
 
 def read_pocket_api(data: bytes, *, path: str | None = None) -> Collector:
@@ -141,11 +144,15 @@ def read_pocket_api(data: bytes, *, path: str | None = None) -> Collector:
     if items is None:
         raise fail("not a Pocket API export", path)
     found = Collector(path)
-    for item in items:
-        status = str(item.get("status", "0"))
+
+    def add(item: Any) -> None:
+        if not isinstance(item, Mapping):
+            found.skip("not an object", None)
+            return
+        status = scalar(item.get("status", "0"))
         if status == "2":  # deleted in Pocket
             found.skip("deleted in Pocket", get(item, "given_url", "resolved_url"))
-            continue
+            return
         tags = item.get("tags")
         found.add_link(
             get(item, "given_url", "resolved_url"),
@@ -156,6 +163,8 @@ def read_pocket_api(data: bytes, *, path: str | None = None) -> Collector:
             starred=truthy(item.get("favorite")),
             excerpt=item.get("excerpt"),
         )
+
+    found.each(items, add)
     return found
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import Collector, date_from_text, fail, load_json, truthy
+from aggregator.formats._common import (
+    MAX_NOTE,
+    Collector,
+    date_from_text,
+    fail,
+    scalar,
+    truthy,
+)
+from aggregator.formats._documents import load_json
 from aggregator.models import ImportBatch
 from aggregator.sanitize import html_to_text
 
@@ -20,11 +28,12 @@ def read_readability(data: bytes, *, path: str | None = None) -> ImportBatch:
     if not is_readability(document):
         raise fail("not a Readability export", path)
     found = Collector(path)
-    for item in document["bookmarks"]:
+
+    def add(item: Any) -> None:
         if not isinstance(item, Mapping):
             found.skip("not an object", None)
-            continue
-        excerpt = item.get("article__excerpt")
+            return
+        excerpt = scalar(item.get("article__excerpt"))
         found.add_link(
             item.get("article__url"),
             title=item.get("article__title"),
@@ -32,6 +41,8 @@ def read_readability(data: bytes, *, path: str | None = None) -> ImportBatch:
             state="archived" if truthy(item.get("archive")) else "unread",
             starred=truthy(item.get("favorite")),
             # Excerpts come HTML-escaped ("It&#x2019;s ... polluted&hellip;").
-            excerpt=html_to_text(str(excerpt)) if excerpt else None,
+            excerpt=html_to_text(excerpt[:MAX_NOTE]) if excerpt else None,
         )
+
+    found.each(document["bookmarks"], add)
     return found.batch("readability")

@@ -7,13 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import (
-    Collector,
-    date_from_text,
-    json_objects,
-    split_tags,
-    truthy,
-)
+from aggregator.formats._common import Collector, date_from_text, split_tags, truthy
+from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
 
@@ -30,18 +25,18 @@ def is_wallabag(document: Any) -> bool:
 
 def read_wallabag(data: bytes, *, path: str | None = None) -> ImportBatch:
     found = Collector(path)
-    for item in json_objects(data, path, "a wallabag export is a JSON array", found):
-        url = item.get("url")
+
+    def add(item: Mapping[str, Any]) -> None:
         archived = truthy(item.get("is_archived", item.get("is_read")))
-        content = item.get("content")
-        content_html = str(content).strip() if isinstance(content, str) else ""
         found.add_link(
-            url,
+            item.get("url"),
             title=item.get("title"),
             tags=split_tags(item.get("tags"), ","),
             saved_at=date_from_text(item.get("created_at")),
             state="archived" if archived else "unread",
             starred=truthy(item.get("is_starred", item.get("is_fav"))),
-            content_html=content_html or None,
+            content_html=item.get("content"),
         )
+
+    found.each(json_objects(data, path, "a wallabag export is a JSON array", found), add)
     return found.batch("wallabag")
