@@ -25,6 +25,7 @@ from aggregator.errors import (
 )
 from aggregator.fetch import AddressPolicy
 from aggregator.models import FetchResult
+from aggregator.net import policy as net_policy
 from tests import hostile
 from tests.httpserver import LocalServer, Route
 
@@ -151,7 +152,7 @@ def test_connect_timeout_covers_slow_resolution(monkeypatch: pytest.MonkeyPatch)
         time.sleep(3)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(fetch, "resolve_host", slow)
+    monkeypatch.setattr(net_policy, "resolve_host", slow)
     started = time.monotonic()
     error = fails("http://slow-dns.example/", connect_timeout=0.5)
     assert str(error) == "connect timed out after 0.5 s"
@@ -355,7 +356,7 @@ def test_loopback_spellings_refused_without_allowlist(
 def test_trailing_dot_is_not_the_allowlisted_name(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # case 17
-    monkeypatch.setattr(fetch, "resolve_host", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(net_policy, "resolve_host", lambda host, port: ["127.0.0.1"])
     policy = AddressPolicy.parse(f"localhost:{server.port}")
     url = server.add("/feed", Route(body=RSS))
     assert get(url.replace("127.0.0.1", "localhost"), policy=policy).content == RSS
@@ -367,7 +368,7 @@ def test_trailing_dot_is_not_the_allowlisted_name(
 def test_rebinding_answer_with_one_internal_address_is_refused(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # case 18
-    monkeypatch.setattr(fetch, "resolve_host", lambda host, port: ["93.184.215.14", "127.0.0.1"])
+    monkeypatch.setattr(net_policy, "resolve_host", lambda host, port: ["93.184.215.14", "127.0.0.1"])
     error = fails(
         f"http://feeds.example:{server.port}/", BlockedAddressError, policy=AddressPolicy()
     )
@@ -384,7 +385,7 @@ def test_connects_to_the_checked_ip_with_the_hostname_in_host(
         asked.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(fetch, "resolve_host", resolver)
+    monkeypatch.setattr(net_policy, "resolve_host", resolver)
     server.add("/feed", Route(body=RSS))
     result = get(f"http://feeds.example:{server.port}/feed")
     assert result.content == RSS and asked == ["feeds.example"]
@@ -392,7 +393,7 @@ def test_connects_to_the_checked_ip_with_the_hostname_in_host(
 
 
 def test_unresolvable_host_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fetch, "resolve_host", lambda host, port: [])
+    monkeypatch.setattr(net_policy, "resolve_host", lambda host, port: [])
     error = fails("http://nothing.example/", policy=AddressPolicy())
     assert str(error) == "could not resolve host nothing.example"
 
