@@ -79,13 +79,13 @@ def preview(value: str, *, is_html: bool) -> Markup:
 
 
 def facet_sort(facets: Any, order: list[str]) -> list[Any]:
-    """Facets in the order the page lists them (Datasette sorts by number of values), each name
-    once."""
+    """Facets in the order the page lists them (Datasette sorts by number of values), each
+    column once: a column also asked for with `?_facet=` keeps the facet metadata.yml
+    configures (not hideable)."""
     rank = {name: i for i, name in enumerate(order)}
-    seen: set[str] = set()
-    unique = []
+    chosen: dict[str, Any] = {}
     for facet in facets:
-        if facet["name"] not in seen:
-            seen.add(facet["name"])
-            unique.append(facet)
-    return sorted(unique, key=lambda f: rank.get(f["name"], len(rank)))
+        held = chosen.get(facet["name"])
+        if held is None or (held.get("hideable") and not facet.get("hideable")):
+            chosen[facet["name"]] = facet
+    return sorted(chosen.values(), key=lambda f: rank.get(f["name"], len(rank)))

@@ -1,5 +1,7 @@
-"""Browser fixtures: a real `aggregator serve` on a free port over a sample database, and a
-Chromium page (Debian's, driven by Playwright) that leaves a screenshot when a test fails."""
+"""Browser fixtures: a real `aggregator serve` on a free port over a sample database, a
+Chromium page (Debian's, driven by Playwright) that leaves a screenshot when a test fails, and
+a folder for the screenshots tests take of the main pages (AGGREGATOR_SCREENSHOTS, or
+`screenshots` in the run's temporary folder; its path is printed at the end of the run)."""
 
 from __future__ import annotations
 
@@ -121,3 +123,42 @@ def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         pg.screenshot(path=str(shot), full_page=True)
         print(f"screenshot of the failure: {shot}")
     context.close()
+
+
+SCREENSHOTS_ENV = "AGGREGATOR_SCREENSHOTS"
+SCREENSHOTS_KEY = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    folder = Path(
+        os.environ.get(SCREENSHOTS_ENV) or tmp_path_factory.getbasetemp() / "screenshots"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    pytestconfig.stash[SCREENSHOTS_KEY] = folder
+    return folder
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    folder = config.stash.get(SCREENSHOTS_KEY, None)
+    if folder is not None:
+        terminalreporter.write_line(f"screenshots of the pages: {folder}")
+
+
+@pytest.fixture
+def browser_context(browser: Any) -> Iterator[Any]:
+    """A new context per size: `browser_context(width, height)` gives a page of that size."""
+    contexts: list[Any] = []
+
+    def make(width: int, height: int) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        pg = context.new_page()
+        pg.console_problems = []
+        pg.on("console", lambda m: pg.console_problems.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: pg.console_problems.append(str(e)))
+        return pg
+
+    yield make
+    for context in contexts:
+        context.close()
