@@ -16,7 +16,8 @@ from ..sanitize import sanitize_html
 MARK_RE = re.compile(r"(</?mark>)")
 LEADING_HEADING = re.compile(r"^\s*<h[12][^>]*>(.*?)</h[12]>", re.S | re.I)
 PREVIEW_CHARS = 160
-# A preview is made from the start of a value only: whole 4 KB bodies cost ~5 ms a page of 50.
+# A preview is made from the start of a value only: Datasette renders every cell of a page,
+# and whole bodies would cost more than the rest of the page.
 PREVIEW_SOURCE_CHARS = 2_000
 
 
