@@ -639,3 +639,42 @@ def test_exports_of_nothing_and_unknown_format() -> None:
     assert json.loads(write_export("json")) == []
     with pytest.raises(ValueError, match="unknown export format"):
         write_export("docx", articles=ARTICLES)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("A plain title", "A plain title"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_guard_csv_cell(text: str, expected: str) -> None:
+    from aggregator.formats import guard_csv_cell
+
+    assert guard_csv_cell(text) == expected
+
+
+def test_csv_export_guards_formulas_in_every_text_cell() -> None:
+    article = _article(
+        0,
+        title='=HYPERLINK("http://evil.example","Click")',
+        tags=["@evil", "fine"],
+        note="+1+1",
+        excerpt="-1",
+        author="\tname",
+        word_count=-5,
+    )
+    data = write_export("csv", articles=[article])
+    (row,) = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","Click")'
+    assert row["tags"] == "'@evil, fine"
+    assert row["note"] == "'+1+1" and row["excerpt"] == "'-1" and row["author"] == "'\tname"
+    assert row["word_count"] == "-5"  # a number stays a number
+    assert row["url"] == article["url"]

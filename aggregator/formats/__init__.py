@@ -54,9 +54,17 @@ from aggregator.formats._common import (
     shown,
 )
 from aggregator.formats._documents import load_json
+from aggregator.formats.csvexport import guard_csv_cell
 from aggregator.models import ImportBatch, Link, Subscription
 
-__all__ = ["EXPORT_FORMATS", "FORMATS", "detect_format", "read_import", "write_export"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "FORMATS",
+    "detect_format",
+    "guard_csv_cell",
+    "read_import",
+    "write_export",
+]
 
 FORMATS = (
     "opml",

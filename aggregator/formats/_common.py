@@ -75,7 +75,7 @@ def iso(moment: datetime) -> str:
 def _moment_from_epoch(number: float) -> str | None:
     if number != number or number <= 0:  # NaN, zero, negative
         return None
-    for _ in range(4):
+    for _ in range(3):  # milliseconds, microseconds, nanoseconds
         if number < _EPOCH_MAX:
             break
         number /= 1000
