@@ -99,10 +99,10 @@ def plain_datasette(sample_db: Path) -> Iterator[str]:
 def test_plain_datasette_serves_the_articles_page_with_its_facets(plain_datasette: str) -> None:
     page = httpx.get(plain_datasette + "/aggregator/articles")
     assert page.status_code == 200
-    assert len(re.findall(r'<li class="card', page.text)) == 9
+    data = httpx.get(plain_datasette + "/aggregator/articles.json").json()
+    assert len(re.findall(r'<li class="card', page.text)) == len(data["rows"]) > 3
     for name in ("tags", "feed_title", "site", "author", "state", "published_month"):
         assert f'id="facet-{name}"' in page.text, name
-    data = httpx.get(plain_datasette + "/aggregator/articles.json").json()
     tags = {r["value"]: r["count"] for r in data["facet_results"]["tags"]["results"]}
     assert tags["reading"] == 3
     narrowed = httpx.get(plain_datasette + "/aggregator/articles?tags__arraycontains=reading")
@@ -204,7 +204,7 @@ def test_home_and_dashboard_numbers_are_canned_queries_with_json_and_csv(sample_
         feeds = db.execute("select count(*) from feeds").fetchone()[0]
     finally:
         db.conn.close()
-    assert counts["articles"] == total == 9 and counts["feeds"] == feeds
+    assert counts["articles"] == total >= 100 and counts["feeds"] == feeds  # data/sample
     assert re.search(rf"<strong>{total}</strong> articles", get(ds, "/").text)
     states = list(csv.DictReader(io.StringIO(get(ds, "/aggregator/articles_by_state.csv").text)))
     assert sum(int(r["n"]) for r in states) == total

@@ -3,12 +3,15 @@ article, an export link, saving a link. Every page loads without script errors o
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
 from tests.httpserver import Route
 
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 PAGE = b"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Hedgerows in winter</title></head><body><article><h1>Hedgerows in winter</h1>
 <p>%s</p></article></body></html>""" % (
@@ -35,10 +38,12 @@ def test_search_from_the_home_page_shows_marked_results(page: Any, served: str) 
 def test_clicking_a_facet_narrows_the_articles(page: Any, served: str) -> None:
     page.goto(served + "/aggregator/articles")
     cards = page.locator("ol.cards li.card")
-    expect(cards).to_have_count(9)
+    expect(cards.first).to_be_visible()
+    before = cards.count()
     page.locator("#facet-tags a", has_text="reading").first.click()
     page.wait_for_url("**tags__arraycontains=reading*")
     expect(cards).to_have_count(3)
+    assert before > 3
     expect(page.locator("ol.cards")).not_to_contain_text("The quiet web is still here")
     no_problems(page)
 
@@ -92,7 +97,8 @@ def test_saving_a_link_through_the_save_form(page: Any, served: str, server: Any
 def test_dashboard_draws_its_charts(page: Any, served: str) -> None:
     page.goto(served + "/-/dashboard")
     expect(page.locator("#chart-feeds svg rect").first).to_be_visible()
-    expect(page.locator("#chart-health svg rect")).to_have_count(3)
+    feeds = json.loads((SAMPLE / "manifest.json").read_text(encoding="utf-8"))["feeds"]
+    expect(page.locator("#chart-health svg rect")).to_have_count(len(feeds))
     expect(page.locator("#chart-health")).to_contain_text("Slow Reading")
     no_problems(page)
 
