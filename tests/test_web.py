@@ -4,6 +4,8 @@ database file: every page and renderer, the attack article, the Host guard, CSRF
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 import time
@@ -732,3 +734,39 @@ def test_dashboard_carries_chart_data_and_draws_with_a_static_script(
         assert f'id="{chart}"' in page
     script = get(ds, "/-/static-plugins/aggregator/dashboard.js")
     assert script.status_code == 200 and "createElementNS" in script.text
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV links: spreadsheet formulas guarded
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "\rx"]
+
+
+def test_every_csv_link_guards_spreadsheet_formulas(ds: Any, db_file: Path) -> None:
+    db = store.open_db(db_file, migrate=False)
+    with store.transaction(db):
+        db.execute("update feeds set title = ? where url = ?", [FORMULAS[3], "https://link-log.example/feed.json"])
+    for i, text in enumerate(FORMULAS):
+        store.save_link(db, f"https://formula.example/{i}", title=text, tags=["formula"], note=text)
+    db.conn.close()
+
+    def csv_rows(page_path: str) -> list[dict[str, str]]:
+        page = get(ds, page_path).text
+        link = re.search(r'<a[^>]*href="([^"]+)"[^>]*>CSV</a>', page)
+        assert link, page_path
+        response = get(ds, link.group(1).replace("&amp;", "&"))
+        assert response.status_code == 200, (link.group(1), response.text[:300])
+        return list(csv.DictReader(io.StringIO(response.text)))
+
+    listed = csv_rows("/aggregator/articles?tags__arraycontains=formula")
+    assert sorted(r["title"] for r in listed) == sorted("'" + f for f in FORMULAS)
+    assert all(r["note"].startswith("'") for r in listed)
+    found = csv_rows("/aggregator/search?q=SUM")
+    assert [r["title"] for r in found] == ["'@SUM(1)"]
+    feeds = csv_rows("/aggregator/feeds")  # Datasette's own table page
+    assert "'@SUM(1)" in [r["title"] for r in feeds]
+    assert all(not r["title"].startswith(("=", "+", "-", "@", "\t", "\r")) for r in feeds)
+    # Numbers stay numbers (a count is not a formula).
+    counts = get(ds, "/aggregator/home_counts.safecsv").text.splitlines()
+    assert counts[0].startswith("articles,") and counts[1].split(",")[0].isdigit()

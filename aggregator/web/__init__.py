@@ -130,13 +130,17 @@ def extra_css_urls(datasette: Any) -> list[str]:
 
 
 @hookimpl
-def extra_template_vars(template: str, request: Any, datasette: Any) -> Any:
+def extra_template_vars(template: str, view_name: str, request: Any, datasette: Any) -> Any:
     async def inner() -> dict[str, Any]:
         found: dict[str, Any] = {
             "aggregator_nav": views.nav_links(datasette),
             "aggregator_auth": settings.read(datasette).require_auth,
             "current_path": request.path if request else "",
         }
+        if request is not None and view_name in ("table", "database"):
+            # Every page's CSV link (Datasette's templates included) gives the guarded CSV.
+            found["url_csv"] = exports.csv_url(datasette, request)
+            found["url_csv_path"] = found["url_csv"].split("?")[0]
         if template in TAG_LINKING_TEMPLATES and DATABASE in datasette.databases:
             big = {
                 row[0]: row[1]

@@ -1,18 +1,25 @@
-"""Output renderers `.md`, `.atom` and `.bookmarks` for the articles table (with any filters)
-and the `search` query: the ids the page selected, turned into export objects by `store` and
-written by `formats.write_export`, so the bytes match `aggregator export` of the same articles.
-The table's whole selection (not just its page) is read back through Datasette's own JSON API,
-page after page, so the filters are Datasette's and the plugin's, applied by Datasette."""
+"""Output renderers `.md`, `.atom`, `.bookmarks` and `.safecsv` for the articles table (with
+any filters) and the `search` query: the ids the page selected, turned into export objects by
+`store` and written by `formats.write_export`, so the bytes match `aggregator export` of the
+same articles. The table's whole selection (not just its page) is read back through Datasette's
+own JSON API, page after page, so the filters are Datasette's and the plugin's, applied by
+Datasette. `.safecsv` of any other table or query is its rows as Datasette's CSV would give
+them, each text cell guarded against spreadsheet formulas (formats.guard_csv_cell): the CSV
+links of every page lead there."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from datasette.utils import path_with_format
 from datasette.utils.asgi import Response
 
+import csv
+import io
+
 from .. import store
-from ..formats import write_export
+from ..formats import guard_csv_cell, write_export
 from .settings import DATABASE
 
 TITLE = "Aggregator export"
@@ -21,7 +28,9 @@ FORMATS = {
     "md": ("md", "text/plain; charset=utf-8", None),
     "atom": ("atom", "application/atom+xml; charset=utf-8", None),
     "bookmarks": ("netscape", "text/html; charset=utf-8", "bookmarks.html"),
+    "safecsv": ("csv", "text/csv; charset=utf-8", "articles.csv"),
 }
+CSV = "safecsv"
 MAX_EXPORT = 50_000
 # Arguments of the page that do not select rows: dropped when reading the selection back.
 NOT_SELECTING = {"_size", "_next", "_facet", "_facet_size", "_group_by", "_shape", "_col", "_nocol"}
@@ -90,10 +99,56 @@ async def render(
     if group_by not in ("tag", "date"):
         group_by = None
     body = write_export(kind, articles=articles, title=TITLE, group_by=group_by)
+    return _response(request, body, content_type, filename)
+
+
+def _response(request: Any, body: bytes, content_type: str, filename: str | None) -> Response:
     headers = {}
+    if content_type.startswith("text/csv") and not request.args.get("_dl"):
+        content_type = "text/plain; charset=utf-8"  # shown in the browser, as Datasette's CSV
     if filename:
-        headers["content-disposition"] = f'inline; filename="{filename}"'
+        disposition = "attachment" if request.args.get("_dl") else "inline"
+        headers["content-disposition"] = f'{disposition}; filename="{filename}"'
     return Response(body, content_type=content_type, headers=headers)
+
+
+def _csv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):  # a foreign key expanded with its label
+        value = value.get("label") if value.get("label") is not None else value.get("value")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<binary: {len(value)} bytes>"
+    return guard_csv_cell(str(value))
+
+
+def rows_csv(data: dict[str, Any]) -> bytes:
+    """The page's columns and rows as CSV (RFC 4180, CRLF), text cells guarded."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns = list(data.get("columns") or [])
+    writer.writerow([guard_csv_cell(str(c)) for c in columns])
+    for row in data.get("rows") or []:
+        values = [row[c] for c in columns] if isinstance(row, dict) else list(row)
+        writer.writerow([_csv_text(v) for v in values])
+    return out.getvalue().encode("utf-8")
+
+
+async def render_csv(
+    datasette: Any,
+    request: Any,
+    sql: str | None,
+    table: str | None,
+    query_name: str | None,
+    database: str,
+    data: dict[str, Any],
+) -> Response:
+    if can_render(table, query_name, database):
+        return await render(datasette, request, sql, table, query_name, database, data, CSV)
+    name = f"{table or query_name or database}.csv"
+    return _response(request, rows_csv(data), "text/csv; charset=utf-8", name)
 
 
 def renderers() -> list[dict[str, Any]]:
@@ -111,4 +166,18 @@ def renderers() -> list[dict[str, Any]]:
 
         return render_fmt
 
-    return [{"extension": fmt, "render": make(fmt), "can_render": can_render} for fmt in FORMATS]
+    found = [
+        {"extension": fmt, "render": make(fmt), "can_render": can_render}
+        for fmt in FORMATS
+        if fmt != CSV
+    ]
+    return [*found, {"extension": CSV, "render": render_csv, "can_render": lambda: True}]
+
+
+def csv_url(datasette: Any, request: Any) -> str:
+    """The page's guarded CSV (what Datasette's own templates link as CSV)."""
+    return str(
+        datasette.urls.path(
+            path_with_format(request=request, format=CSV, extra_qs={"_size": "max"})
+        )
+    )
