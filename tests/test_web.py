@@ -543,6 +543,9 @@ def test_with_a_login_configured_every_page_and_write_requires_it(
     actor = good.cookies["ds_actor"]
     page = get(ds, "/aggregator/articles", cookies={"ds_actor": actor})
     assert page.status_code == 200 and "Why feeds outlived the platforms" in page.text
+    # An export reads its selection back as the same visitor, so it works logged in too.
+    md = get(ds, "/aggregator/articles.md?tags__arraycontains=open-web", cookies={"ds_actor": actor})
+    assert md.status_code == 200 and len(re.findall(r"\]\(<?https?://", md.text)) == 3
 
 
 # ---------------------------------------------------------------------------------------------
