@@ -1,7 +1,8 @@
 """Browser fixtures: a real `aggregator serve` on a free port over a sample database, a
 Chromium page (Debian's, driven by Playwright) that leaves a screenshot when a test fails, and
-a folder for the screenshots tests take of the main pages (AGGREGATOR_SCREENSHOTS, or
-`screenshots` in the run's temporary folder; its path is printed at the end of the run)."""
+a folder for the screenshots tests take of the main pages (AGGREGATOR_SCREENSHOTS, or a new
+`aggregator-screenshots-*` folder in the system's temporary folder, kept after the run, unlike
+pytest's own temporary folders; its path is printed at the end of the run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,10 +132,9 @@ SCREENSHOTS_KEY = pytest.StashKey[Path]()
 
 
 @pytest.fixture(scope="session")
-def screenshots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    folder = Path(
-        os.environ.get(SCREENSHOTS_ENV) or tmp_path_factory.getbasetemp() / "screenshots"
-    )
+def screenshots(pytestconfig: pytest.Config) -> Path:
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="aggregator-screenshots-"))
     folder.mkdir(parents=True, exist_ok=True)
     pytestconfig.stash[SCREENSHOTS_KEY] = folder
     return folder
