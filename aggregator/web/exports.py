@@ -9,14 +9,13 @@ links of every page lead there."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from datasette.utils import path_with_format
 from datasette.utils.asgi import Response
-
-import csv
-import io
 
 from .. import store
 from ..formats import guard_csv_cell, write_export
