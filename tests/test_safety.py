@@ -447,8 +447,8 @@ def test_large_database_is_scanned_before_writing_at_most_once_a_day(
         scans.append(str(path))
         real_quick_check(db, path)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "quick_check", counting)
-    monkeypatch.setattr(store, "LARGE_DB_BYTES", 0)  # treat this small file as a large one
+    monkeypatch.setattr(store.safety, "quick_check", counting)
+    monkeypatch.setattr(store.safety, "LARGE_DB_BYTES", 0)  # treat this small file as a large one
     for url in ("https://example.org/b", "https://example.org/c"):
         assert runner.invoke(cli, ["--db", str(db_path), "save", url]).exit_code == 0
     assert len(scans) == 1  # the first write scanned; the second, within the day, did not
@@ -460,7 +460,7 @@ def test_large_database_is_scanned_before_writing_at_most_once_a_day(
     )
     assert len(scans) == 2
     # a small database is scanned before every write
-    monkeypatch.setattr(store, "LARGE_DB_BYTES", 10**12)
+    monkeypatch.setattr(store.safety, "LARGE_DB_BYTES", 10**12)
     assert (
         runner.invoke(cli, ["--db", str(db_path), "read", "https://example.org/a"]).exit_code == 0
     )
