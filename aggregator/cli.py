@@ -17,6 +17,7 @@ import click
 
 from . import store
 from .errors import AggregatorError
+from .pipeline.limits import CONCURRENCY, DEADLINE, PAGE_CONCURRENCY, PER_HOST
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 else:
 
     class _OnFirstUse:
-        """A module imported when a command first uses it: `service` brings httpx, asyncio and
-        the fetch layer (~80 ms), which `feeds`, `search`, `export` and `check` never need."""
+        """A module imported when a command first uses it: `service` brings asyncio and the
+        fetch layer, which `feeds`, `search`, `export` and `check` never need."""
 
         def __init__(self, name: str) -> None:
             self._name = name
@@ -99,9 +100,9 @@ def _db(ctx: click.Context) -> sqlite_utils.Database:
 
 
 def _deadline() -> float:
-    """Seconds one feed request may take in all: 30, or env AGGREGATOR_DEADLINE (tests)."""
+    """Seconds one feed request may take in all: DEADLINE, or env AGGREGATOR_DEADLINE."""
     try:
-        return max(1.0, float(os.environ.get("AGGREGATOR_DEADLINE") or 30.0))
+        return max(1.0, float(os.environ.get("AGGREGATOR_DEADLINE") or DEADLINE))
     except ValueError:
         raise click.ClickException("AGGREGATOR_DEADLINE must be a number of seconds") from None
 
@@ -229,14 +230,14 @@ def feeds(ctx: click.Context, fmt: str) -> None:
 @cli.command()
 @click.option(
     "--concurrency",
-    default=128,  # service.CONCURRENCY (not imported here: it brings the fetch layer)
+    default=CONCURRENCY,
     show_default=True,
     type=click.IntRange(1, 500),
     help="Requests in flight at once.",
 )
 @click.option(
     "--per-host",
-    default=6,  # service.PER_HOST
+    default=PER_HOST,
     show_default=True,
     type=click.IntRange(1, 500),
     help="Requests in flight to one host.",
@@ -272,17 +273,16 @@ def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> N
                 deadline=deadline,
             )
         pages = None
-        if hasattr(service, "fetch_pages"):
-            pending = len(store.pages_due(db))
-            if pending:  # else skip it, and the extractor's imports (a quarter second)
-                with _progress(pending, "Fetching pages") as tick:
-                    pages = await service.fetch_pages(  # pages are larger: at most 64 at once
-                        db,
-                        client,
-                        concurrency=min(concurrency, 64),
-                        per_host=per_host,
-                        progress=tick,
-                    )
+        pending = len(store.pages_due(db))
+        if pending:  # else skip it, and the extractor's imports
+            with _progress(pending, "Fetching pages") as tick:
+                pages = await service.fetch_pages(
+                    db,
+                    client,
+                    concurrency=min(concurrency, PAGE_CONCURRENCY),
+                    per_host=per_host,
+                    progress=tick,
+                )
         return summary, pages
 
     summary, pages = _run(work)
@@ -562,6 +562,10 @@ def import_(ctx: click.Context, file: str, fmt: str, tags: tuple[str, ...]) -> N
         click.echo(f"  warning: {warning}", err=True)
     if len(summary.warnings) > 10:
         click.echo(f"  ... and {len(summary.warnings) - 10} more warnings", err=True)
+    for skipped in summary.skipped[:20]:
+        click.echo(f"  skipped: {skipped}", err=True)
+    if len(summary.skipped) > 20:
+        click.echo(f"  ... and {len(summary.skipped) - 20} more records skipped", err=True)
     click.echo(summary.line())
 
 

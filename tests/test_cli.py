@@ -410,7 +410,7 @@ def small_rss(n: int) -> bytes:
 
 
 def test_many_urls_subscribe_through_worker_processes(server: LocalServer, db_path: Path) -> None:
-    # 70 URLs (over service.SHARD_THRESHOLD): fetched and parsed in forked workers while the
+    # 70 URLs (over the subscribe sharding threshold): fetched and parsed in forked workers while the
     # main process writes them in batches; a broken URL among them fails alone
     urls = [
         server.add(f"/many/{n}.xml", Route(body=small_rss(n), content_type=RSS, etag=f'"m{n}"'))

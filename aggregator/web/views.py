@@ -4,10 +4,8 @@ thread (`execute_write_fn`), so there is one writer and no SQL of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -233,24 +231,10 @@ def start_background_fetch(datasette: Any, article_id: int) -> None:
         return
 
     def run() -> None:
-        from ..fetch import AddressPolicy, make_client
-        from ..service import fetch_pages
-
-        async def main() -> None:
-            async with make_client(
-                policy=AddressPolicy.from_env(), proxy=os.environ.get("AGGREGATOR_PROXY") or None
-            ) as client:
-                db = store.open_db(db_path, migrate=False)
-                try:
-                    await fetch_pages(db, client, use_pool=False, only=[article_id])
-                finally:
-                    db.conn.close()
+        from ..service import fetch_saved_pages
 
         with _fetch_lock:
-            try:
-                asyncio.run(main())
-            except Exception:  # a failed background fetch is recorded or retried by `fetch`
-                log.exception("background fetch of article %s failed", article_id)
+            fetch_saved_pages(db_path, [article_id])  # never raises: errors go on the article
 
     threading.Thread(target=run, name=f"aggregator-fetch-{article_id}", daemon=True).start()
 

@@ -1,0 +1,305 @@
+"""Subscribing: find the feed behind each URL (the URL itself, the page's feed links,
+platform rules, the usual paths), store it with its current entries, and report each URL's
+outcome on its own line; a URL that fails does not stop the others."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from .. import store
+from ..errors import AggregatorError, NotAFeedError
+from ..fetch import FEED_ACCEPT, Client, fetch_url
+from ..models import FetchResult
+from .batch import Batch
+from .boundary import describe, is_run_failure
+from .fulltext import mark_for_full_text
+from .limits import PER_HOST, host_key, run_limited
+from .refresh import next_check
+from .shards import MAX_SHARDS, SHARD_THRESHOLD, ClientFactory, run_sharded
+from .workers import POOL_THRESHOLD, LazyPool, parse_body
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from ..process import Prepared
+
+COMMON_FEED_PATHS = (
+    "/feed",
+    "/rss.xml",
+    "/atom.xml",
+    "/index.xml",
+    "/feed.xml",
+    "/rss",
+    "/feed/",
+    "/feeds/posts/default",
+    "/?feed=rss2",
+)
+
+
+@dataclass
+class SubscribeResult:
+    url: str  # as given
+    feed_url: str | None = None
+    title: str | None = None
+    created: bool = False
+    entries: int = 0
+    error: str | None = None
+
+
+def normalise_input_url(url: str) -> str | None:
+    url = url.strip()
+    if (
+        url
+        and "://" not in url
+        and not url.startswith(("javascript:", "data:", "file:", "mailto:"))
+    ):
+        url = "https://" + url
+    from ..sanitize import safe_url
+
+    return safe_url(url)
+
+
+def _platform_candidates(url: str) -> list[str]:
+    """Feed addresses that well-known platforms give a profile page."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/")
+    out = []
+    if host == "medium.com" and path.startswith("/@"):
+        out.append(urlunsplit((parts.scheme, parts.netloc, "/feed" + path, "", "")))
+    elif host.endswith(".medium.com"):
+        out.append(urlunsplit((parts.scheme, parts.netloc, "/feed", "", "")))
+    if path.startswith("/@") and path.count("/") == 1:  # Mastodon and friends
+        out.append(urlunsplit((parts.scheme, parts.netloc, path + ".rss", "", "")))
+    if host == "write.as" and path:
+        out.append(urlunsplit((parts.scheme, parts.netloc, path + "/feed/", "", "")))
+    return out
+
+
+async def discover_feed(
+    client: Client, url: str, *, pool: LazyPool | None = None
+) -> tuple[str, FetchResult, Prepared]:
+    """Find the feed behind a URL: the URL itself when it is a feed; else the page's
+    `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
+    Returns (feed url, its fetch result, its parsed form); raises AggregatorError."""
+    result = await fetch_url(client, url, accept=FEED_ACCEPT)
+    prepared = await parse_body(
+        result.content, result.final_url, result.content_type, result.charset, pool
+    )
+    if prepared.feed is not None:
+        return _subscribed_url(url, result), result, prepared
+    first_error = prepared.error or "not a feed"
+    candidates: list[str] = []
+    if prepared.error_type == "NotAFeedError" and b"<" in result.content[:4096]:
+        from ..extract import find_feed_links  # the page is HTML: look for its feeds
+
+        candidates += list(find_feed_links(result.content, url=result.final_url))
+    candidates += _platform_candidates(result.final_url)
+    root = urlunsplit(urlsplit(result.final_url)._replace(path="/", query="", fragment=""))
+    here = result.final_url if result.final_url.endswith("/") else result.final_url + "/"
+    for path in COMMON_FEED_PATHS:
+        candidates.append(urljoin(here, path.lstrip("/")))
+        candidates.append(urljoin(root, path))
+    seen: set[str] = {url, result.final_url}
+    for candidate in candidates:
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        try:
+            found = await fetch_url(client, candidate, accept=FEED_ACCEPT)
+        except Exception:  # any type: a candidate is only a guess, the next one may be right
+            continue
+        parsed = await parse_body(
+            found.content, found.final_url, found.content_type, found.charset, pool
+        )
+        if parsed.feed is not None:
+            return _subscribed_url(candidate, found), found, parsed
+    raise NotAFeedError(f"no feed found at {url} ({first_error})", url=url)
+
+
+def _subscribed_url(asked: str, result: FetchResult) -> str:
+    return result.permanent_redirect or asked
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What discovering one URL gave (plain data: it may come from another process)."""
+
+    feed_url: str | None = None
+    result: FetchResult | None = None  # without its body
+    body_hash: str | None = None
+    prepared: Prepared | None = None
+    error: str | None = None
+
+
+async def _discover(client: Client, url: str, pool: LazyPool | None) -> _Found:
+    """Discovery of one URL as plain data (it may run in a forked worker)."""
+    try:
+        feed_url, result, prepared = await discover_feed(client, url, pool=pool)
+    except AggregatorError as exc:
+        return _Found(error=str(exc))
+    return _Found(
+        feed_url=feed_url,
+        result=dataclasses.replace(result, content=b""),
+        body_hash=hashlib.sha1(result.content).hexdigest(),
+        prepared=prepared,
+    )
+
+
+def _failed(item: tuple[int, str], exc: BaseException) -> _Found:
+    """Whatever discovering one URL raised, of any type, as that URL's error."""
+    return _Found(error=f"could not subscribe: {describe(exc)}")
+
+
+def _store_found(
+    db: sqlite_utils.Database,
+    res: SubscribeResult,
+    found: _Found,
+    *,
+    tags: Sequence[str],
+    full_text: bool | None,
+) -> None:
+    assert found.prepared is not None and found.prepared.feed is not None
+    assert found.result is not None and found.feed_url is not None
+    parsed, result = found.prepared.feed, found.result
+    feed_id, created = store.add_feed(
+        db,
+        found.feed_url,
+        title=parsed.title or None,
+        site_url=parsed.site_url,
+        tags=tags,
+        full_text=full_text,
+    )
+    feed = store.get_feed_by_id(db, feed_id) or {}
+    new, _ = store.store_entries(
+        db,
+        feed_id,
+        mark_for_full_text(feed, found.prepared.records),
+        feed_fields={
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "body_hash": found.body_hash,
+            "last_fetched_at": store.now_iso(),
+            "last_success_at": store.now_iso(),
+            "description": parsed.description or None,
+            "ttl_minutes": parsed.ttl_minutes,
+            "next_check_at": next_check(result, parsed.ttl_minutes),
+        },
+    )
+    res.feed_url, res.title, res.created, res.entries = found.feed_url, parsed.title, created, new
+
+
+def _known(
+    db: sqlite_utils.Database,
+    res: SubscribeResult,
+    *,
+    tags: Sequence[str],
+    full_text: bool | None,
+) -> str | None:
+    """The normalised URL to discover, or None when it is answered already (not a URL, or
+    subscribed: then it only gains the tags)."""
+    url = normalise_input_url(res.url)
+    if url is None:
+        res.error = f"not an http(s) URL: {res.url}"
+        return None
+    existing = store.get_feed(db, url)
+    if existing:
+        store.add_feed(db, url, tags=tags, full_text=full_text)
+        res.feed_url, res.title = url, existing["title"]
+        return None
+    return url
+
+
+async def subscribe(
+    db: sqlite_utils.Database,
+    client: Client,
+    urls: Sequence[str],
+    *,
+    tags: Sequence[str] = (),
+    full_text: bool | None = None,
+    concurrency: int = 20,
+    per_host: int = PER_HOST,
+    client_factory: ClientFactory | None = None,
+) -> list[SubscribeResult]:
+    """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
+    entries. Idempotent: an existing subscription only gains the tags. Many URLs are fetched
+    like a refresh: a global and a per-host limit, parsing off the event loop, and with a
+    `client_factory` several processes (see run_sharded). Each URL is its own failure domain:
+    whatever it raises becomes its `error`, and the others go on."""
+    results = [SubscribeResult(url=raw) for raw in urls]
+    todo: list[tuple[int, str]] = []
+    for i, res in enumerate(results):
+        try:
+            url = _known(db, res, tags=tags, full_text=full_text)
+        except Exception as exc:  # any type: the URL is the user's, the row the database's
+            if is_run_failure(exc):
+                raise
+            res.error = f"could not subscribe: {describe(exc)}"
+            continue
+        if url is not None:
+            todo.append((i, url))
+    cores = os.cpu_count() or 1
+    pool = LazyPool() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
+    batch = Batch(db)
+
+    def handle(item: tuple[int, str], found: _Found) -> None:
+        res = results[item[0]]
+        if found.error is not None or found.prepared is None or found.prepared.feed is None:
+            res.error = found.error or "not a feed"
+            return
+        try:
+            with batch.feed():
+                _store_found(db, res, found, tags=tags, full_text=full_text)
+        except Exception as exc:  # any type: the feed's data controls what happens here
+            if is_run_failure(exc):
+                raise
+            res.created, res.entries = False, 0
+            res.error = f"could not store the feed: {describe(exc)}"
+
+    if client_factory is not None and cores > 1 and len(todo) >= SHARD_THRESHOLD:
+        try:
+            await run_sharded(
+                todo,
+                work=lambda worker_client, item: _discover(worker_client, item[1], None),
+                handle=handle,
+                client_factory=client_factory,
+                host_of=lambda item: host_key(item[1]),
+                on_error=_failed,
+                concurrency=concurrency,
+                per_host=per_host,
+                shards=min(cores, MAX_SHARDS),
+                idle=batch.commit_if_due,
+            )
+        finally:
+            batch.commit()
+        return results
+    ticker = asyncio.ensure_future(batch.ticker())
+    try:
+        await run_limited(
+            todo,
+            host_of=lambda item: host_key(item[1]),
+            concurrency=concurrency,
+            per_host=per_host,
+            step=lambda item: _discover(client, item[1], pool),
+            then=handle,
+            on_error=_failed,
+        )
+    finally:
+        ticker.cancel()
+        batch.commit()
+        if pool is not None:
+            pool.shutdown()
+    return results
+
+
+def unsubscribe(db: sqlite_utils.Database, url: str) -> bool:
+    """Remove a feed (by the URL as given or normalised); False when not subscribed."""
+    normal = normalise_input_url(url) or url
+    return store.remove_feed(db, normal) or (normal != url and store.remove_feed(db, url))
