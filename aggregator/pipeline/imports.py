@@ -30,10 +30,12 @@ class ImportSummary:
     links_added: int = 0
     links_existing: int = 0
     warnings: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # one line per record not stored
+    # One line per record the store refused (those the reader left out are among the warnings).
+    skipped: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        count = len(self.skipped)
+        skipped = f", {count} refused by the database" if count else ""
         return (
             f"Imported {self.format}: {self.feeds_added} new feeds ({self.feeds_existing} already "
             f"there), {self.links_added} new links ({self.links_existing} already there){skipped}"
