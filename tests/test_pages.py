@@ -456,7 +456,7 @@ def test_a_timeout_does_not_stop_the_batch(server: LocalServer, db_path: Path) -
 
     async def go() -> service.PageSummary:
         async with make_client(policy=AddressPolicy.from_env()) as client:
-            return await service.fetch_pages(db, client, timeout=1.0, )
+            return await service.fetch_pages(db, client, timeout=1.0)
 
     started = time.monotonic()
     try:
@@ -495,7 +495,7 @@ def test_a_host_that_keeps_failing_waits_for_the_next_run(
 
     async def go() -> service.PageSummary:
         async with make_client(policy=AddressPolicy.from_env()) as client:
-            return await service.fetch_pages(db, client, timeout=1.0, per_host=1, )
+            return await service.fetch_pages(db, client, timeout=1.0, per_host=1)
 
     try:
         summary = asyncio.run(go())
