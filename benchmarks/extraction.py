@@ -1,23 +1,32 @@
-"""Article extraction benchmark: scores aggregator.extract on the shared extraction corpora.
+"""Article extraction benchmark: scores aggregator.extract on the extraction corpora.
 
-Reads ../shared/corpora/extraction (or --corpora); writes nothing but stdout.
+Reads the extraction corpora folder (--corpora, default $AGGREGATOR_CORPORA/extraction); writes
+nothing but stdout.
 
 * scrapinghub: article body F1 / precision / recall with the scrapinghub
   article-extraction-benchmark method (word 4-gram shingles; per page tp/fp/fn normalised to
-  sum 1; mean precision and mean recall over pages; F1 of the two means), beside trafilatura's
-  own shipped output (output/trafilatura.json) on the same pages; pages per second on one core.
-* readability: title and byline agreement with mozilla/readability's expected-metadata.json.
+  sum 1; mean precision and mean recall over pages; F1 of the two means), on the whole set and
+  as a 5-fold cross-validated estimate: every setting of the extractor that was chosen by looking
+  at scores is a candidate (CANDIDATES); for each fold the candidate with the best F1 on the
+  other four folds is scored on the held-out fold, and the mean and spread of the held-out
+  folds are reported. Beside it trafilatura's own shipped output (output/trafilatura.json).
+  Pages per second through `extract_article` on one core (process CPU time).
+* readability: body F1 against the text of each test page's expected.html (same shingle
+  score), and title and byline agreement with its expected-metadata.json.
 * leakage: on trafilatura's evaluation pages, the share of `with` snippets kept and of
   `without` (boilerplate) snippets dropped.
 
-Ends with one JSON line holding every figure.
+`--compare` runs every candidate on every corpus (a change is kept only when it helps the
+held-out folds and hurts no other corpus). Ends with one JSON line holding every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -30,9 +39,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aggregator.extract import extract_article  # noqa: E402
+from aggregator.extract import BodyOptions, extract_article  # noqa: E402
 
-DEFAULT_CORPORA = (ROOT / ".." / "shared" / "corpora" / "extraction").resolve()
+_ENV = os.environ.get("AGGREGATOR_CORPORA")
+DEFAULT_CORPORA = Path(_ENV) / "extraction" if _ENV else None
+
+# Every setting of the body extractor that was chosen by looking at benchmark scores, as the
+# candidates a fold chooses among. "shipped" is what extract_article uses by default.
+CANDIDATES: dict[str, BodyOptions] = {
+    "shipped": BodyOptions(),
+    "precision, no prune": BodyOptions(prune_tail=False),
+    "precision, images": BodyOptions(images=True),
+    "balanced": BodyOptions(mode="balanced"),
+    "balanced, no prune": BodyOptions(mode="balanced", prune_tail=False),
+    "recall": BodyOptions(mode="recall"),
+}
+FOLDS = 5
 
 # --- the scrapinghub evaluation, as its evaluate.py computes it ------------------------------
 
@@ -104,23 +126,86 @@ def evaluate(
     return metrics_from_tp_fp_fns(rows)
 
 
-def run_scrapinghub(corpus: Path, *, every: int = 1) -> dict[str, Any]:
-    """Our extractor vs the ground truth; every `every`-th page in sorted id order."""
+def fold_of(page_id: str, folds: int = FOLDS) -> int:
+    """A page's fold: from a hash of its id, so folds do not follow any order of the ids."""
+    return int(hashlib.sha256(page_id.encode()).hexdigest(), 16) % folds
+
+
+def _load_scrapinghub(corpus: Path, every: int) -> tuple[dict[str, Any], dict[str, bytes]]:
     truth_all = json.loads((corpus / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(truth_all)[::every]
     truth = {k: truth_all[k] for k in ids}
     pages = {k: gzip.decompress((corpus / "html" / f"{k}.html.gz").read_bytes()) for k in ids}
-    predictions: dict[str, str] = {}
-    start = time.process_time()
-    for k in ids:
+    return truth, pages
+
+
+def _rows(
+    truth: dict[str, Any], pages: dict[str, bytes], options: BodyOptions
+) -> tuple[dict[str, TpFpFn], float]:
+    """Per-page tp/fp/fn of one candidate, and the CPU seconds extract_article took."""
+    rows: dict[str, TpFpFn] = {}
+    seconds = 0.0
+    for k, page in pages.items():
+        start = time.process_time()
         # The benchmark pages are UTF-8 (upstream reads them so); we still sniff as for any page.
-        predictions[k] = extract_article(pages[k], url=truth[k]["url"]).text
-    seconds = time.process_time() - start
-    result: dict[str, Any] = {
-        "pages": len(ids),
-        **evaluate(truth, predictions),
-        "pages_per_second": len(ids) / seconds if seconds else 0.0,
+        text = extract_article(page, url=truth[k]["url"], options=options).text
+        seconds += time.process_time() - start
+        rows[k] = shingle_matching(truth[k].get("articleBody", ""), text)
+    return rows, seconds
+
+
+def cross_validate(rows: dict[str, dict[str, TpFpFn]], folds: int = FOLDS) -> dict[str, Any]:
+    """For each fold: the candidate with the best F1 on the other folds, scored on this one.
+    `rows` maps candidate -> page id -> tp/fp/fn (every candidate over the same pages)."""
+    ids = sorted(next(iter(rows.values())))
+    held: list[dict[str, Any]] = []
+    pooled: list[TpFpFn] = []
+    for fold in range(folds):
+        test = [k for k in ids if fold_of(k, folds) == fold]
+        train = [k for k in ids if fold_of(k, folds) != fold]
+        if not test:
+            continue
+        best = max(rows, key=lambda c: metrics_from_tp_fp_fns([rows[c][k] for k in train])["f1"])
+        score = metrics_from_tp_fp_fns([rows[best][k] for k in test])
+        held.append({"fold": fold, "pages": len(test), "chosen": best, **score})
+        pooled.extend(rows[best][k] for k in test)
+    f1s = [h["f1"] for h in held]
+    return {
+        "folds": held,
+        "mean_f1": statistics.mean(f1s),
+        "stdev_f1": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
+        "min_f1": min(f1s),
+        "max_f1": max(f1s),
+        "pooled": metrics_from_tp_fp_fns(pooled),
     }
+
+
+def run_scrapinghub(
+    corpus: Path, *, every: int = 1, candidates: dict[str, BodyOptions] | None = None
+) -> dict[str, Any]:
+    """Our extractor vs the ground truth; every `every`-th page in sorted id order. With more
+    than one candidate, also the cross-validated estimate of choosing among them."""
+    candidates = candidates or {"shipped": CANDIDATES["shipped"]}
+    truth, pages = _load_scrapinghub(corpus, every)
+    rows: dict[str, dict[str, TpFpFn]] = {}
+    seconds: dict[str, float] = {}
+    for name, options in candidates.items():
+        rows[name], seconds[name] = _rows(truth, pages, options)
+    first = next(iter(candidates))
+    result: dict[str, Any] = {
+        "pages": len(pages),
+        **metrics_from_tp_fp_fns(list(rows[first].values())),
+        "pages_per_second": len(pages) / seconds[first] if seconds[first] else 0.0,
+        "candidates": {
+            name: {
+                **metrics_from_tp_fp_fns(list(r.values())),
+                "pages_per_second": len(pages) / seconds[name] if seconds[name] else 0.0,
+            }
+            for name, r in rows.items()
+        },
+    }
+    if len(candidates) > 1:
+        result["cross_validation"] = cross_validate(rows)
     reference = corpus / "output" / "trafilatura.json"
     if reference.exists():
         data = json.loads(reference.read_text(encoding="utf-8"))
@@ -203,15 +288,28 @@ def _norm(value: str | None) -> str:
     return " ".join(re.findall(r"\w+", value))
 
 
-def run_readability(corpus: Path) -> dict[str, Any]:
+def _html_text(html: str) -> str:
+    import lxml.html
+
+    root = lxml.html.fromstring(html or "<div></div>")
+    return " ".join(t for t in root.itertext() if t.strip())
+
+
+def run_readability(
+    corpus: Path, *, options: BodyOptions = CANDIDATES["shipped"]
+) -> dict[str, Any]:
     cases = sorted(p for p in (corpus / "test-pages").iterdir() if p.is_dir())
     title_ok = title_n = by_ok = by_n = by_extra = by_none_n = 0
+    rows: list[TpFpFn] = []
+    seconds = 0.0
     for case in cases:
         expected = json.loads((case / "expected-metadata.json").read_text(encoding="utf-8"))
-        article = extract_article(
-            gzip.decompress((case / "source.html.gz").read_bytes()),
-            url=f"http://fakehost/{case.name}/",
-        )
+        source = gzip.decompress((case / "source.html.gz").read_bytes())
+        start = time.process_time()
+        article = extract_article(source, url=f"http://fakehost/{case.name}/", options=options)
+        seconds += time.process_time() - start
+        reference = _html_text((case / "expected.html").read_text(encoding="utf-8"))
+        rows.append(shingle_matching(reference, article.text))
         if expected.get("title"):
             title_n += 1
             title_ok += _norm(article.title) == _norm(expected["title"])
@@ -223,6 +321,8 @@ def run_readability(corpus: Path) -> dict[str, Any]:
             by_extra += bool(article.author)
     return {
         "cases": len(cases),
+        "body": metrics_from_tp_fp_fns(rows),
+        "pages_per_second": len(cases) / seconds if seconds else 0.0,
         "title_agreement": title_ok / title_n if title_n else 0.0,
         "titles": title_n,
         "byline_agreement": by_ok / by_n if by_n else 0.0,
@@ -239,15 +339,20 @@ def _ws(text: str) -> str:
     return " ".join(text.split())
 
 
-def run_leakage(corpus: Path, *, reference: bool = True) -> dict[str, Any]:
+def run_leakage(
+    corpus: Path, *, reference: bool = True, options: BodyOptions = CANDIDATES["shipped"]
+) -> dict[str, Any]:
     data = json.loads((corpus / "evaldata.subset.json").read_text(encoding="utf-8"))
     # per extractor: with-snippets kept, with total, without-snippets dropped, without total
     counts = {"ours": [0, 0, 0, 0], "trafilatura": [0, 0, 0, 0]}
     if reference:
         import trafilatura
+    seconds = 0.0
     for url, case in sorted(data.items()):
         raw = gzip.decompress((corpus / case["file"]).read_bytes())
-        texts = {"ours": extract_article(raw, url=url).text}
+        start = time.process_time()
+        texts = {"ours": extract_article(raw, url=url, options=options).text}
+        seconds += time.process_time() - start
         if reference:
             texts["trafilatura"] = trafilatura.extract(raw, url=url) or ""
         for name, text in texts.items():
@@ -259,7 +364,10 @@ def run_leakage(corpus: Path, *, reference: bool = True) -> dict[str, Any]:
             for snippet in case.get("without", []):
                 c[2] += _ws(snippet) not in flat
                 c[3] += 1
-    result: dict[str, Any] = {"pages": len(data)}
+    result: dict[str, Any] = {
+        "pages": len(data),
+        "pages_per_second": len(data) / seconds if seconds else 0.0,
+    }
     for name, c in counts.items():
         if name == "trafilatura" and not reference:
             continue
@@ -272,6 +380,38 @@ def run_leakage(corpus: Path, *, reference: bool = True) -> dict[str, Any]:
     return result
 
 
+def _print_scrapinghub(r: dict[str, Any]) -> None:
+    print(f"scrapinghub article body, {r['pages']} pages")
+    print(
+        f"  ours (shipped) F1={r['f1']:.4f}  precision={r['precision']:.4f}  "
+        f"recall={r['recall']:.4f}  {r['pages_per_second']:.1f} pages/s (one core, CPU time)"
+    )
+    if "reference" in r:
+        ref = r["reference"]
+        print(
+            f"  reference      F1={ref['f1']:.4f}  precision={ref['precision']:.4f}  "
+            f"recall={ref['recall']:.4f}  {ref['name']}"
+        )
+    if len(r["candidates"]) > 1:
+        print("  candidates (whole set):")
+        for name, c in r["candidates"].items():
+            print(
+                f"    {name:<28} F1={c['f1']:.4f}  P={c['precision']:.4f}  "
+                f"R={c['recall']:.4f}  {c['pages_per_second']:.1f} pages/s"
+            )
+    cv = r.get("cross_validation")
+    if cv:
+        print(
+            f"  {len(cv['folds'])}-fold held-out F1 {cv['mean_f1']:.4f} +- {cv['stdev_f1']:.4f} "
+            f"(min {cv['min_f1']:.4f}, max {cv['max_f1']:.4f}; pooled held-out pages "
+            f"F1={cv['pooled']['f1']:.4f})"
+        )
+        for h in cv["folds"]:
+            print(
+                f"    fold {h['fold']} ({h['pages']} pages): F1={h['f1']:.4f}  chose {h['chosen']}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -282,7 +422,12 @@ def main(argv: list[str] | None = None) -> int:
         "--corpora",
         type=Path,
         default=DEFAULT_CORPORA,
-        help="the extraction corpora folder (default: %(default)s)",
+        help="the extraction corpora folder (default: $AGGREGATOR_CORPORA/extraction)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run every candidate setting on the readability and leakage corpora too",
     )
     parser.add_argument(
         "--suite", choices=["all", "scrapinghub", "readability", "leakage"], default="all"
@@ -312,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    if args.corpora is None:
+        parser.error("name the extraction corpora with --corpora or AGGREGATOR_CORPORA")
     report: dict[str, Any] = {}
     if args.through_pipeline:
         r = run_through_pipeline(
@@ -328,43 +475,51 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(report, sort_keys=True))
         return 0
+    others = CANDIDATES if args.compare else {"shipped": CANDIDATES["shipped"]}
     if args.suite in ("all", "scrapinghub"):
         r = run_scrapinghub(
-            args.corpora / "scrapinghub-article-extraction-benchmark", every=args.every
+            args.corpora / "scrapinghub-article-extraction-benchmark",
+            every=args.every,
+            candidates=CANDIDATES,
         )
         report["scrapinghub"] = r
-        print(f"scrapinghub article body, {r['pages']} pages")
-        print(
-            f"  ours         F1={r['f1']:.4f}  precision={r['precision']:.4f}  "
-            f"recall={r['recall']:.4f}  {r['pages_per_second']:.1f} pages/s (one core)"
-        )
-        if "reference" in r:
-            ref = r["reference"]
-            print(
-                f"  reference    F1={ref['f1']:.4f}  precision={ref['precision']:.4f}  "
-                f"recall={ref['recall']:.4f}  {ref['name']}"
-            )
+        _print_scrapinghub(r)
     if args.suite in ("all", "readability"):
-        r = run_readability(args.corpora / "mozilla-readability-test-pages")
-        report["readability"] = r
-        print(f"mozilla readability metadata, {r['cases']} cases")
-        print(f"  title agreement  {r['title_agreement']:.3f} of {r['titles']}")
-        print(
-            f"  byline agreement {r['byline_agreement']:.3f} of {r['bylines']}; "
-            f"byline given where none expected {r['byline_invented']:.3f} of "
-            f"{r['no_byline_cases']}"
-        )
+        report["readability"] = {}
+        for name, options in others.items():
+            r = run_readability(args.corpora / "mozilla-readability-test-pages", options=options)
+            report["readability"][name] = r
+            b = r["body"]
+            print(f"mozilla readability test pages, {r['cases']} cases, {name}")
+            print(
+                f"  body F1={b['f1']:.4f}  precision={b['precision']:.4f}  "
+                f"recall={b['recall']:.4f}  (expected.html text; "
+                f"{r['pages_per_second']:.1f} pages/s)"
+            )
+            print(f"  title agreement  {r['title_agreement']:.3f} of {r['titles']}")
+            print(
+                f"  byline agreement {r['byline_agreement']:.3f} of {r['bylines']}; "
+                f"byline given where none expected {r['byline_invented']:.3f} of "
+                f"{r['no_byline_cases']}"
+            )
     if args.suite in ("all", "leakage"):
-        r = run_leakage(args.corpora / "trafilatura-eval", reference=not args.no_reference)
-        report["leakage"] = r
-        print(f"trafilatura eval snippets, {r['pages']} pages")
-        for name in ("ours", "trafilatura"):
-            if name in r:
-                x = r[name]
-                print(
-                    f"  {name:<12} with kept {x['with_kept']:.3f} of {x['with_snippets']}; "
-                    f"without dropped {x['without_dropped']:.3f} of {x['without_snippets']}"
-                )
+        report["leakage"] = {}
+        for i, (name, options) in enumerate(others.items()):
+            r = run_leakage(
+                args.corpora / "trafilatura-eval",
+                reference=not args.no_reference and i == 0,
+                options=options,
+            )
+            report["leakage"][name] = r
+            print(f"trafilatura eval snippets, {r['pages']} pages, {name}")
+            for who in ("ours", "trafilatura"):
+                if who in r:
+                    x = r[who]
+                    print(
+                        f"  {who:<12} with kept {x['with_kept']:.3f} of {x['with_snippets']}; "
+                        f"without dropped {x['without_dropped']:.3f} of "
+                        f"{x['without_snippets']}"
+                    )
     print(json.dumps(report, sort_keys=True))
     return 0
 

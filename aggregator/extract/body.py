@@ -1,0 +1,125 @@
+"""The article body: trafilatura's main-content tree, pruned of closing boilerplate, as HTML and
+as plain text. The only trafilatura user.
+
+Pure: works on a tree the caller has already bounded."""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+from dataclasses import dataclass
+
+import lxml.etree as etree
+import lxml.html
+import trafilatura
+from trafilatura.htmlprocessing import convert_to_html
+from trafilatura.xml import xmltotxt
+
+
+@dataclass(frozen=True)
+class BodyOptions:
+    """How the body is chosen. The defaults are what `extract_article` ships; the other values
+    exist so that `benchmarks/extraction.py` can choose among them inside cross-validation folds
+    (docs/benchmarks.md records which choice won and by how much)."""
+
+    mode: str = "precision"  # trafilatura's favour: "precision", "balanced" or "recall"
+    images: bool = False  # keep <img> (and with them, trafilatura keeps captions and credits)
+    prune_tail: bool = True  # drop promotion lines and link blocks closing the body
+
+
+DEFAULT_OPTIONS = BodyOptions()
+
+
+def trafilatura_body(
+    root: lxml.html.HtmlElement, options: BodyOptions = DEFAULT_OPTIONS
+) -> etree._Element | None:
+    """trafilatura's main-content tree (its XML dialect: p, head, list, item, quote, code,
+    table, graphic, ref, hi), or None when it finds nothing."""
+    try:
+        # No url: trafilatura would resolve relative links against the site root, losing the
+        # path; sanitize_html resolves them against the page URL afterwards.
+        doc = trafilatura.bare_extraction(
+            root,
+            url=None,
+            favor_precision=options.mode == "precision",
+            favor_recall=options.mode == "recall",
+            include_comments=False,
+            include_tables=True,
+            include_images=options.images,
+            include_links=True,
+            include_formatting=True,
+            with_metadata=False,
+        )
+    except Exception:  # trafilatura raises on odd trees; a failed page is not a crash
+        return None
+    body = getattr(doc, "body", None) if doc is not None else None
+    return body if body is not None and len(body) else None
+
+
+_PROMO = re.compile(
+    r"^(?:related(?: (?:articles?|stories|posts|reading|content|coverage))?\s*:|"
+    r"(?:read|see|watch) (?:more|also|next)\b|more (?:from|on|about)\b|"
+    r"(?:follow|like) (?:us|him|her|them|\w+ on)\b|(?:subscribe|sign up)\b|"
+    r"get (?:the latest|our|access)\b|have a (?:news )?tip\b|click here\b|listen (?:to|live)\b|"
+    r"(?:copyright|©)|all rights reserved|share (?:this|on)\b|tell us what you think)",
+    re.I,
+)
+
+
+def _link_share(el: etree._Element) -> float:
+    text = " ".join("".join(el.itertext()).split())
+    if not text:
+        return 1.0
+    linked = sum(len(" ".join("".join(r.itertext()).split())) for r in el.iter("ref"))
+    return linked / len(text)
+
+
+def _is_tail_boilerplate(el: etree._Element) -> bool:
+    text = " ".join("".join(el.itertext()).split())
+    if not text:
+        return True
+    if len(text) < 400 and _PROMO.match(text):
+        return True
+    # a run of links (related stories, tags, share buttons) closing the article
+    return el.tag in ("list", "p", "head", "item") and _link_share(el) > 0.8 and len(text) < 1000
+
+
+def prune_body(body: etree._Element) -> None:
+    """Drop what trafilatura lets through at the end of articles: promotion lines and blocks
+    of links (related stories, newsletter and follow-us prompts), and inline "Related:" lines.
+    Generic rules only, never for a particular site."""
+    children = list(body)
+    if len(children) < 3:
+        return
+    for child in children[:-1]:
+        text = " ".join("".join(child.itertext()).split())
+        if text and len(text) < 300 and re.match(r"^related\s*:", text, re.I):
+            body.remove(child)
+    children = list(body)
+    kept_min = max(1, len(children) // 2)  # never eat into the first half of the article
+    while len(children) > kept_min and _is_tail_boilerplate(children[-1]):
+        body.remove(children.pop())
+
+
+def body_html(body: etree._Element) -> str:
+    tree = convert_to_html(deepcopy(body))
+    inner = tree.find("body")
+    if inner is None:
+        return ""
+    return "".join(etree.tostring(child, encoding="unicode", method="html") for child in inner)
+
+
+def body_text(body: etree._Element) -> str:
+    """Plain text of trafilatura's body: one paragraph per block, separated by blank lines."""
+    tree = deepcopy(body)
+    etree.strip_tags(tree, "ref", "hi")
+    text = xmltotxt(tree, False)
+    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines())
+    return "\n\n".join(line for line in lines if line)
+
+
+def paragraphs_html(text: str) -> str:
+    from html import escape
+
+    paras = [p.strip() for p in re.split(r"\n\s*\n|\r\n|\n", text) if p.strip()]
+    return "".join(f"<p>{escape(p)}</p>" for p in paras)
