@@ -82,8 +82,8 @@ def csv_records(
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Header names (trimmed, lower case) and rows keyed by them. A row that cannot be read (a
     field over the csv module's 128 KiB limit, a stray quote, more or fewer fields than the
-    header) is skipped with a reason; the same fault on the last row means a truncated file and
-    refuses it whole, as do an unclosed quote at the end and more than MAX_ITEMS rows."""
+    header) is skipped with a reason. A last row with fewer fields, or a quote open at the end,
+    means a truncated file and refuses it whole, as do more than MAX_ITEMS rows."""
     reader = csv.reader(io.StringIO(decode_text(data), newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -93,18 +93,21 @@ def csv_records(
         raise fail("empty CSV", path)
     names = [name.strip().lower() for name in header]
     records: list[dict[str, str]] = []
-    pending: tuple[str, str] | None = None  # a bad row: skipped unless it turns out to be the last
+    # A bad row is skipped, unless it is the last and looks cut short (fewer fields than the
+    # header, or a quote still open at the end): then the file is truncated and refused.
+    pending: tuple[str, str, bool] | None = None  # reason, where, looks cut short
     rows = 0
     while True:
         fault: str | None = None
+        short = False
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            row, fault = [], f"unreadable CSV row ({error})"
+            row, fault, short = [], f"unreadable CSV row ({error})", "end of data" in str(error)
         if pending is not None:
-            found.skip(*pending)
+            found.skip(pending[0], pending[1])
             pending = None
         if fault is None and (not row or row == [""]):
             continue
@@ -113,12 +116,15 @@ def csv_records(
             raise fail(f"more than {MAX_ITEMS} rows; split the file", path)
         if fault is None and len(row) != len(names):
             fault = f"{len(row)} fields where the header has {len(names)}"
+            short = len(row) < len(names)
         if fault is not None:
-            pending = (fault, f"line {reader.line_num}")
+            pending = (fault, f"line {reader.line_num}", short)
             continue
         records.append(dict(zip(names, row, strict=True)))
     if pending is not None:
-        raise fail(f"broken or truncated CSV (last row: {pending[0]})", path)
+        if pending[2]:
+            raise fail(f"broken or truncated CSV (last row: {pending[0]})", path)
+        found.skip(pending[0], pending[1])
     return names, records
 
 
