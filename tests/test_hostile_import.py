@@ -742,6 +742,7 @@ def test_generated_files_import_without_traceback(
         skipped = [line for line in result.output.splitlines() if "records skipped" in line]
         if skipped:
             total = int(skipped[0].split(" of ")[1].split()[0])
-            assert total == copies * len(chosen)
+            # (a zip member may be left out as a whole, with a warning: then one copy)
+            assert total in (len(chosen), copies * len(chosen))
         else:
             assert len(stored) >= 1
