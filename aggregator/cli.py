@@ -107,22 +107,16 @@ def _deadline() -> float:
         raise click.ClickException("AGGREGATOR_DEADLINE must be a number of seconds") from None
 
 
-def _client_factory() -> Callable[[], Any]:
-    """Makes HTTP clients with the address policy and proxy of the environment (also in the
-    processes a large fetch is spread over)."""
+def _run(coro_factory: Callable[[Any], Any]) -> Any:
+    """Run an async service call with a fresh HTTP client (the address policy and proxy of the
+    environment)."""
     from .fetch import AddressPolicy, make_client
 
     policy = AddressPolicy.from_env()
     proxy = os.environ.get("AGGREGATOR_PROXY") or None
-    return lambda: make_client(policy=policy, proxy=proxy)
-
-
-def _run(coro_factory: Callable[[Any], Any]) -> Any:
-    """Run an async service call with a fresh HTTP client."""
-    new_client = _client_factory()
 
     async def main() -> Any:
-        async with new_client() as client:
+        async with make_client(policy=policy, proxy=proxy) as client:
             return await coro_factory(client)
 
     import asyncio
@@ -161,9 +155,7 @@ def subscribe(
     """Subscribe to feeds: a feed URL, or a site or profile page whose feed is found."""
     db = _db(ctx)
     results = _run(
-        lambda client: service.subscribe(
-            db, client, urls, tags=tags, full_text=full_text, client_factory=_client_factory()
-        )
+        lambda client: service.subscribe(db, client, urls, tags=tags, full_text=full_text)
     )
     failed = 0
     for res in results:

@@ -19,7 +19,6 @@ from .pipeline.refresh import (
     refresh_feeds,
 )
 from .pipeline.sample import load_sample
-from .pipeline.shards import SHARD_THRESHOLD
 from .pipeline.subscribe import (
     SubscribeResult,
     discover_feed,
@@ -35,7 +34,6 @@ __all__ = [
     "MIN_BACKOFF",
     "PAGE_CONCURRENCY",
     "PER_HOST",
-    "SHARD_THRESHOLD",
     "Batch",
     "FeedWork",
     "ImportSummary",

@@ -409,9 +409,9 @@ def small_rss(n: int) -> bytes:
     ).encode()
 
 
-def test_many_urls_subscribe_through_worker_processes(server: LocalServer, db_path: Path) -> None:
-    # 70 URLs (over the subscribe sharding threshold): fetched and parsed in forked workers while the
-    # main process writes them in batches; a broken URL among them fails alone
+def test_many_urls_subscribe_in_one_run(server: LocalServer, db_path: Path) -> None:
+    # 70 URLs: fetched under the limits and parsed in the process pool while the main process
+    # writes them in batches; a broken URL among them fails alone
     urls = [
         server.add(f"/many/{n}.xml", Route(body=small_rss(n), content_type=RSS, etag=f'"m{n}"'))
         for n in range(70)

@@ -22,7 +22,6 @@ from .boundary import describe, is_run_failure
 from .fulltext import mark_for_full_text
 from .limits import PER_HOST, host_key, run_limited
 from .refresh import next_check
-from .shards import MAX_SHARDS, SHARD_THRESHOLD, ClientFactory, run_sharded
 from .workers import POOL_THRESHOLD, LazyPool, parse_body
 
 if TYPE_CHECKING:
@@ -130,7 +129,7 @@ def _subscribed_url(asked: str, result: FetchResult) -> str:
 
 @dataclass(frozen=True)
 class _Found:
-    """What discovering one URL gave (plain data: it may come from another process)."""
+    """What discovering one URL gave, as plain data."""
 
     feed_url: str | None = None
     result: FetchResult | None = None  # without its body
@@ -140,7 +139,7 @@ class _Found:
 
 
 async def _discover(client: Client, url: str, pool: LazyPool | None) -> _Found:
-    """Discovery of one URL as plain data (it may run in a forked worker)."""
+    """Discovery of one URL as plain data (the body's hash kept, the body itself dropped)."""
     try:
         feed_url, result, prepared = await discover_feed(client, url, pool=pool)
     except AggregatorError as exc:
@@ -153,7 +152,7 @@ async def _discover(client: Client, url: str, pool: LazyPool | None) -> _Found:
     )
 
 
-def _failed(item: tuple[int, str], exc: BaseException) -> _Found:
+def _failed(item: tuple[int, str], exc: Exception) -> _Found:
     """Whatever discovering one URL raised, of any type, as that URL's error."""
     return _Found(error=f"could not subscribe: {describe(exc)}")
 
@@ -226,13 +225,12 @@ async def subscribe(
     full_text: bool | None = None,
     concurrency: int = 20,
     per_host: int = PER_HOST,
-    client_factory: ClientFactory | None = None,
 ) -> list[SubscribeResult]:
     """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
     entries. Idempotent: an existing subscription only gains the tags. Many URLs are fetched
-    like a refresh: a global and a per-host limit, parsing off the event loop, and with a
-    `client_factory` several processes (see run_sharded). Each URL is its own failure domain:
-    whatever it raises becomes its `error`, and the others go on."""
+    like a refresh: a global and a per-host limit, parsing off the event loop in a process
+    pool, writes in batches. Each URL is its own failure domain: whatever it raises becomes its
+    `error`, and the others go on."""
     results = [SubscribeResult(url=raw) for raw in urls]
     todo: list[tuple[int, str]] = []
     for i, res in enumerate(results):
@@ -263,23 +261,6 @@ async def subscribe(
             res.created, res.entries = False, 0
             res.error = f"could not store the feed: {describe(exc)}"
 
-    if client_factory is not None and cores > 1 and len(todo) >= SHARD_THRESHOLD:
-        try:
-            await run_sharded(
-                todo,
-                work=lambda worker_client, item: _discover(worker_client, item[1], None),
-                handle=handle,
-                client_factory=client_factory,
-                host_of=lambda item: host_key(item[1]),
-                on_error=_failed,
-                concurrency=concurrency,
-                per_host=per_host,
-                shards=min(cores, MAX_SHARDS),
-                idle=batch.commit_if_due,
-            )
-        finally:
-            batch.commit()
-        return results
     ticker = asyncio.ensure_future(batch.ticker())
     try:
         await run_limited(
