@@ -18,8 +18,11 @@ reader runs from a separate venv (`--reader-python`, default /tmp/bench-venv/bin
 `pip install reader sgmllib3k`), made by this script when it is missing; nothing is installed in
 the project's environment. `--rounds N` alternates the tools N times (fresh databases, server
 reset) and reports each phase's median, with every round's time in the JSON line.
+`--compare-with DIR` adds another checkout of Aggregator (with its own .venv) to the rotation,
+to measure a change before and after in the same minutes.
 
     .venv/bin/python benchmarks/refresh.py --feeds 300 1000 --vs-reader --rounds 3
+    .venv/bin/python benchmarks/refresh.py --vs-reader --rounds 3 --compare-with ../before
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -297,7 +301,10 @@ def _rss_kb(pid: int) -> int:
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run a command; wall seconds and peak RSS (MB) of it plus its descendants."""
+    """Run a command; wall seconds, CPU seconds (user + system, of it and the descendants it
+    waited for: steadier than wall time on a busy machine) and peak RSS (MB) of it plus its
+    descendants."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
@@ -320,7 +327,14 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
         raise SystemExit(
             f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err.decode()[-2000:]}"
         )
-    return {"seconds": seconds, "peak_mb": peak / 1024, "stdout": out.decode()[-300:]}
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_mb": peak / 1024,
+        "stdout": out.decode()[-300:],
+    }
 
 
 READER_SCRIPT = """
@@ -353,30 +367,39 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
     port = parent.recv()
     urls = feed_urls(count, port)
     env = {**os.environ, "AGGREGATOR_ALLOW_HOSTS": "127.0.0.0/8"}
+    # Aggregator checkouts to measure: this one, and any given with --compare-with (another
+    # worktree with its own .venv, e.g. the commit before a change), alternating round by round.
+    roots = {"aggregator": ROOT}
+    for other in args.compare_with or []:
+        roots[f"aggregator@{Path(other).name}"] = Path(other).resolve()
     # Byte-compile the package first, as `pip install` does for an installed package (reader's
     # modules in its venv are): an editable checkout run with PYTHONDONTWRITEBYTECODE set
     # would otherwise recompile changed modules in every measured process.
-    subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "-m", "compileall", "-q", str(ROOT / "aggregator")],
-        check=True,
-        env={k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"},
-    )
+    for root in roots.values():
+        subprocess.run(
+            [str(root / ".venv/bin/python"), "-m", "compileall", "-q", str(root / "aggregator")],
+            check=True,
+            env={k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        )
     env.pop("AGGREGATOR_DB", None)
     result: dict[str, object] = {"feeds": count, "entries_per_feed": args.entries}
     expected_first = count * args.entries
     expected_changed = expected_first + len(range(0, count, max(1, round(1 / args.changed)))) * (
         NEW_PER_CHANGE
     )
-    runs: dict[str, list[dict[str, dict[str, float]]]] = {"aggregator": [], "reader": []}
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in roots}
+    runs["reader"] = []
 
-    def aggregator(rep: int) -> dict[str, dict[str, float]]:
-        db = workdir / f"agg-{count}-{rep}.db"
-        agg = [str(ROOT / ".venv/bin/aggregator"), "--db", str(db)]
+    def aggregator(rep: int, name: str) -> dict[str, dict[str, float]]:
+        root = roots[name]
+        db = workdir / f"{name.replace('@', '-')}-{count}-{rep}.db"
+        agg = [str(root / ".venv/bin/aggregator"), "--db", str(db)]
         # --no-full-text: feeds only, as reader does (no article pages are fetched)
         sub = run_measured(agg + ["subscribe", "--no-full-text", *urls], env)
         fetch1 = run_measured(agg + ["fetch"], env)
         first = {
             "seconds": sub["seconds"] + fetch1["seconds"],
+            "cpu_seconds": sub["cpu_seconds"] + fetch1["cpu_seconds"],
             "peak_mb": max(sub["peak_mb"], fetch1["peak_mb"]),
             "subscribe_seconds": sub["seconds"],
             "fetch_seconds": fetch1["seconds"],
@@ -417,8 +440,9 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
         # Rounds alternate the tools, each on a fresh database and a reset server, so a change in
         # the machine's load falls on both; the table gives each phase's median over the rounds.
         for rep in range(args.rounds):
-            control(port, "reset")
-            runs["aggregator"].append(aggregator(rep))
+            for name in roots:
+                control(port, "reset")
+                runs[name].append(aggregator(rep, name))
             if args.vs_reader:
                 control(port, "reset")
                 runs["reader"].append(reader(rep))
@@ -440,18 +464,20 @@ def bench_one(count: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
                 for phase in ("first", "unchanged", "changed")
             }
     if args.vs_reader:
-        result["speedup"] = {
-            phase: round(
-                result["reader"][phase]["seconds"] / result["aggregator"][phase]["seconds"],  # type: ignore[index]
-                2,
-            )
-            for phase in ("first", "unchanged", "changed")
-        }
+        for name in roots:
+            key = "speedup" if name == "aggregator" else f"speedup@{name.split('@', 1)[1]}"
+            result[key] = {
+                phase: round(
+                    result["reader"][phase]["seconds"] / result[name][phase]["seconds"],  # type: ignore[index]
+                    2,
+                )
+                for phase in ("first", "unchanged", "changed")
+            }
     return result
 
 
 def _slim(m: dict[str, float]) -> dict[str, float]:
-    return {"seconds": m["seconds"], "peak_mb": m["peak_mb"]}
+    return {"seconds": m["seconds"], "cpu_seconds": m["cpu_seconds"], "peak_mb": m["peak_mb"]}
 
 
 def main() -> None:
@@ -483,6 +509,13 @@ def main() -> None:
         default=1,
         help="run each tool this many times, alternating; medians are reported (default 1)",
     )
+    parser.add_argument(
+        "--compare-with",
+        action="append",
+        metavar="DIR",
+        help="another Aggregator checkout with its own .venv (e.g. a worktree of the commit "
+        "before a change), run alternately with this one; may be repeated",
+    )
     parser.add_argument("--workdir", help="where the databases go (default: a temporary folder)")
     args = parser.parse_args()
     if args.vs_reader and not Path(args.reader_python).exists():
@@ -498,14 +531,15 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         results = [bench_one(n, args, workdir) for n in args.feeds]
 
+    width = max(10, *(len(k) for res in results for k in res if k.startswith("aggregator")))
     print(
-        f"{'feeds':>6} {'tool':<10} {'phase':<10} {'seconds':>8} {'feeds/s':>8} {'entries/s':>9} "
-        f"{'peak MB':>8} {'speedup':>8}"
+        f"{'feeds':>6} {'tool':<{width}} {'phase':<10} {'seconds':>8} {'cpu s':>7} {'feeds/s':>8} "
+        f"{'entries/s':>9} {'peak MB':>8} {'speedup':>8}"
     )
     for res in results:
         n = int(res["feeds"])  # type: ignore[arg-type]
         per = int(res["entries_per_feed"])  # type: ignore[arg-type]
-        for tool in ("aggregator", "reader"):
+        for tool in [k for k in res if k.startswith("aggregator")] + ["reader"]:
             if tool not in res:
                 continue
             for phase, m in res[tool].items():  # type: ignore[union-attr]
@@ -520,9 +554,11 @@ def main() -> None:
                 )
                 m["feeds_per_s"] = round(n / m["seconds"], 1)
                 m["entries_per_s"] = round(parsed / m["seconds"], 1)
-                ratio = res.get("speedup", {}).get(phase, "") if tool == "aggregator" else ""  # type: ignore[union-attr]
+                speedup = "speedup" + tool[len("aggregator") :]
+                ratio = res.get(speedup, {}).get(phase, "") if tool != "reader" else ""  # type: ignore[union-attr]
                 print(
-                    f"{n:>6} {tool:<10} {phase:<10} {m['seconds']:>8.2f} {m['feeds_per_s']:>8.1f} "
+                    f"{n:>6} {tool:<{width}} {phase:<10} {m['seconds']:>8.2f} "
+                    f"{m['cpu_seconds']:>7.2f} {m['feeds_per_s']:>8.1f} "
                     f"{m['entries_per_s']:>9.0f} {m['peak_mb']:>8.1f} "
                     f"{str(ratio) + ('x' if ratio else ''):>8}"
                 )

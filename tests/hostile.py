@@ -166,3 +166,58 @@ def chunked(body: bytes, headers: dict[str, str], piece: int = 64 * 1024) -> Han
             pass
 
     return handler
+
+
+class RawRoutes:
+    """A threaded TCP server on 127.0.0.1 answering each request with the raw bytes its path
+    maps to (status line, headers and body exactly as given: any framing, any header bytes),
+    then closing the connection. `routes` may be changed between requests."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.routes: dict[str, Callable[[], bytes]] = {}
+        self.hits: dict[str, int] = {}
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _loop(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data and len(data) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                path = data.split(b" ", 2)[1].decode("latin-1").split("?", 1)[0]
+                self.hits[path] = self.hits.get(path, 0) + 1
+                route = self.routes.get(path)
+                conn.sendall(route() if route else b"HTTP/1.1 404 Not Found\r\n\r\n")
+                conn.shutdown(socket.SHUT_WR)
+            except (OSError, IndexError):
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()

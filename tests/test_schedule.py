@@ -164,3 +164,84 @@ def test_due_feeds_follow_the_server_headers_and_the_ttl(
     assert len(server.hits("/cached.xml")) == 1 and len(server.hits("/ttl.xml")) == 1
     run("fetch", "--all")
     assert len(server.hits("/cached.xml")) == 2 and len(server.hits("/ttl.xml")) == 2
+
+
+def turns_hostile(status: int, headers: list[tuple[str, bytes]]) -> Callable[
+    [BaseHTTPRequestHandler], None
+]:
+    """Answers honestly once (the subscription), then with `status` and raw header bytes."""
+    calls: list[int] = []
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            h.send_response(200)
+            h.send_header("Content-Type", RSS)
+            h.send_header("Content-Length", str(len(BODY)))
+            h.end_headers()
+            h.wfile.write(BODY)
+            return
+        body = BODY if status == 200 else b"no"
+        h.close_connection = True
+        lines = [b"HTTP/1.1 %d X\r\n" % status, b"Content-Type: application/rss+xml\r\n"]
+        lines += [name.encode() + b": " + value + b"\r\n" for name, value in headers]
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            lines.append(b"Content-Length: %d\r\n" % len(body))
+        h.wfile.write(b"".join(lines) + b"\r\n" + body)
+
+    return handler
+
+
+def test_header_values_that_do_not_read_never_stop_the_run(
+    server: LocalServer, db_path: Path
+) -> None:
+    """Unicode digits that str.isdigit() accepts and int() refuses, dates past year 9999 and
+    numbers of thirty digits: each is ignored or makes that feed's error, and the honest feed
+    beside them is refreshed."""
+    week = 7 * 24 * 3600
+    cases = {  # path: (status, headers, expected status, expected wait (low, high) or None)
+        "/retry-sup.xml": (503, [("Retry-After", "²".encode("latin-1"))], "failing", (250, 300)),
+        "/retry-huge.xml": (429, [("Retry-After", b"9" * 30)], "failing", (week - 60, week)),
+        "/max-age.xml": (200, [("Cache-Control", "max-age=¹".encode("latin-1"))], "ok", None),
+        "/age.xml": (
+            200,
+            [("Cache-Control", b"max-age=600"), ("Age", "³".encode("latin-1"))],
+            "ok",
+            (540, 600),
+        ),
+        "/expires.xml": (
+            200,
+            [("Expires", b"Thu, 01 Jan 9999999999 00:00:00 GMT")],
+            "ok",
+            None,
+        ),
+        "/length.xml": (200, [("Content-Length", "²".encode("latin-1"))], "failing", (250, 300)),
+    }
+    for path, (status, headers, _, _) in cases.items():
+        server.add(path, turns_hostile(status, headers))
+    honest_body = {"body": BODY}
+
+    def honest(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", RSS)
+        h.send_header("Content-Length", str(len(honest_body["body"])))
+        h.end_headers()
+        h.wfile.write(honest_body["body"])
+
+    honest_url = server.add("/honest.xml", honest)
+    run("subscribe", honest_url, *(server.url(p) for p in cases))
+    honest_body["body"] = BODY.replace(
+        b"</channel>", b"<item><title>Three</title><link>http://tides.test/3</link></item></channel>"
+    )
+    result = run("fetch")
+    assert "Traceback" not in result.output
+    assert feed_json(honest_url)["articles"] == 3
+    for path, (_, _, status, wait) in cases.items():
+        feed = feed_json(server.url(path))
+        assert feed["status"] == status, (path, feed["last_error"])
+        if status == "failing":
+            assert feed["last_error"] and "\n" not in feed["last_error"], path
+        if wait is None:
+            assert feed["next_check_at"] is None, path
+        else:
+            assert wait[0] < seconds_until(feed["next_check_at"]) <= wait[1], path

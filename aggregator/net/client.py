@@ -38,32 +38,24 @@ DNS_CACHE_SECONDS = 300  # a run asks each host once; its feeds share the checke
 
 # --------------------------------------------------------------------------- TLS and proxies
 
-_SSL_CONTEXTS: dict[Any, ssl.SSLContext] = {}
+_CERTIFI_CONTEXT: list[ssl.SSLContext] = []
 
 
-def _ssl_context(verify: Any) -> ssl.SSLContext:
-    """One SSL context per `verify` setting in a process: loading a CA bundle costs tens of ms,
-    and forked workers inherit it. The CA bundle is certifi's when installed (the same on every
-    machine), else the system's."""
-    if isinstance(verify, ssl.SSLContext):
+def _tls(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """What aiohttp's connector verifies certificates with. aiohttp loads the system's CA store
+    when it is imported, so `True` (that store) costs nothing more, where another bundle costs
+    tens of ms of CPU in every process; certifi's bundle is loaded only on a system without a
+    store of its own. `False`: no verification (aiohttp's unverified context)."""
+    if isinstance(verify, ssl.SSLContext) or not verify:
         return verify
-    context = _SSL_CONTEXTS.get(verify)
-    if context is None:
-        if verify:
-            try:
-                import certifi
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile or paths.capath:  # None unless the file or folder exists
+        return True
+    if not _CERTIFI_CONTEXT:
+        import certifi
 
-                context = ssl.create_default_context(cafile=certifi.where())
-            except ImportError:
-                context = ssl.create_default_context()
-        else:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(["http/1.1"])
-        _SSL_CONTEXTS[verify] = context
-    return context
+        _CERTIFI_CONTEXT.append(ssl.create_default_context(cafile=certifi.where()))
+    return _CERTIFI_CONTEXT[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,7 +196,7 @@ class Client:
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             keepalive_timeout=KEEPALIVE_EXPIRY,
-            ssl=_ssl_context(self._verify),
+            ssl=_tls(self._verify),
             resolver=_PolicyResolver(self),
             ttl_dns_cache=DNS_CACHE_SECONDS,
         )
@@ -224,9 +216,9 @@ class Client:
         if self._http is None:
             transport = AiohttpTransport(
                 client=self._session,
-                # The transport's own context is never used (the session above brings its own);
-                # an unverified one costs nothing to make, a CA bundle tens of ms.
-                verify=_ssl_context(False),
+                # The transport's own context is never used (the session above brings its
+                # own); an unverified one costs nothing to make, a CA bundle tens of ms.
+                verify=False,
                 proxy=self._proxy_settings(),
             )
             self._http = httpx.AsyncClient(
@@ -234,7 +226,7 @@ class Client:
                 trust_env=False,
                 follow_redirects=False,
                 headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
-                cookies=httpx.Cookies(_NoCookies()),
+                cookies=_NoCookies(),  # a jar itself (httpx would copy a Cookies into its own)
                 event_hooks={"response": [_set_location_aside]},
             )
         return self._http
@@ -361,8 +353,8 @@ async def exchange(
         raise _transport_error(exc, connect_timeout, read_timeout, proxied=proxied) from None
     try:
         status = response.status_code
-        content: bytes | None = None
-        if status == 304 or 200 <= status < 300:
+        content: bytes | None = b"" if status == 304 else None  # a 304 has no body
+        if 200 <= status < 300:
             content = await read_body(
                 response.aiter_raw(),
                 encodings=response.headers.get_list("content-encoding"),

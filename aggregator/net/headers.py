@@ -53,6 +53,8 @@ def parse_http_date(value: str | None) -> float | None:
         return None
     year, month, day, hour, minute, second = parsed[:6]
     offset = parsed[9] or 0
+    if abs(offset) > 24 * 3600:  # zones are within a day of UTC
+        return None
     if not (1970 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= 31):
         return None
     if not (0 <= hour <= 24 and 0 <= minute <= 59 and 0 <= second <= 61):

@@ -5,6 +5,7 @@ answer. No HTTP here."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import os
 import re
@@ -83,6 +84,7 @@ def blocked_reason(ip: str | IPAddress) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # a run asks a few hundred hosts, each many times
 def ip_literal(host: str) -> IPAddress | None:
     """The address when `host` is an IP literal in canonical form (brackets allowed), else None."""
     try:
