@@ -66,13 +66,14 @@ from .schema import (
     open_db,
 )
 from .search import (
-    MIN_PREFIX,
     SEARCH_CANDIDATES,
     SEARCH_SCORE,
     fts_query,
     get_articles,
     query_articles,
+    register_search_functions,
     search_articles,
+    search_sql,
 )
 
 __all__ = [
@@ -86,7 +87,6 @@ __all__ = [
     "MAX_CONTENT_UPDATES",
     "MAX_TAG",
     "MAX_TAGS",
-    "MIN_PREFIX",
     "Migrations",
     "PAGE_SIZE",
     "SEARCH_CANDIDATES",
@@ -125,6 +125,8 @@ __all__ = [
     "save_link",
     "save_links_bulk",
     "search_articles",
+    "search_sql",
+    "register_search_functions",
     "set_state",
     "site_of",
     "store_articles_bulk",

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .connection import _one, _rows, now_iso, site_of, transaction
-from .schema import _TAG_COUNT_TRIGGER
+from .connection import _one, _rows, chunks, marks, now_iso, site_of, transaction
+from .rows import (
+    INSERT_ROWS,
+    MAX_ERROR_CHARS,
+    MAX_SHORT_CHARS,
+    article_row,
+    bounded,
+    bounded_text,
+    insert_articles_sql,
+)
+from .schema import TAG_COUNT_TRIGGER, trigger_off
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -28,7 +37,7 @@ def normalise_tags(tags: Iterable[str]) -> list[str]:
     for tag in tags:
         if tag is None:
             continue
-        t = re.sub(r"\s+", " ", str(tag)).strip()[:MAX_TAG]
+        t = re.sub(r"\s+", " ", bounded_text(str(tag), MAX_SHORT_CHARS)).strip()[:MAX_TAG]
         t = re.sub(r"[\x00-\x1f\x7f]", "", t)
         if t and t.lower() not in out:
             out[t.lower()] = t
@@ -37,39 +46,10 @@ def normalise_tags(tags: Iterable[str]) -> list[str]:
     return list(out.values())
 
 
-_ENTRY_COLUMNS = (
-    "id",
-    "url",
-    "title",
-    "author",
-    "published",
-    "updated",
-    "sort_date",
-    "first_seen_at",
-    "feed_id",
-    "feed_title",
-    "site",
-    "categories",
-    "excerpt",
-    "text",
-    "content_html",
-    "word_count",
-    "reading_time",
-    "image",
-    "content_hash",
-    "updated_at",
-    "fetch_status",
-)
-_ENTRY_INSERT_ROWS = 400  # rows per multi-row INSERT (21 parameters each, under SQLite's limit)
 _OLD_ENTRY = (
     "SELECT id, title, author, published, updated, content_hash, content_updates, "
     "full_text, url FROM articles WHERE id IN ({marks})"
 )
-
-
-def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def store_entries(
@@ -87,86 +67,79 @@ def store_entries(
     or saved by hand) joins that article. Returns (new, updated).
 
     A handful of statements per feed, whatever its size: known keys and URLs are looked up for
-    the whole batch, new articles go in with one multi-row INSERT (so the FTS5 trigger flushes
-    its index once per feed, not once per row: measured 2x less work), their feed entries with
-    one executemany."""
+    the whole batch, new articles go in with one multi-row INSERT, their feed entries with one
+    executemany (hand-written rather than sqlite-utils' upsert_all: see "Feed refresh" in
+    docs/benchmarks.md, one INSERT per feed)."""
     now = now_iso()
     new = updated = 0
+    entries = [_entry_values(rec) for rec in records]
     with transaction(db, memory_journal=True):
         row = db.execute("SELECT title, url, tags FROM feeds WHERE id = ?", [feed_id]).fetchone()
         if row is None:
             return 0, 0
         title, url, tags_json = row
         if feed_fields:
-            sets = ", ".join(f"{k} = :{k}" for k in feed_fields)
-            db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**feed_fields, "_id": feed_id})
-            title = feed_fields.get("title", title)
-            url = feed_fields.get("url", url)
-            tags_json = feed_fields.get("tags", tags_json)
-        if not records:
+            fields = bounded(feed_fields)
+            sets = ", ".join(f"{k} = :{k}" for k in fields)
+            db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**fields, "_id": feed_id})
+            title = fields.get("title", title)
+            url = fields.get("url", url)
+            tags_json = fields.get("tags", tags_json)
+        if not entries:
             return 0, 0
         feed_title = title or url
         feed_tags = json.loads(tags_json or "[]")
 
         by_key: dict[str, int] = {}
-        for chunk in _chunks(list(dict.fromkeys(rec["key"] for rec in records))):
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(dict.fromkeys(e["key"] for e in entries)):
             by_key.update(
                 db.execute(
                     "SELECT key, article_id FROM feed_entries "
-                    f"WHERE feed_id = ? AND key IN ({marks})",
+                    f"WHERE feed_id = ? AND key IN ({marks(len(chunk))})",
                     [feed_id, *chunk],
                 ).fetchall()
             )
         by_url: dict[str, int] = {}
-        urls = list(
-            dict.fromkeys(
-                rec["url"] for rec in records if rec["key"] not in by_key and rec.get("url")
-            )
-        )
-        for chunk in _chunks(urls):
-            marks = ",".join("?" * len(chunk))
+        urls = dict.fromkeys(e["url"] for e in entries if e["key"] not in by_key and e["url"])
+        for chunk in chunks(urls):
             by_url.update(
                 db.execute(
-                    f"SELECT url, id FROM articles WHERE url IN ({marks})", list(chunk)
+                    f"SELECT url, id FROM articles WHERE url IN ({marks(len(chunk))})", chunk
                 ).fetchall()
             )
         old_rows: dict[int, dict[str, Any]] = {}
-        known = list(dict.fromkeys(by_key.values()))
-        for chunk in _chunks(known):
-            for old in _rows(db, _OLD_ENTRY.format(marks=",".join("?" * len(chunk))), list(chunk)):
+        for chunk in chunks(dict.fromkeys(by_key.values())):
+            for old in _rows(db, _OLD_ENTRY.format(marks=marks(len(chunk))), chunk):
                 old_rows[old["id"]] = old
 
         tagged: list[int] = []
         pending: list[tuple[Any, ...]] = []  # rows of new articles, inserted together
+        pending_keys: list[str] = []
         pending_urls: set[str] = set()
         next_id = 0
         joined = False
 
         def flush() -> None:
-            for chunk in _chunks(pending, _ENTRY_INSERT_ROWS):
-                marks = ",".join(["(" + ",".join("?" * len(_ENTRY_COLUMNS)) + ")"] * len(chunk))
-                db.execute(
-                    f"INSERT INTO articles ({', '.join(_ENTRY_COLUMNS)}) VALUES {marks}",
-                    [v for r in chunk for v in r[:-1]],
-                )  # the last is the key
+            for chunk in chunks(pending, INSERT_ROWS):
+                db.execute(insert_articles_sql(len(chunk)), [v for r in chunk for v in r])
             db.conn.executemany(
                 "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
                 "VALUES (?, ?, ?, ?)",
-                [(feed_id, r[-1], r[0], now) for r in pending],
+                [(feed_id, key, r[0], now) for r, key in zip(pending, pending_keys, strict=True)],
             )
             pending.clear()
+            pending_keys.clear()
             pending_urls.clear()
 
-        for rec in records:
-            article_id = by_key.get(rec["key"])
-            if article_id is None and rec.get("url"):
-                if rec["url"] in pending_urls:
+        for entry in entries:
+            article_id = by_key.get(entry["key"])
+            if article_id is None and entry["url"]:
+                if entry["url"] in pending_urls:
                     flush()  # the same link twice in one document: the second joins the first
-                    by_url[rec["url"]] = int(
-                        _one(db, "SELECT id FROM articles WHERE url = ?", [rec["url"]])
+                    by_url[entry["url"]] = int(
+                        _one(db, "SELECT id FROM articles WHERE url = ?", [entry["url"]])
                     )
-                article_id = by_url.get(rec["url"])
+                article_id = by_url.get(entry["url"])
                 if article_id is not None:
                     # A changed guid with a stable link, or a story from a second feed.
                     db.execute(
@@ -176,7 +149,7 @@ def store_entries(
                     db.execute(
                         "INSERT INTO feed_entries (feed_id, key, article_id, first_seen_at) "
                         "VALUES (?, ?, ?, ?)",
-                        [feed_id, rec["key"], article_id, now],
+                        [feed_id, entry["key"], article_id, now],
                     )
                     tagged.append(article_id)
                     joined = True
@@ -184,39 +157,26 @@ def store_entries(
                 if not next_id:
                     next_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
                 article_id, next_id = next_id, next_id + 1
-                v = _entry_values(rec)
-                published = rec.get("published")
+                published = entry["published"]
                 pending.append(
-                    (
-                        article_id,
-                        v["url"],
-                        v["title"],
-                        v["author"],
-                        v["published"],
-                        v["updated"],
-                        min(published, now) if published else now,
-                        now,
-                        feed_id,
-                        feed_title,
-                        v["site"],
-                        v["categories"],
-                        v["excerpt"],
-                        v["text"],
-                        v["content_html"],
-                        v["word_count"],
-                        v["reading_time"],
-                        v["image"],
-                        v["content_hash"],
-                        now,
-                        rec.get("fetch_status"),
-                        rec["key"],
+                    article_row(
+                        {
+                            **entry,
+                            "id": article_id,
+                            "sort_date": min(published, now) if published else now,
+                            "first_seen_at": now,
+                            "feed_id": feed_id,
+                            "feed_title": feed_title,
+                            "updated_at": now,
+                        }
                     )
                 )
-                if v["url"]:
-                    pending_urls.add(v["url"])
+                pending_keys.append(entry["key"])
+                if entry["url"]:
+                    pending_urls.add(entry["url"])
                 tagged.append(article_id)
                 new += 1
-            elif _update_entry(db, article_id, rec, now, old=old_rows.get(article_id)):
+            elif _update_entry(db, article_id, entry, now, old=old_rows.get(article_id)):
                 updated += 1
         if pending:
             flush()
@@ -236,28 +196,33 @@ def store_entries(
 
 
 def _entry_values(rec: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "url": rec.get("url"),
-        "title": rec.get("title") or "",
-        "author": rec.get("author"),
-        "published": rec.get("published"),
-        "updated": rec.get("updated"),
-        "site": rec.get("site") or site_of(rec.get("url")),
-        "categories": json.dumps(list(rec.get("categories") or []), ensure_ascii=False),
-        "excerpt": rec.get("excerpt"),
-        "text": rec.get("text") or "",
-        "content_html": rec.get("content_html") or "",
-        "word_count": rec.get("word_count") or 0,
-        "reading_time": rec.get("reading_time") or 0,
-        "image": rec.get("image"),
-        "content_hash": rec.get("content_hash"),
-    }
+    """A feed entry's record as the values of its article (and its `key`), made bindable."""
+    return bounded(
+        {
+            "key": rec["key"],
+            "url": rec.get("url") or None,
+            "title": rec.get("title") or "",
+            "author": rec.get("author"),
+            "published": rec.get("published"),
+            "updated": rec.get("updated"),
+            "site": rec.get("site") or site_of(rec.get("url")),
+            "categories": json.dumps(list(rec.get("categories") or []), ensure_ascii=False),
+            "excerpt": rec.get("excerpt"),
+            "text": rec.get("text") or "",
+            "content_html": rec.get("content_html") or "",
+            "word_count": rec.get("word_count") or 0,
+            "reading_time": rec.get("reading_time") or 0,
+            "image": rec.get("image"),
+            "content_hash": rec.get("content_hash"),
+            "fetch_status": rec.get("fetch_status"),
+        }
+    )
 
 
 def _update_entry(
     db: sqlite_utils.Database,
     article_id: int,
-    rec: Mapping[str, Any],
+    values: Mapping[str, Any],
     now: str,
     *,
     old: Mapping[str, Any] | None = None,
@@ -270,7 +235,6 @@ def _update_entry(
         if not row:
             return False
         old = row[0]
-    values = _entry_values(rec)
     meta_changed = (
         values["title"] != old["title"]
         or values["author"] != old["author"]
@@ -325,16 +289,14 @@ def _tag_ids(db: sqlite_utils.Database, names: Sequence[str]) -> list[int]:
 
 
 def _sync_tags_json(db: sqlite_utils.Database, article_ids: Sequence[int]) -> None:
-    for start in range(0, len(article_ids), 500):
-        chunk = list(article_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
+    for chunk in chunks(article_ids):
         db.execute(
             f"""
             UPDATE articles SET tags = coalesce((
                 SELECT json_group_array(name) FROM (
                     SELECT t.name FROM articles_tags at JOIN tags t ON t.id = at.tag_id
                     WHERE at.article_id = articles.id ORDER BY t.name COLLATE NOCASE)
-            ), '[]') WHERE id IN ({marks})
+            ), '[]') WHERE id IN ({marks(len(chunk))})
             """,
             chunk,
         )
@@ -365,6 +327,61 @@ def _remove_tags(
     _sync_tags_json(db, list(article_ids))
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def resolve_tags(
+    db: sqlite_utils.Database, lists: Iterable[Sequence[str]]
+) -> dict[tuple[str, ...], list[tuple[int, str]]]:
+    """Each list of tags as (tag id, stored spelling) pairs, created where new, in the order of
+    the JSON `tags` column (the stored names under SQLite's NOCASE, which folds ASCII only)."""
+    cleaned: dict[str, str | None] = {}
+    wanted: dict[tuple[str, ...], list[str]] = {}
+    for tags in lists:  # normalise_tags, one distinct tag at a time
+        key = tuple(tags)
+        if not key or key in wanted:
+            continue
+        names: dict[str, str] = {}
+        for raw in key:
+            if raw not in cleaned:
+                cleaned[raw] = next(iter(normalise_tags([raw])), None)
+            name = cleaned[raw]
+            if name is not None and len(names) < MAX_TAGS:
+                names.setdefault(name.lower(), name)
+        wanted[key] = list(names.values())
+    by_name: dict[str, tuple[int, str]] = {}
+    distinct = sorted({name for names in wanted.values() for name in names})
+    for chunk in chunks(distinct):  # the tags known already, then the new ones
+        # keyed as the column's NOCASE compares: ASCII letters folded, nothing else
+        found = {
+            str(n).translate(_ASCII_LOWER): (int(i), str(n))
+            for i, n in db.execute(
+                f"SELECT id, name FROM tags WHERE name IN ({marks(len(chunk))})", chunk
+            )
+        }
+        for name in chunk:
+            fold = name.translate(_ASCII_LOWER)
+            if fold not in found:
+                db.execute(
+                    "INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name]
+                )
+                row = db.execute("SELECT id, name FROM tags WHERE name = ?", [name]).fetchone()
+                found[fold] = (int(row[0]), str(row[1]))
+            by_name[name] = found[fold]
+    order = {stored: stored.translate(_ASCII_LOWER) for _, stored in by_name.values()}
+    out: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+    for key, chosen in wanted.items():
+        resolved = dict(by_name[name] for name in chosen)
+        out[key] = sorted(resolved.items(), key=lambda pair: order[pair[1]])
+    return out
+
+
+def tags_json(pairs: Sequence[tuple[int, str]]) -> str:
+    """The JSON `tags` column for resolve_tags' pairs, as _sync_tags_json writes it (so a bulk
+    insert writes it with the row, without a second pass)."""
+    return "[" + ",".join(json.dumps(name, ensure_ascii=False) for _, name in pairs) + "]"
+
+
 def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
     value = _one(db, "SELECT id FROM articles WHERE url = ?", [url])
     return None if value is None else int(value)
@@ -388,19 +405,13 @@ def change_tags(
 
 def _insert_new_pairs(db: sqlite_utils.Database, pairs: Sequence[tuple[int, int]]) -> None:
     """Insert article-tag pairs that cannot exist yet (articles just inserted), counting them
-    per tag in one UPDATE each instead of the per-row trigger (measured: the trigger was most
-    of the 1.3 s that 80,000 pairs took)."""
+    per tag in one UPDATE each instead of the per-row trigger (most of the time 80,000 pairs
+    took with it: see "Import" in docs/benchmarks.md)."""
     if not pairs:
         return
-    trigger = _one(
-        db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_tags_ai'"
-    )
-    ours = trigger == _TAG_COUNT_TRIGGER
-    if ours:
-        db.execute("DROP TRIGGER articles_tags_ai")
-    db.conn.executemany("INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?)", pairs)
-    if ours:
-        db.execute(_TAG_COUNT_TRIGGER)
+    with trigger_off(db, TAG_COUNT_TRIGGER) as count_after:
+        db.conn.executemany("INSERT INTO articles_tags (article_id, tag_id) VALUES (?, ?)", pairs)
+    if count_after:
         per_tag: dict[int, int] = {}
         for _, tag_id in pairs:
             per_tag[tag_id] = per_tag.get(tag_id, 0) + 1
@@ -462,7 +473,8 @@ def record_page(db: sqlite_utils.Database, article_id: int, fields: Mapping[str,
     assignments = ", ".join(f"{k} = :{k}" for k in fields)
     with transaction(db):
         db.execute(
-            f"UPDATE articles SET {assignments} WHERE id = :_id", {**fields, "_id": article_id}
+            f"UPDATE articles SET {assignments} WHERE id = :_id",
+            {**bounded(fields), "_id": article_id},
         )
 
 
@@ -478,5 +490,5 @@ def record_page_error(
         db.execute(
             "UPDATE articles SET fetch_status = ?, fetch_error = ?, "
             "fetch_attempts = fetch_attempts + 1, next_fetch_at = ?, updated_at = ? WHERE id = ?",
-            [status, message[:500], next_fetch_at, now_iso(), article_id],
+            [status, bounded_text(message, MAX_ERROR_CHARS), next_fetch_at, now_iso(), article_id],
         )

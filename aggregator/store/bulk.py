@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .articles import _insert_new_pairs, _tag_ids, normalise_tags
-from .connection import _one, now_iso, transaction
-from .links import _ai_trigger_sql
-from .schema import FTS_COLUMNS, FTS_HASH_BYTES, _facet_count_triggers, count_facets
+from .articles import _insert_new_pairs, resolve_tags, tags_json
+from .connection import _one, chunks, marks, now_iso, transaction
+from .rows import (
+    ARTICLE_COLUMNS,
+    INSERT_ARTICLE,
+    MAX_SHORT_CHARS,
+    MAX_TEXT_CHARS,
+    article_row,
+    bounded_text,
+)
+from .schema import (
+    FACET_INSERT_TRIGGER,
+    FTS_COLUMNS,
+    FTS_HASH_BYTES,
+    FTS_INSERT_TRIGGER,
+    count_facets,
+    trigger_off,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -79,144 +91,71 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
     has a feed_id) and `tags` (a list). Returns how many were inserted."""
     now = now_iso()
     with bulk_settings(db), transaction(db):
-        urls = [r["url"] for r in records if r.get("url")]
+        urls = [bounded_text(r["url"], MAX_TEXT_CHARS) if r.get("url") else None for r in records]
         known: set[str] = set()
-        for start in range(0, len(urls), 500):
-            chunk = urls[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks([u for u in urls if u]):
             known.update(
                 u
                 for (u,) in db.execute(
-                    f"SELECT url FROM articles WHERE url IN ({marks})", chunk
+                    f"SELECT url FROM articles WHERE url IN ({marks(len(chunk))})", chunk
                 ).fetchall()
             )
-        fresh = [r for r in records if not r.get("url") or r["url"] not in known]
+        fresh = [(r, u) for r, u in zip(records, urls, strict=True) if not u or u not in known]
         if not fresh:
             return 0
-        tag_cache: dict[tuple[str, ...], tuple[list[int], str]] = {}
-        stored_name: dict[str, tuple[int, str]] = {}
-
-        def resolve(raw: tuple[str, ...]) -> tuple[list[int], str]:
-            if raw not in tag_cache:
-                names = normalise_tags(raw)
-                for name in names:
-                    if name.lower() not in stored_name:
-                        (tag_id,) = _tag_ids(db, [name])
-                        stored_name[name.lower()] = (
-                            tag_id,
-                            str(_one(db, "SELECT name FROM tags WHERE id = ?", [tag_id])),
-                        )
-                pairs = sorted((stored_name[n.lower()] for n in names), key=lambda p: p[1].lower())
-                tag_cache[raw] = (
-                    [i for i, _ in pairs],
-                    json.dumps([n for _, n in pairs], ensure_ascii=False, separators=(",", ":")),
-                )
-            return tag_cache[raw]
-
+        tag_lists = resolve_tags(db, (tuple(r.get("tags") or ()) for r, _ in fresh))
         first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
-        columns = (
-            "url",
-            "title",
-            "author",
-            "published",
-            "updated",
-            "sort_date",
-            "first_seen_at",
-            "feed_id",
-            "feed_title",
-            "site",
-            "tags",
-            "excerpt",
-            "text",
-            "content_html",
-            "word_count",
-            "reading_time",
-            "saved",
-            "saved_at",
-            "state",
-            "starred",
-            "updated_at",
-            "fetch_status",
-            "full_text",
-        )
-        defaults: dict[str, Any] = dict.fromkeys(columns)
-        defaults.update(
-            title="",
-            text="",
-            content_html="",
-            word_count=0,
-            reading_time=0,
-            saved=0,
-            state="unread",
-            starred=0,
-            full_text=0,
-        )
-        row_of = operator.itemgetter(*columns)  # one C call per row instead of 23 dict.get
         rows = []
         pairs: list[tuple[int, int]] = []
         entries: list[tuple[int, str, int, str]] = []
-        for offset, rec in enumerate(fresh):
+        for offset, (rec, url) in enumerate(fresh):
             article_id = first_id + offset
-            tag_ids, tags_json = resolve(tuple(rec.get("tags") or ()))
+            tags = tag_lists.get(tuple(rec.get("tags") or ()), [])
             published = rec.get("published")
             when = rec.get("saved_at") if rec.get("saved") and not published else published
-            values = {
-                **defaults,
-                **rec,
-                "sort_date": min(when, now) if when else now,
-                "first_seen_at": now,
-                "updated_at": now,
-                "tags": tags_json,
-            }
-            rows.append((article_id, *row_of(values)))
-            pairs += [(article_id, tag_id) for tag_id in tag_ids]
-            if rec.get("feed_id") is not None:
-                entries.append(
-                    (int(rec["feed_id"]), str(rec.get("key") or rec["url"]), article_id, now)
+            rows.append(
+                article_row(
+                    {
+                        **rec,
+                        "id": article_id,
+                        "url": url,
+                        "sort_date": min(when, now) if when else now,
+                        "first_seen_at": now,
+                        "updated_at": now,
+                        "tags": tags_json(tags),
+                    }
                 )
-        trigger = _one(
-            db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'"
-        )
-        index_after = trigger == _ai_trigger_sql()
-        if index_after:
-            db.execute("DROP TRIGGER articles_ai")
-            # One FTS5 segment per call, written at the commit, instead of one per 16 MB of
-            # pending index (m004): fewer, larger segments to merge. Measured over a
-            # 1,000,000-article build in batches of 50,000: this INSERT plus the commits
-            # 67.6 -> 61.2 s, the INSERT no longer reading segments back. Memory (up to this
-            # size) only while the transaction is open; restored before it ends (the commit
-            # writes whatever is pending, whatever the setting).
-            hash_before = _fts_config(db, "hashsize", FTS_HASH_BYTES)
-            if hash_before != BULK_FTS_HASH_BYTES:
-                _set_fts_config(db, "hashsize", BULK_FTS_HASH_BYTES)
-        facet_trigger = _facet_count_triggers()[0]
-        count_after = (
-            _one(
-                db,
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND name = 'articles_facets_ai'",
             )
-            == facet_trigger
-        )
-        if count_after:  # six upserts per row -> six GROUP BYs over the new rows
-            db.execute("DROP TRIGGER articles_facets_ai")
-        marks = ", ".join("?" * (len(columns) + 1))
-        db.conn.executemany(
-            f"INSERT INTO articles (id, {', '.join(columns)}) VALUES ({marks})", rows
-        )
-        if count_after:
-            count_facets(db, from_id=first_id)
-            db.execute(facet_trigger)
-        if index_after:
-            # From the values in hand (not INSERT ... SELECT, which reads every new row back):
-            # measured 1.2-1.4x less CPU for the index of 50,000 articles.
-            cols = ", ".join(FTS_COLUMNS)
-            at = [columns.index(c) + 1 for c in FTS_COLUMNS]
-            db.conn.executemany(
-                f"INSERT INTO articles_fts(rowid, {cols}) VALUES (?, ?, ?, ?, ?)",
-                [(row[0], *(row[i] for i in at)) for row in rows],
-            )
-            db.execute(trigger)
+            pairs += [(article_id, tag_id) for tag_id, _ in tags]
+            if rec.get("feed_id") is not None:
+                key = bounded_text(str(rec.get("key") or url), MAX_SHORT_CHARS)
+                entries.append((int(rec["feed_id"]), key, article_id, now))
+        hash_before = BULK_FTS_HASH_BYTES
+        with (
+            trigger_off(db, FTS_INSERT_TRIGGER) as index_after,
+            trigger_off(db, FACET_INSERT_TRIGGER) as count_after,
+        ):
+            if index_after:
+                # One FTS5 segment per call, written at the commit, instead of one per 16 MB of
+                # pending index (m004): fewer, larger segments to merge, and the INSERT no
+                # longer reads segments back (see "Bulk ingest" in docs/benchmarks.md). Memory
+                # (up to this size) only while the transaction is open; restored before it ends
+                # (the commit writes whatever is pending, whatever the setting).
+                hash_before = _fts_config(db, "hashsize", FTS_HASH_BYTES)
+                if hash_before != BULK_FTS_HASH_BYTES:
+                    _set_fts_config(db, "hashsize", BULK_FTS_HASH_BYTES)
+            db.conn.executemany(INSERT_ARTICLE, rows)
+            if count_after:  # six upserts per row -> six GROUP BYs over the new rows
+                count_facets(db, from_id=first_id)
+            if index_after:
+                # From the values in hand, not INSERT ... SELECT, which reads every new row
+                # back (see "Bulk ingest" in docs/benchmarks.md).
+                at = [ARTICLE_COLUMNS.index(c) for c in FTS_COLUMNS]
+                db.conn.executemany(
+                    f"INSERT INTO articles_fts(rowid, {', '.join(FTS_COLUMNS)}) "
+                    f"VALUES (?, {marks(len(FTS_COLUMNS))})",
+                    [(row[0], *(row[i] for i in at)) for row in rows],
+                )
         _insert_new_pairs(db, pairs)
         before = db.conn.total_changes
         db.conn.executemany(

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..errors import DatabaseError
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+T = TypeVar("T")
 
 
 def now_iso(ts: float | None = None) -> str:
@@ -143,6 +145,26 @@ def transaction(db: sqlite_utils.Database, *, memory_journal: bool = False) -> I
         raise
     else:
         conn.execute("COMMIT")
+
+
+CHUNK = 500  # values bound in one `IN (...)` list
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """`items` in lists of at most `size` (bound parameters per statement stay bounded)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def marks(n: int) -> str:
+    """`?,?,?` for n parameters."""
+    return ",".join("?" * n)
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:

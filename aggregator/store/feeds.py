@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .articles import _add_tags, normalise_tags
 from .connection import _rows, now_iso, transaction
+from .rows import MAX_ERROR_CHARS, MAX_TEXT_CHARS, bindable, bounded, bounded_text
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -48,7 +49,10 @@ def add_feed(
             if full_text is not None:
                 updates["full_text"] = int(full_text)
             sets = ", ".join(f"{k} = :{k}" for k in updates)
-            db.execute(f"UPDATE feeds SET {sets} WHERE id = :id", {**updates, "id": existing["id"]})
+            db.execute(
+                f"UPDATE feeds SET {sets} WHERE id = :id",
+                {**bounded(updates), "id": existing["id"]},
+            )
             if tags:
                 ids = [
                     r[0]
@@ -62,14 +66,14 @@ def add_feed(
             "INSERT INTO feeds (url, title, site_url, tags, full_text, status, created_at, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                url,
-                title,
-                site_url,
+                bindable(url, MAX_TEXT_CHARS),
+                bindable(title),
+                bindable(site_url, MAX_TEXT_CHARS),
                 json.dumps(tags, ensure_ascii=False),
                 None if full_text is None else int(full_text),
                 status,
                 now_iso(),
-                note,
+                bindable(note, MAX_TEXT_CHARS),
             ],
         )
         return int(cursor.lastrowid or 0), True
@@ -149,7 +153,7 @@ def update_feed(db: sqlite_utils.Database, feed_id: int, **fields: Any) -> None:
         return
     sets = ", ".join(f"{k} = :{k}" for k in fields)
     with transaction(db):
-        db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**fields, "_id": feed_id})
+        db.execute(f"UPDATE feeds SET {sets} WHERE id = :_id", {**bounded(fields), "_id": feed_id})
 
 
 def record_feed_error(
@@ -165,7 +169,7 @@ def record_feed_error(
         db.execute(
             "UPDATE feeds SET last_error = ?, last_error_at = ?, last_fetched_at = ?, "
             "error_count = error_count + 1, status = ?, next_check_at = ? WHERE id = ?",
-            [message[:500], now, now, status, next_check_at, feed_id],
+            [bounded_text(message, MAX_ERROR_CHARS), now, now, status, next_check_at, feed_id],
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,14 +9,21 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DatabaseError
 from .articles import (
     ARTICLE_STATES,
-    MAX_TAGS,
     _add_tags,
     _insert_new_pairs,
     _sync_tags_json,
-    normalise_tags,
+    resolve_tags,
+    tags_json,
 )
-from .connection import _one, _rows, now_iso, site_of, transaction
-from .schema import FTS_COLUMNS, _facet_count_triggers, count_facets
+from .connection import _one, _rows, chunks, marks, now_iso, site_of, transaction
+from .rows import INSERT_ARTICLE, MAX_TEXT_CHARS, article_row, bounded, bounded_text
+from .schema import (
+    FACET_INSERT_TRIGGER,
+    FTS_INSERT_TRIGGER,
+    count_facets,
+    index_for_search,
+    trigger_off,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -40,6 +46,7 @@ def save_link(
     tags, keeps the first saved_at, and replaces the note only when a new one is given.
     Returns (article id, created)."""
     now = now_iso()
+    url = bounded_text(url, MAX_TEXT_CHARS)
     with transaction(db):
         existing = _rows(
             db, "SELECT id, saved, saved_at, title, fetch_status FROM articles WHERE url = ?", [url]
@@ -69,48 +76,36 @@ def save_link(
                 sets["next_fetch_at"] = None
             assignments = ", ".join(f"{k} = :{k}" for k in sets)
             db.execute(
-                f"UPDATE articles SET {assignments} WHERE id = :id", {**sets, "id": article_id}
+                f"UPDATE articles SET {assignments} WHERE id = :id",
+                {**bounded(sets), "id": article_id},
             )
             created = False
         else:
             when = saved_at or now
-            values = {
-                "url": url,
-                "title": title or "",
-                "sort_date": min(when, now),
-                "now": now,
-                "site": site_of(url),
-                "saved_at": when,
-                "note": note,
-                "state": state if state in ARTICLE_STATES else "unread",
-                "starred": int(bool(starred)),
-                "excerpt": excerpt,
-                "fetch_status": "pending",
-            }
-            if content:
-                values.update(
-                    {
-                        k: content.get(k)
-                        for k in ("text", "content_html", "word_count", "reading_time")
-                    }
-                )
+            content = content or {}
             cursor = db.execute(
-                """
-                INSERT INTO articles (url, title, sort_date, first_seen_at, site, saved, saved_at,
-                    note, state, starred, excerpt, fetch_status, updated_at, text, content_html,
-                    word_count, reading_time)
-                VALUES (:url, :title, :sort_date, :now, :site, 1, :saved_at, :note, :state,
-                    :starred, :excerpt, :fetch_status, :now, coalesce(:text, ''),
-                    coalesce(:content_html, ''), coalesce(:word_count, 0),
-                    coalesce(:reading_time, 0))
-                """,
-                {
-                    "text": None,
-                    "content_html": None,
-                    "word_count": None,
-                    "reading_time": None,
-                    **values,
-                },
+                INSERT_ARTICLE,
+                article_row(
+                    {
+                        "url": url,
+                        "title": title,
+                        "sort_date": min(when, now),
+                        "first_seen_at": now,
+                        "site": site_of(url),
+                        "saved": 1,
+                        "saved_at": when,
+                        "note": note,
+                        "state": state if state in ARTICLE_STATES else "unread",
+                        "starred": int(bool(starred)),
+                        "excerpt": excerpt,
+                        "fetch_status": "pending",
+                        "updated_at": now,
+                        "text": content.get("text"),
+                        "content_html": content.get("content_html"),
+                        "word_count": content.get("word_count"),
+                        "reading_time": content.get("reading_time"),
+                    }
+                ),
             )
             article_id = int(cursor.lastrowid or 0)
             created = True
@@ -122,12 +117,6 @@ def save_link(
 BULK_INDEX_AFTER = 1_000  # new rows from which a bulk save indexes them for search in one go
 BULK_CACHE_KIB = 65_536  # SQLite page cache while a bulk save inserts
 
-_BULK_INSERT = """
-    INSERT INTO articles (url, title, sort_date, first_seen_at, site, saved, saved_at, note, state,
-        starred, excerpt, fetch_status, full_text, updated_at, text, content_html, word_count,
-        reading_time, tags)
-    VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
 _BULK_USER_FIELDS = ("saved", "saved_at", "note", "state", "starred", "fetch_status")
 
 
@@ -136,6 +125,8 @@ def _merge_repeats(links: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str,
     merged: dict[str, Mapping[str, Any]] = {}
     copied: set[str] = set()
     for link in links:
+        if not link["url"].isascii():
+            link = {**link, "url": bounded_text(link["url"], MAX_TEXT_CHARS)}
         first = merged.get(link["url"])
         if first is None:
             merged[link["url"]] = link
@@ -156,63 +147,7 @@ def _merge_repeats(links: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str,
     return merged
 
 
-def _ai_trigger_sql() -> str:
-    cols = ", ".join(FTS_COLUMNS)
-    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
-    return (
-        f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
-        f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END"
-    )
-
-
 _AUTHORITY = re.compile(r"^[^:/?#]*://([^/?#]*)")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _resolve_tags(
-    db: sqlite_utils.Database, lists: Iterable[Sequence[str]]
-) -> dict[tuple[str, ...], list[tuple[int, str]]]:
-    """Each list of tags as (tag id, stored spelling) pairs, created where new, in the order of
-    the JSON `tags` column (the stored names under SQLite's NOCASE, which folds ASCII only)."""
-    cleaned: dict[str, str | None] = {}
-    wanted: dict[tuple[str, ...], list[str]] = {}
-    for tags in lists:  # normalise_tags, one distinct tag at a time
-        key = tuple(tags)
-        if not key or key in wanted:
-            continue
-        names: dict[str, str] = {}
-        for raw in key:
-            if raw not in cleaned:
-                cleaned[raw] = next(iter(normalise_tags([raw])), None)
-            name = cleaned[raw]
-            if name is not None and len(names) < MAX_TAGS:
-                names.setdefault(name.lower(), name)
-        wanted[key] = list(names.values())
-    by_name: dict[str, tuple[int, str]] = {}
-    distinct = sorted({name for names in wanted.values() for name in names})
-    for start in range(0, len(distinct), 500):  # the tags known already, then the new ones
-        chunk = distinct[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        # keyed as the column's NOCASE compares: ASCII letters folded, nothing else
-        found = {
-            str(n).translate(_ASCII_LOWER): (int(i), str(n))
-            for i, n in db.execute(f"SELECT id, name FROM tags WHERE name IN ({marks})", chunk)
-        }
-        for name in chunk:
-            fold = name.translate(_ASCII_LOWER)
-            if fold not in found:
-                db.execute(
-                    "INSERT INTO tags (name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name]
-                )
-                row = db.execute("SELECT id, name FROM tags WHERE name = ?", [name]).fetchone()
-                found[fold] = (int(row[0]), str(row[1]))
-            by_name[name] = found[fold]
-    order = {stored: stored.translate(_ASCII_LOWER) for _, stored in by_name.values()}
-    out: dict[tuple[str, ...], list[tuple[int, str]]] = {}
-    for key, chosen in wanted.items():
-        resolved = dict(by_name[name] for name in chosen)
-        out[key] = sorted(resolved.items(), key=lambda pair: order[pair[1]])
-    return out
 
 
 def save_links_bulk(
@@ -231,23 +166,15 @@ def save_links_bulk(
         return 0, 0
     with transaction(db):
         found: dict[str, dict[str, Any]] = {}
-        urls = list(merged)
-        for start in range(0, len(urls), 500):
-            chunk = urls[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(merged):
             for known in _rows(
                 db,
                 "SELECT id, url, saved, saved_at, title, note, state, starred, "
-                f"fetch_status FROM articles WHERE url IN ({marks})",
+                f"fetch_status FROM articles WHERE url IN ({marks(len(chunk))})",
                 chunk,
             ):
                 found[known["url"]] = known
-        tag_lists = _resolve_tags(db, (link.get("tags") or () for link in merged.values()))
-        encoded = {
-            name: json.dumps(name, ensure_ascii=False)
-            for pairs in tag_lists.values()
-            for _, name in pairs
-        }
+        tag_lists = resolve_tags(db, (link.get("tags") or () for link in merged.values()))
         sites: dict[str, str | None] = {}
         changed: list[dict[str, Any]] = []
         retitled: list[dict[str, Any]] = []
@@ -266,26 +193,28 @@ def save_links_bulk(
                     sites[key] = site_of(url)
                 state = link.get("state")
                 fresh.append(
-                    (
-                        url,
-                        link.get("title") or "",
-                        min(when, now),
-                        now,
-                        sites[key],
-                        when,
-                        link.get("note"),
-                        state if state in ARTICLE_STATES else "unread",
-                        int(bool(link.get("starred"))),
-                        link.get("excerpt"),
-                        "ok" if content else "pending",
-                        int(bool(content)),
-                        now,
-                        content.get("text") or "",
-                        content.get("content_html") or "",
-                        content.get("word_count") or 0,
-                        content.get("reading_time") or 0,
-                        # the JSON column as _sync_tags_json writes it, without a second pass
-                        "[" + ",".join(encoded[name] for _, name in tags) + "]",
+                    article_row(
+                        {
+                            "url": url,
+                            "title": link.get("title"),
+                            "sort_date": min(when, now),
+                            "first_seen_at": now,
+                            "site": sites[key],
+                            "saved": 1,
+                            "saved_at": when,
+                            "note": link.get("note"),
+                            "state": state if state in ARTICLE_STATES else "unread",
+                            "starred": int(bool(link.get("starred"))),
+                            "excerpt": link.get("excerpt"),
+                            "fetch_status": "ok" if content else "pending",
+                            "full_text": int(bool(content)),
+                            "updated_at": now,
+                            "text": content.get("text"),
+                            "content_html": content.get("content_html"),
+                            "word_count": content.get("word_count"),
+                            "reading_time": content.get("reading_time"),
+                            "tags": tags_json(tags),
+                        }
                     )
                 )
                 fresh_tags.append(tags)
@@ -305,7 +234,8 @@ def save_links_bulk(
             if row["fetch_status"] is None and not row["title"]:
                 new["fetch_status"] = "pending"
             if link.get("title") and not row["title"]:
-                retitled.append({"id": row["id"], "title": link["title"], "now": now})
+                retitled.append({**bounded({"title": link["title"]}), "id": row["id"], "now": now})
+            new = bounded(new)
             if any(new[k] != row[k] for k in _BULK_USER_FIELDS):
                 changed.append({**new, "id": row["id"], "now": now})
         if changed:
@@ -324,45 +254,24 @@ def save_links_bulk(
         )
         if fresh:
             first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
-            # Index after inserting: one FTS5 statement instead of a trigger per row. Only when
-            # the trigger is the one this module made (else it is left to do its work).
-            trigger = _one(
-                db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'"
-            )
-            index_after = len(fresh) >= BULK_INDEX_AFTER and trigger == _ai_trigger_sql()
-            if index_after:
-                db.execute("DROP TRIGGER articles_ai")
-            if len(fresh) >= BULK_INDEX_AFTER:
-                # A page cache that holds the indexes being filled (measured: 100,000 rows go
-                # in 1.7x faster with 64 MB than with the default 2 MB). The connection keeps
-                # it: an import calls this once per chunk.
+            many = len(fresh) >= BULK_INDEX_AFTER
+            if many:
+                # A page cache that holds the indexes being filled (see "Import" in
+                # docs/benchmarks.md). The connection keeps it: an import calls this per chunk.
                 cache_size = int(_one(db, "PRAGMA cache_size"))
                 if cache_size > -BULK_CACHE_KIB:
                     db.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-            facet_trigger = _facet_count_triggers()[0]
-            count_after = (
-                len(fresh) >= BULK_INDEX_AFTER
-                and _one(
-                    db,
-                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-                    "AND name = 'articles_facets_ai'",
-                )
-                == facet_trigger
-            )
-            if count_after:  # six upserts per row -> six GROUP BYs over the new rows
-                db.execute("DROP TRIGGER articles_facets_ai")
-            db.conn.executemany(_BULK_INSERT, fresh)
-            if count_after:
-                count_facets(db, from_id=first_id)
-                db.execute(facet_trigger)
-            if index_after:
-                cols = ", ".join(FTS_COLUMNS)
-                db.execute(
-                    f"INSERT INTO articles_fts(rowid, {cols}) "
-                    f"SELECT id, {cols} FROM articles WHERE id >= ? ORDER BY id",
-                    [first_id],
-                )
-                db.execute(trigger)
+            # Many rows are indexed for search and counted for facets after they are inserted:
+            # one statement each instead of triggers per row.
+            with (
+                trigger_off(db, FTS_INSERT_TRIGGER, when=many) as index_after,
+                trigger_off(db, FACET_INSERT_TRIGGER, when=many) as count_after,
+            ):
+                db.conn.executemany(INSERT_ARTICLE, fresh)
+                if count_after:
+                    count_facets(db, from_id=first_id)
+                if index_after:
+                    index_for_search(db, from_id=first_id)
             # Rows got consecutive ids from first_id (INTEGER PRIMARY KEY takes max + 1).
             last = int(_one(db, "SELECT max(id) FROM articles"))
             if last != first_id + len(fresh) - 1:
@@ -374,12 +283,11 @@ def save_links_bulk(
         # On existing rows only pairs not there yet count: their JSON column is rewritten.
         have: set[tuple[int, int]] = set()
         touched = sorted({a for a, _ in old_pairs})
-        for start in range(0, len(touched), 500):
-            some = touched[start : start + 500]
-            marks = ",".join("?" * len(some))
+        for some in chunks(touched):
             have.update(
                 db.execute(
-                    f"SELECT article_id, tag_id FROM articles_tags WHERE article_id IN ({marks})",
+                    "SELECT article_id, tag_id FROM articles_tags "
+                    f"WHERE article_id IN ({marks(len(some))})",
                     some,
                 ).fetchall()
             )

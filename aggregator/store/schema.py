@@ -4,12 +4,13 @@ opens a database at the current schema."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DatabaseError
-from .connection import PAGE_SIZE, Database, _opening, wrap
+from .connection import PAGE_SIZE, Database, _one, _opening, wrap
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -111,6 +112,12 @@ def migrate(db: sqlite_utils.Database, path: str | Path) -> None:
 
 
 FTS_COLUMNS = ("title", "text", "author", "feed_title")
+_FTS_COLS = ", ".join(FTS_COLUMNS)
+FTS_INSERT_TRIGGER = (
+    "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
+    f"INSERT INTO articles_fts(rowid, {_FTS_COLS}) "
+    f"VALUES (new.id, {', '.join(f'new.{c}' for c in FTS_COLUMNS)}); END"
+)
 FTS_HASH_BYTES = 16 * 1024 * 1024
 
 
@@ -233,10 +240,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     cols = ", ".join(FTS_COLUMNS)
     new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
     old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
-    db.execute(
-        f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
-        f"INSERT INTO articles_fts(rowid, {cols}) VALUES (new.id, {new}); END"
-    )
+    db.execute(FTS_INSERT_TRIGGER)
     db.execute(
         f"CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN "
         f"INSERT INTO articles_fts(articles_fts, rowid, {cols}) "
@@ -280,7 +284,7 @@ def m004_tag_counts_and_fts_hash(db: sqlite_utils.Database) -> None:
         "UPDATE tags SET article_count = (SELECT count(*) FROM articles_tags at "
         "WHERE at.tag_id = tags.id)"
     )
-    db.execute(_TAG_COUNT_TRIGGER)
+    db.execute(TAG_COUNT_TRIGGER)
     db.execute(
         "CREATE TRIGGER articles_tags_ad AFTER DELETE ON articles_tags BEGIN "
         "UPDATE tags SET article_count = article_count - 1 WHERE id = old.tag_id; END"
@@ -312,6 +316,9 @@ def _facet_count_triggers() -> list[str]:
     ]
 
 
+FACET_INSERT_TRIGGER = _facet_count_triggers()[0]
+
+
 def count_facets(db: sqlite_utils.Database, *, from_id: int = 0) -> None:
     """Add the facet values of articles from_id.. to facet_counts (bulk paths, triggers off)."""
     for c in FACET_COLUMNS:
@@ -333,7 +340,7 @@ def m005_facet_counts(db: sqlite_utils.Database) -> None:
         "PRIMARY KEY (facet, value)) WITHOUT ROWID"
     )
     count_facets(db)
-    for sql in _facet_count_triggers():
+    for sql in (FACET_INSERT_TRIGGER, *_facet_count_triggers()[1:]):
         db.execute(sql)
 
 
@@ -349,7 +356,32 @@ def m006_facet_columns_index(db: sqlite_utils.Database) -> None:
     )
 
 
-_TAG_COUNT_TRIGGER = (
+@contextmanager
+def trigger_off(db: sqlite_utils.Database, sql: str, *, when: bool = True) -> Iterator[bool]:
+    """Without the trigger that `sql` creates while the block runs, when `when` and the trigger
+    is exactly that one (another version is left to do its work); made again after the block.
+    Yields whether it was dropped. Inside the caller's transaction: an error rolls back the
+    drop with the rest."""
+    name = sql.split()[2]  # CREATE TRIGGER <name> ...
+    current = _one(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [name])
+    off = when and current == sql
+    if off:
+        db.execute(f"DROP TRIGGER {name}")
+    yield off
+    if off:
+        db.execute(sql)
+
+
+def index_for_search(db: sqlite_utils.Database, *, from_id: int) -> None:
+    """Add articles from_id.. to the full-text index in one statement (FTS insert trigger off)."""
+    db.execute(
+        f"INSERT INTO articles_fts(rowid, {_FTS_COLS}) "
+        f"SELECT id, {_FTS_COLS} FROM articles WHERE id >= ? ORDER BY id",
+        [from_id],
+    )
+
+
+TAG_COUNT_TRIGGER = (
     "CREATE TRIGGER articles_tags_ai AFTER INSERT ON articles_tags BEGIN "
     "UPDATE tags SET article_count = article_count + 1 WHERE id = new.tag_id; END"
 )

@@ -1,0 +1,151 @@
+"""The one builder of `articles` rows, used by every path that inserts articles, and the last
+guard against hostile values: whatever a feed, a page or a file gave, a row it builds binds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# Every column an insert sets, in the order of the rows article_row builds; the others take the
+# schema's defaults. A new column is one entry here (and one in _NOT_NULL when it has a default).
+ARTICLE_COLUMNS = (
+    "id",
+    "url",
+    "title",
+    "author",
+    "published",
+    "updated",
+    "sort_date",
+    "first_seen_at",
+    "feed_id",
+    "feed_title",
+    "site",
+    "site_name",
+    "tags",
+    "categories",
+    "excerpt",
+    "text",
+    "content_html",
+    "word_count",
+    "reading_time",
+    "lang",
+    "image",
+    "saved",
+    "saved_at",
+    "note",
+    "state",
+    "starred",
+    "fetch_status",
+    "full_text",
+    "content_hash",
+    "updated_at",
+)
+# What a NOT NULL column gets when a value is missing or None (as the schema's DEFAULT).
+_NOT_NULL: dict[str, Any] = {
+    "title": "",
+    "tags": "[]",
+    "categories": "[]",
+    "text": "",
+    "content_html": "",
+    "word_count": 0,
+    "reading_time": 0,
+    "saved": 0,
+    "state": "unread",
+    "starred": 0,
+    "full_text": 0,
+}
+_JSON_COLUMNS = ("tags", "categories")
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # SQLite's INTEGER
+MAX_TEXT_CHARS = 4_000_000  # a long value (text, HTML, note), above every cap before the store
+MAX_SHORT_CHARS = 10_000  # any other value (titles, names, dates, states)
+MAX_ERROR_CHARS = 500  # an error message kept on a feed or an article
+_LONG = frozenset(
+    ("url", "text", "content_html", "excerpt", "note", "image", "description", "last_error")
+    + _JSON_COLUMNS
+)
+
+# (column, its limit, its fallback for None) in column order: one tuple walked per row.
+_SPEC = tuple(
+    (c, MAX_TEXT_CHARS if c in _LONG else MAX_SHORT_CHARS, _NOT_NULL.get(c))
+    for c in ARTICLE_COLUMNS
+)
+INSERT_ROWS = 400  # rows per multi-row INSERT: 400 x 30 parameters, under SQLite's 32,766
+INSERT_ARTICLE = (
+    f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
+)
+
+
+def insert_articles_sql(rows: int) -> str:
+    """One INSERT of `rows` article rows (a feed's new entries in one statement: the FTS5 trigger
+    then flushes its index once, not once per row)."""
+    one = "(" + ",".join("?" * len(ARTICLE_COLUMNS)) + ")"
+    return f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) VALUES {','.join([one] * rows)}"
+
+
+def article_row(values: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The row of ARTICLE_COLUMNS for `values` (keys not among them are ignored; `id` None lets
+    SQLite choose it), every value made bindable (see bindable); None or missing in a NOT NULL
+    column is the schema's default."""
+    row = []
+    get = values.get
+    for column, limit, default in _SPEC:
+        v: Any = get(column)
+        kind = type(v)
+        if kind is str:
+            if len(v) > limit or not v.isascii():
+                v = bounded_text(v, limit, json_list=column in _JSON_COLUMNS)
+        elif v is None:
+            v = default
+        elif kind is not int or not INT_MIN <= v <= INT_MAX:
+            v = bindable(v, limit, default)
+        row.append(v)
+    return tuple(row)
+
+
+def bounded(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each value of a row's columns (articles or feeds) made bindable, with its column's limit."""
+    return {
+        k: bindable(v, MAX_TEXT_CHARS if k in _LONG else MAX_SHORT_CHARS, None, k in _JSON_COLUMNS)
+        for k, v in values.items()
+    }
+
+
+def bindable(
+    value: Any, limit: int = MAX_SHORT_CHARS, default: Any = None, json_list: bool = False
+) -> Any:
+    """A value SQLite binds, whatever it was: integers clamped to its 64-bit range, strings
+    through bounded_text, a float NaN as `default`, bytes as they are, lists and tuples as JSON,
+    anything else as its text."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return bounded_text(str(value), limit, json_list=json_list)
+    if isinstance(value, int):  # bool too
+        return min(max(int(value), INT_MIN), INT_MAX)
+    if isinstance(value, float):
+        return default if value != value else float(value)
+    if isinstance(value, bytes):
+        return value[:limit]
+    if isinstance(value, (list, tuple)):
+        value = json.dumps(list(value), ensure_ascii=False, default=str)
+        return bounded_text(value, limit, json_list=True)
+    return bounded_text(str(value), limit)
+
+
+def bounded_text(text: str, limit: int, *, json_list: bool = False) -> str:
+    """`text` without lone surrogates (an unpaired UTF-16 half cannot be encoded for SQLite) and
+    at most `limit` characters; a JSON list over the limit is `[]` rather than broken JSON."""
+    if len(text) > limit:
+        if json_list:
+            return "[]"
+        text = text[:limit]
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Through UTF-16: a pair of halves becomes its character, a lone half U+FFFD.
+            text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
