@@ -1,6 +1,6 @@
 """Property tests (Hypothesis) for what strangers' text goes through: the HTML sanitiser, the
 date normaliser and the URL normaliser. Inputs are built from grammars of dangerous fragments
-mixed with arbitrary text. (reliability.md cases 45, 56, 58, 67.)"""
+mixed with arbitrary text."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The pipeline's functions on a real SQLite file and a real local HTTP server: every feed, page,
-URL and import record is its own failure domain (its error recorded on it, the others go on), and
-a page whose extraction passes its time budget gets an error while the rest of the run goes on."""
+URL and import record is its own failure domain (its error recorded on it, the others go on), a
+page whose extraction passes its time budget gets an error while the rest of the run goes on, and
+generated responses (Hypothesis) through the real refresh path never stop the honest feed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aggregator import service, store
 from aggregator.fetch import AddressPolicy, make_client
@@ -342,3 +345,106 @@ def test_run_limited_gives_every_item_its_own_failure_domain() -> None:
         )
         for n in range(20)
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated responses (Hypothesis) through the real refresh path
+
+
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["\xb2", "\xb9", "\xb3", "1\xb2", "0x10", "1e9", "", " ", "-0", "9" * 400]),
+)
+_DATES = st.sampled_from(
+    [
+        "Thu, 01 Jan 9999999999 00:00:00 GMT",
+        "Mon, 32 Foo 2024 25:61:61 GMT",
+        "0",
+        "-1",
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "\xff\xfe",
+    ]
+)
+_HEADER = st.one_of(
+    st.tuples(st.sampled_from(["Retry-After", "Age", "Content-Length"]), _NUMBERS),
+    st.tuples(st.just("Cache-Control"), _NUMBERS.map(lambda n: f"max-age={n}")),
+    st.tuples(st.sampled_from(["Expires", "Last-Modified", "Retry-After", "Date"]), _DATES),
+    st.tuples(
+        st.sampled_from(["Content-Type", "Content-Encoding", "ETag", "Location", "X-Any"]),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=40),
+    ),
+)
+_BODIES = st.sampled_from(
+    [
+        rss("bad", ["first", "second"]),
+        rss("bad", ["first", "second"], "<ttl>99999999999999999999</ttl>"),
+        rss("bad", ["first", "second"])[:150],
+        json_feed("\\ud800", "second"),
+        json_feed("2", "second\\udfff"),
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">]><rss version="2.0">'
+        b"<channel><title>&a;&a;&a;</title><item><title>&a;</title><guid>e</guid></item>"
+        b"</channel></rss>",
+        b"",
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        b"<html><body>not a feed</body></html>",
+    ]
+)
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> bytes:
+    status = draw(st.sampled_from([200, 200, 200, 203, 204, 304, 404, 410, 429, 500, 503]))
+    body = draw(_BODIES)
+    headers = draw(st.lists(_HEADER, max_size=4))
+    head = [f"HTTP/1.1 {status} Status".encode()]
+    if not any(name == "Content-Length" for name, _ in headers):
+        head.append(b"Content-Length: " + str(len(body)).encode())
+    if not any(name == "Content-Type" for name, _ in headers):
+        head.append(b"Content-Type: application/rss+xml")
+    head += [f"{name}: {value}".encode("latin-1") for name, value in headers]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(response=responses())
+def test_generated_responses_never_stop_the_honest_feed(
+    response: bytes, server: LocalServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    db_path = tmp_path_factory.mktemp("gen") / "aggregator.db"
+    honest = server.add("/honest.xml", Route(body=rss("good", ["one"]), content_type=RSS))
+    bad = server.add("/bad.xml", Route(body=rss("bad", ["first"]), content_type=RSS))
+
+    async def go() -> service.RefreshSummary:
+        db = store.open_db(db_path)
+        try:
+            async with make_client(policy=AddressPolicy.from_env()) as client:
+                subscribed = await service.subscribe(db, client, [honest, bad], full_text=False)
+                assert [r.error for r in subscribed] == [None, None]
+                server.add("/honest.xml", Route(body=rss("good", ["one", "two"]), content_type=RSS))
+
+                def hostile(h: Any) -> None:
+                    h.close_connection = True
+                    h.wfile.write(response)
+                    h.wfile.flush()
+
+                server.add("/bad.xml", hostile)
+                return await service.refresh_feeds(db, client, all=True, deadline=3.0)
+        finally:
+            db.conn.close()
+
+    summary = asyncio.run(go())
+    assert summary.feeds == 2
+    assert titles(db_path, honest) == {"one", "two"}
+    row = feed_row(db_path, bad)
+    if summary.failed:
+        assert (
+            row["last_error"] and row["error_count"] == 1 and row["status"] in ("failing", "gone")
+        )
+        assert [url for url, _ in summary.errors] == [bad]
+    else:
+        assert row["status"] == "ok" and row["last_error"] is None
+    assert rows(db_path, "PRAGMA integrity_check") == [("ok",)]
