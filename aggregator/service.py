@@ -4,24 +4,19 @@ parameters; no globals. Every feed, page and import record is its own failure do
 
 from __future__ import annotations
 
-from .pipeline.batch import Batch
 from .pipeline.imports import ImportSummary, import_batch, import_file, read_import_file
 from .pipeline.limits import CONCURRENCY, DEADLINE, PAGE_CONCURRENCY, PER_HOST
 from .pipeline.pages import PageSummary, fetch_pages, fetch_saved_pages, save_now
 from .pipeline.refresh import (
     MAX_BACKOFF,
     MIN_BACKOFF,
-    FeedWork,
     RefreshSummary,
     backoff_seconds,
-    fetch_feed,
-    refresh_feed,
     refresh_feeds,
 )
 from .pipeline.sample import load_sample
 from .pipeline.subscribe import (
     SubscribeResult,
-    discover_feed,
     normalise_input_url,
     subscribe,
     unsubscribe,
@@ -34,15 +29,11 @@ __all__ = [
     "MIN_BACKOFF",
     "PAGE_CONCURRENCY",
     "PER_HOST",
-    "Batch",
-    "FeedWork",
     "ImportSummary",
     "PageSummary",
     "RefreshSummary",
     "SubscribeResult",
     "backoff_seconds",
-    "discover_feed",
-    "fetch_feed",
     "fetch_pages",
     "fetch_saved_pages",
     "import_batch",
@@ -50,7 +41,6 @@ __all__ = [
     "load_sample",
     "normalise_input_url",
     "read_import_file",
-    "refresh_feed",
     "refresh_feeds",
     "save_now",
     "subscribe",

@@ -259,27 +259,6 @@ def record_apply_error(
         # the row cannot take even the error: counted above, retried by the next run
 
 
-async def refresh_feed(
-    db: sqlite_utils.Database,
-    client: Client,
-    feed: dict[str, Any],
-    *,
-    pool: LazyPool | None = None,
-    summary: RefreshSummary | None = None,
-    deadline: float = DEADLINE,
-) -> None:
-    """Fetch, parse and store one feed. Failures are recorded on the feed's row, never raised.
-    `deadline` bounds the request, everything included."""
-    summary = summary if summary is not None else RefreshSummary()
-    summary.feeds += 1
-    work = await fetch_feed(client, feed, pool=pool, deadline=deadline)
-    try:
-        with store.transaction(db):
-            apply_work(db, summary, feed, work)
-    except Exception as exc:  # any type: the feed's data controls what happens here
-        record_apply_error(db, summary, feed, exc, lambda: store.transaction(db))
-
-
 async def refresh_feeds(
     db: sqlite_utils.Database,
     client: Client,
