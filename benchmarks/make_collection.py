@@ -122,7 +122,8 @@ def build(
     from aggregator import store
 
     db = store.open_db(db_path)
-    db.execute("PRAGMA cache_size = -262144")  # 256 MB of page cache for the bulk load
+    # the bulk ingest's page cache, kept between batches too
+    db.execute(f"PRAGMA cache_size = {-store.bulk.BULK_SETTINGS_CACHE_KIB}")
     feed_count = max(1, n // 500)
     words = vocabulary()
     feeds = [
@@ -144,9 +145,9 @@ def build(
     text_bytes = html_bytes = 0
     # Generating the text is slower than storing it: a second process makes the next batch
     # while this one stores (only the storing is timed as articles/s). It runs at the lowest
-    # priority (nice 19): on a machine with two cores and one other busy process, the generator
-    # took a third of the storing process's CPU, which halved the measured rate (FTS5
-    # tokenizing 1.6 -> 3.5 s a batch); niced, it uses the CPU the store leaves.
+    # priority (nice 19): on a machine with two cores and one other busy process it otherwise
+    # takes CPU from the storing process and lowers the measured rate ("Bulk ingest at
+    # 1,000,000 articles" in docs/benchmarks.md); niced, it uses the CPU the store leaves.
     pool = multiprocessing.get_context("fork").Pool(1, initializer=os.nice, initargs=(19,))
     starts = list(range(0, n, batch))
     pending = [

@@ -54,10 +54,9 @@ def bulk_settings(db: sqlite_utils.Database) -> Iterator[None]:
     and FTS5 merging segments by 16 instead of 4 (`automerge`). A bulk write flushes one large
     segment per call (BULK_FTS_HASH_BYTES); merged 4 at a time, a 1,000,000-article build
     rewrites its index about twice (each merge copied again by the WAL checkpoint), by 16
-    about once (measured: 8,154 -> 8,526 articles/s, and the file 1.685 -> 1.643 x the text
-    and HTML: the late merges by 4 left ~450 MB of freed pages at the end). A level then holds
-    at most 15 segments (the database of the figures in docs/benchmarks.md had 13); the
-    incremental path's merges by 4 resume after, in small steps. Restored after the commit,
+    about once, and the late merges by 4 left freed pages behind ("Bulk ingest at 1,000,000
+    articles" in docs/benchmarks.md). A level then holds at most 15 segments; the incremental
+    path's merges by 4 resume after, in small steps. Restored after the commit,
     in its own small write: the merging happens when the transaction commits. Does nothing
     inside a caller's transaction (SQLite ignores the pragmas there)."""
     if db.conn.in_transaction:

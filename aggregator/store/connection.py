@@ -23,8 +23,8 @@ def now_iso(ts: float | None = None) -> str:
 
 
 def site_of(url: str | None) -> str | None:
-    """sanitize.site_of, imported on first use (nh3 and the rest: ~5 ms that a command reading
-    the database never needs; the records of a refresh come with their site)."""
+    """sanitize.site_of, imported on first use (it brings nh3 and the rest, which a command
+    reading the database never needs; the records of a refresh come with their site)."""
     from ..sanitize import site_of as site
 
     return site(url)
@@ -36,11 +36,11 @@ PAGE_SIZE = 32_768  # for new databases
 class Database:
     """What `open_db` gives: the sqlite3 connection (`conn`) and `execute`, all that this module
     uses. The rest of sqlite-utils' Database API (`db["articles"]`, `db.query`, ...) answers
-    too, through a sqlite_utils.Database over the same connection made on first use: importing
-    sqlite-utils takes ~50 ms and making its Database scans every installed package's entry
-    points for plugins (~20 ms), which a command that only runs SQL never needs. The functions
-    here take either kind; they are annotated with sqlite-utils' type, which this one stands
-    for (see open_db)."""
+    too, through a sqlite_utils.Database over the same connection made on first use. Kept by
+    hand rather than sqlite-utils' Database because importing sqlite-utils and making its
+    Database (which scans every installed package's entry points for plugins) is most of a
+    command's start-up: see "Store start-up" in docs/benchmarks.md. The functions here take
+    either kind; they are annotated with sqlite-utils' type, which this one stands for."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -107,12 +107,11 @@ def transaction(db: sqlite_utils.Database, *, memory_journal: bool = False) -> I
     writes several rows or fires triggers (an article INSERT: FTS5, facet counts, 13 indexes)
     first copies every page it changes to a statement journal, which SQLite spills to a new
     temporary file past 64 KiB, two of our 32 KB pages: storing a feed of 20 entries wrote
-    ~0.5 MB to a new file in /var/tmp and deleted it (in memory: 2.3 -> 1.9 ms of CPU per
-    feed in its own transaction, 3-7% less in batches of 10-50 feeds, where the file is
-    reused). For transactions whose statements stay small (store_entries: a few hundred rows
-    at most), not for a DELETE or UPDATE over a whole feed, whose journal memory would grow
-    with it. SQLite reads `temp_store` when the transaction begins; it is restored after it
-    (which would drop the connection's TEMP tables: this module makes none)."""
+    and deleted a new file each time (the gain: "Feed refresh" in docs/benchmarks.md). For
+    transactions whose statements stay small (store_entries: a few hundred rows at most), not
+    for a DELETE or UPDATE over a whole feed, whose journal memory would grow with it. SQLite
+    reads `temp_store` when the transaction begins; it is restored after it (which would drop
+    the connection's TEMP tables: this package makes none)."""
     conn = db.conn
     if memory_journal and not conn.in_transaction:
         before = int(conn.execute("PRAGMA temp_store").fetchone()[0])

@@ -82,7 +82,7 @@ RECHECK_HOURS = 24
 
 def check_before_writing(db: sqlite_utils.Database, path: str | Path) -> None:
     """`quick_check` before a write, without making every write of a large collection pay for a
-    full scan (4 s at a million articles): a database over LARGE_DB_BYTES is scanned at most
+    full scan (seconds on a large collection): a database over LARGE_DB_BYTES is scanned at most
     once a day; the hour of its last clean scan is kept in the header (`PRAGMA user_version`,
     which nothing else here uses). In between, its schema must still read."""
     try:

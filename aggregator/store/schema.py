@@ -27,7 +27,9 @@ class Migrations:
     """Our schema migrations, registered as with sqlite-utils' Migrations (whose bookkeeping
     table, `_sqlite_migrations`, they share): `@migrations()` over `def m007_...(db)`. Opening
     a database reads the names applied with one SELECT; only when one is pending is
-    sqlite-utils imported to apply it (each in its own transaction with its record)."""
+    sqlite-utils imported, and its Migrations applies them (each in its own transaction with
+    its record). This registry stands in front of sqlite-utils' so that opening a database does
+    not import it: see "Store start-up" in docs/benchmarks.md."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -94,7 +96,8 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         if new_file:
             # Before the first table (and WAL) fixes it: an article row (~4-5 KB of text, HTML
             # and excerpt) overflows 4 KB pages and wastes the rest of its last overflow page;
-            # 32 KB pages hold about seven rows each (measured: 16% of the table unused -> 8%).
+            # 32 KB pages hold about seven rows each and waste half as much ("Bulk ingest and
+            # size" in docs/benchmarks.md).
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -278,7 +281,7 @@ def m004_tag_counts_and_fts_hash(db: sqlite_utils.Database) -> None:
     """How many articles carry each tag, kept in step with `articles_tags` by triggers, so the
     tags facet of the whole table is a read of 300 rows instead of json_each over every article.
     And a 16 MB in-memory FTS5 hash (default 1 MB): a bulk index writes fewer, larger segments
-    and merges less (measured about 1.3x faster for 50,000 articles; memory only while writing)."""
+    and merges less (memory only while writing)."""
     db.execute("ALTER TABLE tags ADD COLUMN article_count INTEGER NOT NULL DEFAULT 0")
     db.execute(
         "UPDATE tags SET article_count = (SELECT count(*) FROM articles_tags at "
@@ -333,8 +336,8 @@ def count_facets(db: sqlite_utils.Database, *, from_id: int = 0) -> None:
 @migrations()
 def m005_facet_counts(db: sqlite_utils.Database) -> None:
     """The whole table's facet counts (value -> articles), kept in step with `articles` by
-    triggers: the articles page without filters reads them instead of grouping a million rows
-    per facet (~50 ms each at 1M). Filtered pages still count their own rows."""
+    triggers: the articles page without filters reads them instead of grouping every row per
+    facet. Filtered pages still count their own rows."""
     db.execute(
         "CREATE TABLE facet_counts (facet TEXT NOT NULL, value NOT NULL, n INTEGER NOT NULL, "
         "PRIMARY KEY (facet, value)) WITHOUT ROWID"
@@ -347,9 +350,9 @@ def m005_facet_counts(db: sqlite_utils.Database) -> None:
 @migrations()
 def m006_facet_columns_index(db: sqlite_utils.Database) -> None:
     """The facet columns by id, in one narrow index: facets of a large filtered page (a tag on
-    a quarter of the articles) are counted over its 5,000 most recently added rows, and reading
-    those through this index takes ~10 ms instead of ~50-300 ms of scattered article rows.
-    ~2-8 s on a million articles; rows arrive in id order, so inserts only append to it."""
+    a quarter of the articles) are counted over its 5,000 most recently added rows, read
+    through this index instead of from scattered article rows. Rows arrive in id order, so
+    inserts only append to it."""
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_articles_facets "
         f"ON articles(id, {', '.join(FACET_COLUMNS)})"

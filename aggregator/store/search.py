@@ -39,8 +39,8 @@ SEARCH_PAGE = 50  # rows of the web's search page
 # A search's rank (lower first, then newest) from the times the query matched in the title (t),
 # author (au) and feed title (fe) of a candidate, counted by highlight(); each count saturates
 # as bm25's term frequency does (k1 = 1.2). The body decides which rows match, not their order.
-# Not bm25 itself, which counts every term's documents over the whole index (see "search" in
-# docs/benchmarks.md).
+# Not bm25 itself, which counts every term's documents over the whole index (see "Search and
+# browsing" in docs/benchmarks.md).
 SEARCH_SCORE = "-(10 * t * 2.2 / (t + 1.2) + 2 * au * 2.2 / (au + 1.2) + fe * 2.2 / (fe + 1.2))"
 
 # The name under which register_search_functions gives SQL the fts_query function.
@@ -129,9 +129,9 @@ def register_search_functions(conn: sqlite3.Connection) -> None:
 def fts_query(text: str, *, phrases: bool = True) -> str:
     """A user's search words as a safe FTS5 query: "quoted phrases" kept, words quoted (so
     punctuation cannot cause syntax errors), `word*` a prefix (of MIN_PREFIX letters at least),
-    OR and NOT kept as operators. With phrases=False a phrase becomes its words, grouped (the
-    ranking query: counting the rows of a phrase of common words takes ~0.5 s at 1M articles,
-    of its words ~30 ms each); a query with NOT keeps its phrases, or it would match less."""
+    OR and NOT kept as operators. With phrases=False a phrase becomes its words, grouped
+    (checking a phrase of common words over a whole large index is far slower than its
+    words); a query with NOT keeps its phrases, or it would match less."""
     terms: list[str] = []
     split = not phrases and not re.search(r"(^|\s)NOT(\s|$)", text)
     for match in re.finditer(r'"([^"]*)"|(\S+)', text):
