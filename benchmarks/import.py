@@ -16,6 +16,14 @@ storing it (service.import_batch), and checks: row counts, FTS5 integrity-check,
 column against the join table, database size.
 
     .venv/bin/python benchmarks/import.py [--links 100000] [--feeds 700] [--runs 1]
+
+With --hostile, instead: hostile files that must be refused or read within bounds (a Pocket zip
+whose member unpacks to 256 MiB of `[{},{},...]`, JSON just under and just over the budget of
+values, a CSV of 10 million rows, Netscape HTML nested 1000 deep and 400 kB of "<a", OPML of
+10,001 outlines or 1000 levels, an XXE DOCTYPE), each imported by the CLI in a fresh process:
+wall seconds, peak RSS, exit code and the first line it printed.
+
+    .venv/bin/python benchmarks/import.py --hostile
 """
 
 from __future__ import annotations
@@ -164,6 +172,86 @@ def in_process(db: Path, file: Path) -> dict[str, float]:
     }
 
 
+def make_hostile(folder: Path) -> list[tuple[str, Path]]:
+    """The hostile files of --hostile, written into `folder`."""
+    import zipfile
+
+    files: list[tuple[str, Path]] = []
+
+    def add(name: str, filename: str, data: bytes | None = None) -> Path:
+        path = folder / filename
+        if data is not None:
+            path.write_bytes(data)
+        files.append((name, path))
+        return path
+
+    bomb = add("pocket zip, member of 256 MiB", "pocket.zip")
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("part_000000.json", "w", force_zip64=True) as member:
+            member.write(b"[")
+            chunk = b"{}," * (1 << 20)
+            for _ in range(256 // 3 + 1):
+                member.write(chunk)
+            member.write(b"{}]")
+    # counted as brackets + commas: 2,499,990 arrays come to just under the budget
+    add("JSON, 2,499,990 empty arrays", "under.json", b"[" + b"[]," * 2_499_989 + b"[]]")
+    add("JSON, 5,000,001 empty objects", "over.json", b"[" + b"{}," * 5_000_000 + b"{}]")
+    line = "t,https://e.example/,1600000000,,unread\n"
+    for name, rows in (("CSV, 10 million rows", 10_000_000), ("CSV, 6 million rows", 6_000_000)):
+        path = add(name, f"part_{rows}.csv")
+        with path.open("w") as out:
+            out.write("title,url,time_added,tags,status\n")
+            for _ in range(rows // 100_000):
+                out.write(line * 100_000)
+    deep = "<DL><p><DT><H3>f</H3>\n" * 1000 + "</DL><p>\n" * 1000
+    add(
+        "Netscape, 1000 levels", "deep.html", b"<!DOCTYPE NETSCAPE-Bookmark-file-1>" + deep.encode()
+    )
+    starts = b"<!DOCTYPE NETSCAPE-Bookmark-file-1><DL><p>" + b"<a" * 200_000
+    add("Netscape, 400 kB of '<a'", "starts.html", starts)
+    outlines = b"".join(b'<outline xmlUrl="https://e.example/%d"/>' % i for i in range(10_001))
+    add(
+        "OPML, 10,001 outlines",
+        "many.opml",
+        b'<opml version="2.0"><body>' + outlines + b"</body></opml>",
+    )
+    nested = b'<outline text="x">' * 1000 + b"</outline>" * 1000
+    add(
+        "OPML, 1000 levels", "deep.opml", b'<opml version="2.0"><body>' + nested + b"</body></opml>"
+    )
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<opml version="2.0"><body><outline text="&x;" xmlUrl="https://e.example/"/></body></opml>'
+    )
+    add("OPML, XXE DOCTYPE", "xxe.opml", xxe)
+    return files
+
+
+def run_hostile() -> int:
+    with tempfile.TemporaryDirectory(prefix="aggregator-hostile-") as tmp:
+        folder = Path(tmp)
+        print(f"{'file':<34} {'MB':>6} {'exit':>4} {'wall s':>7} {'peak MB':>8}  first line")
+        for name, path in make_hostile(folder):
+            size = path.stat().st_size / 1e6
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [AGGREGATOR, "--db", str(folder / f"{path.stem}.db"), "import", str(path)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            err = proc.stderr.read() if proc.stderr else ""
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - started
+            code = os.waitstatus_to_exitcode(status)
+            first = (err.strip().splitlines() or [""])[0][:110]
+            print(
+                f"{name:<34} {size:>6.1f} {code:>4} {seconds:>7.2f} "
+                f"{usage.ru_maxrss / 1024:>8.1f}  {first}"
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -173,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--links", type=int, default=100_000, help="rows of the Pocket CSV")
     parser.add_argument("--feeds", type=int, default=700, help="feeds in the OPML")
     parser.add_argument("--runs", type=int, default=1, help="repeat each phase, keep the best")
+    parser.add_argument("--hostile", action="store_true", help="hostile files instead")
     args = parser.parse_args(argv)
+    if args.hostile:
+        return run_hostile()
 
     with tempfile.TemporaryDirectory(prefix="aggregator-import-") as tmp:
         folder = Path(tmp)

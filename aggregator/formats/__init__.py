@@ -159,9 +159,7 @@ def _sniff(data: bytes, filename: str | None) -> list[str]:
     sample = head[:4096]
     # Binary files are full of NUL bytes; a text export may carry a stray one in a record (that
     # record's problem, not the file's). UTF-16 text has one in every other byte.
-    if sample.count(b"\x00") * 20 > len(sample) and not head.startswith(
-        (b"\xff\xfe", b"\xfe\xff")
-    ):
+    if sample.count(b"\x00") * 20 > len(sample) and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _not_importable(filename, " (it is a binary file)")
     text = decode_text(head).lstrip("\ufeff \t\r\n")
     if text[:1] in ("{", "["):

@@ -9,6 +9,8 @@ the others are kept. Only a file unusable as a whole raises ImportFormatError.""
 
 from __future__ import annotations
 
+import codecs
+import io
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
@@ -60,6 +62,34 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def text_encoding(data: bytes) -> tuple[str, int]:
+    """The codec decode_text reads a file with, and the length of the BOM to skip; UTF-8 is
+    checked a megabyte at a time, without a copy of the whole text."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8", 3
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), 1 << 20):
+            decoder.decode(view[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252", 0
+    return "utf-8", 0
+
+
+def text_stream(data: bytes) -> io.TextIOWrapper:
+    """The text of a file as decode_text reads it, decoded while it is read: a large file is
+    never held twice (nor four times, when one character outside the BMP would make Python
+    store the whole text at four bytes a character)."""
+    encoding, bom = text_encoding(data)
+    raw = io.BytesIO(data)  # shares the bytes until written to
+    raw.seek(bom)
+    return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
 
 
 # --- dates -------------------------------------------------------------------------------

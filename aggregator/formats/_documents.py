@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aggregator.formats._common import MAX_ITEMS, Collector, decode_text, fail
+from aggregator.formats._common import MAX_ITEMS, Collector, decode_text, fail, text_stream
 
-# JSON values (objects, arrays, strings, numbers) in one document. json.loads builds every one of
-# them (up to ~70 bytes each for `[{},{},...]`), so this bounds its memory (~350 MB) whatever the
-# file's shape; real exports hold 20-50 values per bookmark.
+# JSON values in one document, counted from above as strings + commas + opening brackets (at most
+# twice the real number). json.loads builds every value (up to ~70 bytes each for `[{},{},...]`),
+# so this bounds its memory to a few hundred MB whatever the file's shape; real exports count
+# 20-50 per bookmark.
 MAX_JSON_VALUES = 5_000_000
 MAX_JSON_INT_DIGITS = 19  # longer integers are read as floats: never a 4,300-digit int
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
@@ -84,7 +85,7 @@ def csv_records(
     field over the csv module's 128 KiB limit, a stray quote, more or fewer fields than the
     header) is skipped with a reason. A last row with fewer fields, or a quote open at the end,
     means a truncated file and refuses it whole, as do more than MAX_ITEMS rows."""
-    reader = csv.reader(io.StringIO(decode_text(data), newline=""), strict=True)
+    reader = csv.reader(text_stream(data), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as error:
