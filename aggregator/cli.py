@@ -1,5 +1,6 @@
-"""The command line: a thin layer over service.py. Each command opens the database, calls one
-service function and turns known errors into one-line messages and exit codes."""
+"""The command line: a thin layer over `aggregator.service` (the pipeline) and the store. Each
+command opens the database, calls one function and turns known errors into one-line messages
+and exit codes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -38,7 +39,6 @@ else:
     service = _OnFirstUse("aggregator.service")
 
 DEFAULT_DB = "data/aggregator.db"
-T = TypeVar("T")
 
 
 class Group(click.Group):
@@ -422,39 +422,23 @@ def export(
     output: str | None,
 ) -> None:
     """Export articles (or, as OPML, the subscriptions)."""
-    from .formats import write_export
+    from .pipeline.exports import export_articles
 
-    db = _db(ctx)
-    since_iso = None
-    if since:
-        from .parse import parse_date
-
-        since_iso = parse_date(since if "T" in since else since + "T00:00:00Z")
-        if since_iso is None:
-            raise click.ClickException(f"not a date: {since}")
-    articles: list[dict[str, Any]] = []
-    feeds_list: list[dict[str, Any]] = []
-    if fmt == "opml":
-        feeds_list = store.list_feeds(db)
-        if feed_url:
-            feeds_list = [f for f in feeds_list if f["url"] == feed_url]
-        if tags:
-            wanted = {t.lower() for t in tags}
-            feeds_list = [f for f in feeds_list if wanted <= {t.lower() for t in f["tags"]}]
-    else:
-        articles = store.query_articles(
-            db, tags=tags, feed_url=feed_url, query=query, state=state, since=since_iso
-        )
-    data = write_export(fmt, articles=articles, feeds=feeds_list, group_by=group_by)
+    out = export_articles(
+        _db(ctx),
+        fmt,
+        tags=tags,
+        query=query,
+        feed_url=feed_url,
+        state=state,
+        since=since,
+        group_by=group_by,
+    )
     if output:
-        Path(output).write_bytes(data)
-        click.echo(
-            f"Wrote {len(feeds_list) if fmt == 'opml' else len(articles)} "
-            f"{'feeds' if fmt == 'opml' else 'articles'} to {output}",
-            err=True,
-        )
+        Path(output).write_bytes(out.data)
+        click.echo(f"Wrote {out.count} {out.noun} to {output}", err=True)
     else:
-        click.echo(data.decode("utf-8"), nl=not data.endswith(b"\n"))
+        click.echo(out.data.decode("utf-8"), nl=not out.data.endswith(b"\n"))
 
 
 # ---------------------------------------------------------------------------------------------

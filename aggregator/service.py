@@ -4,6 +4,7 @@ parameters; no globals. Every feed, page and import record is its own failure do
 
 from __future__ import annotations
 
+from .pipeline.exports import Export, export_articles
 from .pipeline.imports import ImportSummary, import_batch, import_file, read_import_file
 from .pipeline.limits import CONCURRENCY, DEADLINE, PAGE_CONCURRENCY, PER_HOST
 from .pipeline.pages import PageSummary, fetch_pages, fetch_saved_pages, save_now
@@ -29,11 +30,13 @@ __all__ = [
     "MIN_BACKOFF",
     "PAGE_CONCURRENCY",
     "PER_HOST",
+    "Export",
     "ImportSummary",
     "PageSummary",
     "RefreshSummary",
     "SubscribeResult",
     "backoff_seconds",
+    "export_articles",
     "fetch_pages",
     "fetch_saved_pages",
     "import_batch",
