@@ -466,9 +466,24 @@ def export(
     help="Another Host name the server answers to (repeatable); loopback names and "
     "--host are always allowed, any other Host header gets 403.",
 )
+@click.option(
+    "--refresh-every",
+    "refresh_every",
+    default=1800,
+    show_default=True,
+    type=click.IntRange(0, 10**8),
+    metavar="SECONDS",
+    help="Refresh due feeds and download waiting pages in the background this often "
+    "(each feed's own schedule and backoff still apply); 0 turns it off.",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str, port: int, metadata: str | None, allow_hosts: tuple[str, ...]
+    ctx: click.Context,
+    host: str,
+    port: int,
+    metadata: str | None,
+    allow_hosts: tuple[str, ...],
+    refresh_every: int,
 ) -> None:
     """Serve the database with Datasette (database `aggregator`)."""
     from .web.app import auth_configured, build_datasette, check_exposure
@@ -486,6 +501,7 @@ def serve(
         port=port,
         auth=auth,
         allow_hosts=allow_hosts,
+        refresh_every=refresh_every,
     )
     import uvicorn
 

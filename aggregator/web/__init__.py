@@ -12,7 +12,7 @@ from datasette import hookimpl as _hookimpl
 from markupsafe import Markup, escape
 
 from ..store import fts_query
-from . import exports, facets, queries, security, settings, text, views
+from . import adding, exports, facets, feeds, queries, security, settings, text, views
 from .settings import DATABASE, PLUGIN
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,7 +163,30 @@ def register_routes(datasette: Any) -> list[tuple[str, Any]]:
         (r"^/-/articles/(?P<id>\d+)/(?P<action>[a-z]+)$", views.article_action),
         (r"^/-/save$", views.save),
         (r"^/-/dashboard$", views.dashboard),
+        (r"^/-/subscribe$", adding.subscribe),
+        (r"^/-/import$", adding.import_page),
+        *feeds.routes(),
     ]
+
+
+@hookimpl
+def skip_csrf(datasette: Any, scope: Any) -> bool:
+    """The import form's upload skips Datasette's own CSRF check, which fails on every
+    multipart body (asgi-csrf 0.11 calls python-multipart with an argument it no longer takes);
+    the import route checks the token and the origin itself, as every write route does."""
+    return scope.get("type") == "http" and scope.get("path") == datasette.urls.path("/-/import")
+
+
+@hookimpl
+def startup(datasette: Any) -> Any:
+    """Feeds that refresh themselves: the schedule starts with the server (web/refresher.py)."""
+    if settings.read(datasette).refresh_every <= 0 or DATABASE not in datasette.databases:
+        return None
+
+    async def inner() -> None:
+        feeds.start_schedule(datasette)
+
+    return inner
 
 
 @hookimpl
@@ -176,4 +199,5 @@ def menu_links(datasette: Any, actor: Any) -> list[dict[str, str]]:
     return [
         {"href": datasette.urls.path("/-/dashboard"), "label": "Reading dashboard"},
         {"href": datasette.urls.path("/-/save"), "label": "Save a link"},
+        {"href": datasette.urls.path("/-/import"), "label": "Import subscriptions or links"},
     ]

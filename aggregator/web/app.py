@@ -121,9 +121,11 @@ def build_datasette(
     auth: bool | None = None,
     allow_hosts: Iterable[str] = (),
     fetch_saved: bool = True,
+    refresh_every: int = 0,
 ) -> Datasette:
     """The Datasette app. `auth` (default: whether a password hash is configured) requires a
-    login for everything; `fetch_saved` downloads links saved in the browser in the background."""
+    login for everything; `fetch_saved` downloads links saved in the browser in the background;
+    `refresh_every` (seconds, 0: never) refreshes due feeds in the background."""
     metadata = copy.deepcopy(load_metadata(metadata_path))
     if auth is None:
         auth = auth_configured()
@@ -137,6 +139,7 @@ def build_datasette(
         "allowed_hosts": allowed_hosts(host, hosts),
         "require_auth": bool(auth),
         "fetch_saved": fetch_saved,
+        "refresh_every": max(0, int(refresh_every)),
     }
     if auth:
         user = os.environ.get(USER_ENV, DEFAULT_USER).strip() or DEFAULT_USER

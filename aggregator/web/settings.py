@@ -7,10 +7,12 @@
         allowed_hosts: [localhost]    # answer only these Host names (DNS rebinding); absent: any
         require_auth: false           # every page and write needs a login (set by `serve`)
         fetch_saved: true             # download links saved in the browser in the background
+        refresh_every: 1800           # seconds between background refreshes (`serve`); 0: off
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] | None = None
     require_auth: bool = False
     fetch_saved: bool = True
+    refresh_every: int = 0
 
     @property
     def guarded(self) -> bool:
@@ -45,4 +48,15 @@ def read(datasette: Any) -> Settings:
         ),
         require_auth=bool(raw.get("require_auth", False)),
         fetch_saved=bool(raw.get("fetch_saved", True)),
+        refresh_every=_seconds(raw.get("refresh_every")),
     )
+
+
+def _seconds(value: Any) -> int:
+    """A whole number of seconds from the configuration; anything else is 0 (off)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(0, value)
+    text = str(value or "").strip()
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0

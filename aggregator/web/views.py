@@ -33,7 +33,8 @@ def nav_links(datasette: Any) -> list[tuple[str, str]]:
         ("Articles", datasette.urls.table(DATABASE, "articles")),
         ("Search", path(f"/{DATABASE}/search")),
         ("Dashboard", path("/-/dashboard")),
-        ("Feeds", datasette.urls.table(DATABASE, "feeds")),
+        ("Feeds", path("/-/feeds")),
+        ("Subscribe", path("/-/subscribe")),
         ("Save a link", path("/-/save")),
     ]
 
@@ -71,21 +72,33 @@ def bookmarklet(request: Any, datasette: Any) -> str:
 # Writes: CSRF
 
 
-async def _checked_form(request: Any) -> dict[str, str]:
-    """The POSTed form, refused unless it carries Datasette's CSRF cookie and the matching
-    `csrftoken` field (Datasette's own check skips requests that carry no cookie at all)."""
+def refuse_foreign_write(request: Any) -> None:
+    """Refuse anything but a POST from this site (Origin, Sec-Fetch-Site)."""
     if request.method != "POST":
         raise Forbidden("POST only")
     headers = {k.encode("latin-1"): v.encode("latin-1") for k, v in request.headers.items()}
     reason = foreign_write("POST", headers)
     if reason:
         raise Forbidden(reason)
-    form = await request.post_vars()
+
+
+def check_csrf_token(request: Any, token: str) -> None:
+    """Refuse a write unless it carries Datasette's CSRF cookie and the matching `csrftoken`
+    field (Datasette's own check skips requests that carry no cookie at all)."""
     cookie = request.cookies.get("ds_csrftoken", "")
-    token = form.get("csrftoken", "")
     if not cookie or not token or not secrets.compare_digest(cookie, token):
         raise Forbidden("CSRF token missing or wrong: reload the page and try again")
+
+
+async def checked_form(request: Any) -> dict[str, str]:
+    """The POSTed form, refused when cross-site or without the CSRF token."""
+    refuse_foreign_write(request)
+    form = await request.post_vars()
+    check_csrf_token(request, form.get("csrftoken", ""))
     return dict(form)
+
+
+_checked_form = checked_form
 
 
 # ---------------------------------------------------------------------------------------------
