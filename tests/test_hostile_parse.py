@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from aggregator.errors import ParseError
 from aggregator.parse import MAX_ENTRIES, guard, parse_feed
@@ -22,6 +24,7 @@ from aggregator.sanitize import MAX_FIELD
 from aggregator.store import MAX_CONTENT_UPDATES
 from tests.conftest import rows, run
 from tests.httpserver import LocalServer, Route
+from tests.test_parse import assert_storable
 
 RSS = "application/rss+xml"
 SECRET = "TOPSECRET-7f3a9c"
@@ -461,3 +464,208 @@ def test_20000_nested_divs_are_sanitised_in_bounded_time() -> None:
     html = prepared.records[0]["content_html"]
     assert "<script" not in html and "alert(1)" not in html
     assert "deep" in prepared.records[0]["text"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated documents: whatever the bytes, parse_feed gives a feed that can be stored or raises
+# ParseError, in bounded time.
+
+_TEXT = st.lists(
+    st.one_of(
+        st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
+        st.sampled_from(["<", ">", "&", '"', "'", "]]>", "\x00", "\x0b", "\u2028", "\ufeff"]),
+        st.sampled_from(["&e;", "&amp;", "&nbsp;", "&#xD800;", "&#1114112;", "&#55296;"]),
+        st.sampled_from(["&#99999999999999999999;", "&#x26;", "<b>", "</i>", "<![CDATA[x]]>"]),
+    ),
+    max_size=8,
+).map("".join)
+_NUMBERS = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(["²", "٣", "1_000", "1e999", "9" * 5000, "", " 7 ", "0x10"]),
+)
+_DATES = st.one_of(
+    _NUMBERS,
+    st.sampled_from(["Sat, 01 Jan 9999999999 00:00:00 GMT", "0001-01-01T00:00:00Z"]),
+    st.builds(
+        "{:04d}-{:02d}-{:02d}T{:02d}:00:00{}".format,
+        st.integers(0, 99_999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.sampled_from(["Z", "+14:00", "-99:99", ""]),
+    ),
+)
+_LABELS = st.sampled_from(
+    [
+        "utf-8",
+        "UTF-16",
+        "windows-1251",
+        "koi8-r",
+        "shift_jis",
+        "iso-8859-1",
+        "punycode",
+        "rot13",
+        "zlib",
+        "uu",
+        "bogus",
+        "x" * 100,
+        "",
+    ]
+)
+_DOCTYPES = st.sampled_from(
+    [
+        "",
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://127.0.0.1:9/rss.dtd">',
+        '<!DOCTYPE rss [\n<!ENTITY e "entity">\n]>',
+        '<!DOCTYPE rss [\n<!ENTITY e "' + "x" * 1000 + '">\n]>',
+        '<!DOCTYPE rss [<!ENTITY e "&#38;f;"><!ENTITY f "ff">]>',
+        '<!DOCTYPE rss [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+        '<!DOCTYPE rss [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p"> %p;]>',
+        '<!DOCTYPE rss [<!ATTLIST item a CDATA "default">]>',
+        "<!DOCTYPE rss [<!-- unterminated",
+    ]
+)
+
+
+def _element(name: str, value: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return value.map(lambda v: f"<{name}>{v}</{name}>")
+
+
+_ITEM_PARTS = st.one_of(
+    _element("title", _TEXT),
+    _element("link", st.sampled_from(["http://x.test/a", "javascript:alert(1)", "/rel", "ftp:x"])),
+    _element("guid", _TEXT),
+    _element("pubDate", _DATES),
+    _element("dc:date", _DATES),
+    _element("description", _TEXT),
+    _element("category", _TEXT),
+    _element("author", _TEXT),
+    st.just('<enclosure url="http://x.test/a.mp3" length="99999999999999999999" type="a"/>'),
+    st.integers(1, 3000).map(lambda n: "<div>" * n + "deep" + "</div>" * n),
+    st.integers(65, 100).map(lambda n: "<x " + " ".join(f'a{i}="v"' for i in range(n)) + "/>"),
+)
+
+
+@st.composite
+def xml_documents(draw: st.DrawFn) -> tuple[bytes, str | None, str | None]:
+    label = draw(_LABELS)
+    declaration = draw(
+        st.sampled_from(["", '<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{label}"?>'])
+    )
+    items = "".join(
+        "<item>" + "".join(draw(st.lists(_ITEM_PARTS, max_size=6))) + "</item>"
+        for _ in range(draw(st.integers(0, 4)))
+    )
+    channel = f"<title>{draw(_TEXT)}</title><ttl>{draw(_NUMBERS)}</ttl>"
+    root = draw(
+        st.sampled_from(
+            [
+                '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>{}'
+                "</channel></rss>",
+                '<rss version="0.91"><channel>{}</channel></rss>',
+                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                'xmlns="http://purl.org/rss/1.0/"><channel>{}</channel></rdf:RDF>',
+                '<feed xmlns="http://www.w3.org/2005/Atom">{}</feed>',
+            ]
+        )
+    )
+    text = declaration + draw(_DOCTYPES) + root.format(channel + items)
+    if root.startswith("<feed"):
+        text = text.replace("<item>", "<entry>").replace("</item>", "</entry>")
+    codec = draw(st.sampled_from(["utf-8", "utf-16-le", "utf-16-be", "cp1251", "latin-1"]))
+    body = text.encode(codec, errors="replace")
+    if draw(st.booleans()):
+        body = {"utf-8": b"\xef\xbb\xbf", "utf-16-le": b"\xff\xfe"}.get(codec, b"") + body
+    cut = int(len(body) * draw(st.floats(0.2, 1.0)))
+    if draw(st.integers(0, 4)) == 0:
+        body = body[:cut]  # truncated
+    elif draw(st.integers(0, 4)) == 0:
+        body = body[:cut] + draw(st.binary(max_size=8)) + body[cut:]  # stray bytes
+    ctype = draw(st.sampled_from([None, "application/rss+xml", "text/xml", "text/html"]))
+    return body, ctype, draw(st.one_of(st.none(), _LABELS))
+
+
+_JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**25), 10**25),
+        st.floats(allow_nan=True),
+        st.text(max_size=20),
+        st.integers(0xD800, 0xDFFF).map(chr),  # a lone surrogate, legal in JSON
+        st.sampled_from(["http://x.test/a", "9999999999-01-01T00:00:00Z", "2024-05-01"]),
+    ),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_ITEM_KEYS = [
+    "id",
+    "url",
+    "external_url",
+    "title",
+    "content_html",
+    "content_text",
+    "summary",
+    "image",
+    "banner_image",
+    "date_published",
+    "date_modified",
+    "authors",
+    "author",
+    "tags",
+]
+
+
+_JSON_TEXT = st.lists(
+    st.one_of(st.text(max_size=6), st.integers(0xD800, 0xDFFF).map(chr)), max_size=4
+).map("".join)
+_JSON_ITEMS = st.dictionaries(
+    st.sampled_from(_ITEM_KEYS),
+    st.one_of(_JSON_TEXT, _JSON_TEXT, st.lists(_JSON_TEXT, max_size=3), _JSON_VALUES),
+    max_size=8,
+)
+
+
+@st.composite
+def json_documents(draw: st.DrawFn) -> bytes:
+    if draw(st.integers(0, 9)):
+        items = draw(st.lists(st.one_of(_JSON_ITEMS, _JSON_ITEMS, _JSON_VALUES), max_size=5))
+    else:
+        items = draw(_JSON_VALUES)
+    doc = {"version": "https://jsonfeed.org/version/1.1", "items": items}
+    keys = st.sampled_from(["title", "home_page_url", "description", "authors", "version"])
+    doc.update(draw(st.dictionaries(keys, st.one_of(_JSON_TEXT, _JSON_VALUES))))
+    body = json.dumps(doc).encode()
+    if draw(st.integers(0, 5)) == 0:
+        body = body.replace(b"0", b"9" * draw(st.integers(1, 6000)), 1)  # a huge number
+    if draw(st.integers(0, 5)) == 0:
+        body = body[: int(len(body) * draw(st.floats(0.2, 1.0)))]
+    return body
+
+
+def _parsed_or_refused(body: bytes, **options: object) -> None:
+    try:
+        feed = parse_feed(body, url="http://feed.test/rss", **options)  # type: ignore[arg-type]
+    except ParseError as exc:
+        event(f"refused: {str(exc)[:40]}")
+        return
+    event(f"parsed, {min(len(feed.entries), 3)}+ entries")
+    assert_storable(feed, url="http://feed.test/rss")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(document=xml_documents(), fast=st.booleans())
+def test_generated_xml_documents_are_stored_or_refused(
+    document: tuple[bytes, str | None, str | None], fast: bool
+) -> None:
+    body, ctype, charset = document
+    _parsed_or_refused(body, content_type=ctype, charset=charset, fast=fast)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=json_documents())
+def test_generated_json_feeds_are_stored_or_refused(body: bytes) -> None:
+    _parsed_or_refused(body, content_type=None)

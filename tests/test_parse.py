@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,8 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import NotAFeedError, ParseError
-from aggregator.parse import parse_date, parse_feed
-from aggregator.sanitize import clean_text
+from aggregator.models import ParsedFeed
+from aggregator.parse import MAX_KEY, parse_date, parse_feed
+from aggregator.process import prepare_entry
+from aggregator.sanitize import MAX_FIELD, MAX_TITLE, clean_text
 from tests.conftest import DATA, corpus
 
 FEEDS = DATA / "feeds"
@@ -317,12 +322,347 @@ def test_common_date_forms_are_read_as_feedparser_reads_them(
 
 
 def test_documents_with_too_many_entries_are_cut_after_max_entries() -> None:
-    from aggregator.parse.xmlfeed import cut_after_entries as _cut_after_entries
+    from aggregator.parse.budget import cut_document
 
     items = "".join(f"<item><title>{i}</title></item>" for i in range(5))
     doc = f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
-    cut = _cut_after_entries(doc, 3)
-    assert cut.count(b"<item>") == 3 and cut.endswith(b"</item></channel></rss>")
-    assert _cut_after_entries(doc, 5) is doc
-    assert _cut_after_entries(doc, len(doc) // 6) is doc  # too short to hold more
+
+    def cut(max_entries: int, max_markup: int = 1000) -> bytes:
+        return cut_document(doc, max_entries=max_entries, max_markup=max_markup, url=FEED_URL).body
+
+    assert cut(3).count(b"<item>") == 3 and cut(3).endswith(b"</item></channel></rss>")
+    assert cut(5) is doc
+    assert cut(len(doc) // 6) is doc  # too short to hold more
     assert len(parse_feed(doc, url=FEED_URL, max_entries=3).entries) == 3
+    # each entry holds 4 tags: a budget of 13 keeps the channel's 3 and two entries
+    assert cut(10, 13).count(b"<item>") == 2 and cut(10, 13).endswith(b"</item></channel></rss>")
+    assert cut(10, 3 + 5 * 4 + 2) is doc
+    assert cut(10, 2) == b'<rss version="2.0"><channel></channel></rss>'
+    with pytest.raises(ParseError, match="more than 1 tags before its first entry"):
+        cut(10, 1)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_markup_past_the_budget_is_cut_at_an_entry_and_the_entries_before_kept(
+    fast: bool,
+) -> None:
+    """A body of millions of tags would hold a worker for minutes (feedparser: 20-35 µs a tag):
+    the entries before the budget is spent are read, the rest is dropped with a warning."""
+    honest = "".join(
+        f"<item><title>T{i}</title><link>http://x.test/{i}</link></item>" for i in range(50)
+    )
+    for filler in ("<x/>", "<p>", "<x>" * 10 + "</x>" * 10):
+        huge = filler * (3_000_000 // len(filler))
+        body = _rss(honest + f"<item><title>big</title><description>{huge}</description></item>")
+        started = time.monotonic()
+        feed = parse_feed(body, url=FEED_URL, fast=fast)
+        assert time.monotonic() - started < 30, filler
+        assert [e.title for e in feed.entries] == [f"T{i}" for i in range(50)], filler
+        assert any("document cut after 50 entries" in w for w in feed.warnings)
+    with pytest.raises(ParseError, match="tags before its first entry"):
+        parse_feed(_rss("<x/>" * 400_000), url=FEED_URL, fast=fast)
+
+
+# --- encodings: only the WHATWG labels, through aggregator.encodings -------------------------
+
+LABELS_PYTHON_MUST_NOT_SEE = ["punycode", "rot13", "zlib", "uu", "base64", "hex", "utf-7", "idna"]
+
+
+def _rss(
+    items: str, *, decl: str = '<?xml version="1.0"?>', channel: str = "", title: str = "Café"
+) -> bytes:
+    return (
+        f'{decl}<rss version="2.0"><channel><title>{title}</title>{channel}{items}</channel></rss>'
+    ).encode()
+
+
+@pytest.mark.parametrize("label", LABELS_PYTHON_MUST_NOT_SEE)
+@pytest.mark.parametrize("fast", [True, False])
+def test_labels_that_are_not_web_encodings_are_ignored(label: str, fast: bool) -> None:
+    """A 3 MB feed declaring `punycode` would take hours to decode with that codec (160 kB:
+    1.3 s, quadratic); rot13, zlib and friends are not text encodings at all. The label is
+    ignored in the XML declaration and in the Content-Type alike; the bytes are UTF-8."""
+    body = _rss(
+        "<item><title>Crème €</title><description>" + "é" * 1_500_000 + "</description></item>",
+        decl=f'<?xml version="1.0" encoding="{label}"?>',
+    )
+    for ctype, charset in ((None, None), ("application/rss+xml", label)):
+        started = time.monotonic()
+        feed = parse_feed(body, url=FEED_URL, content_type=ctype, charset=charset, fast=fast)
+        assert time.monotonic() - started < 10
+        assert feed.title == "Café" and feed.entries[0].title == "Crème €"
+        assert any(f"unknown encoding '{label}'" in w for w in feed.warnings)
+
+
+@pytest.mark.parametrize("ctype", ["application/octet-stream", "text/plain", None])
+def test_a_label_later_on_a_one_line_document_is_not_read_as_its_encoding(
+    ctype: str | None,
+) -> None:
+    """feedparser looks for `encoding=` anywhere on the document's first line (greedily): a
+    one-line document mentioning another label must not be decoded with it."""
+    body = _rss(
+        '<item><title>encoding="punycode" ?&gt; Crème</title><description>'
+        + "é" * 300_000
+        + "</description></item><!-- ?> -->",
+        decl='<?xml version="1.0" encoding="utf-8"?>',
+    )
+    started = time.monotonic()
+    feed = parse_feed(body, url=FEED_URL, content_type=ctype, fast=False)
+    assert time.monotonic() - started < 10
+    assert feed.entries[0].title == 'encoding="punycode" ?> Crème'
+
+
+ENCODED = "Крем-брюле, café: 1 € ≠ ¥"
+
+
+@pytest.mark.parametrize(
+    "body, charset, expected",
+    [
+        # declared in the XML declaration, or in the Content-Type only
+        (
+            _rss(
+                f"<item><title>{ENCODED[:11]}</title></item>",
+                title="Кафе",
+                decl='<?xml version="1.0" encoding="windows-1251"?>',
+            )
+            .decode()
+            .encode("cp1251"),
+            None,
+            ENCODED[:11],
+        ),
+        (
+            _rss(f"<item><title>{ENCODED[:11]}</title></item>", title="Кафе")
+            .decode()
+            .encode("koi8-r"),
+            "KOI8-R",
+            ENCODED[:11],
+        ),
+        # UTF-16 with a byte order mark, declared or not, and without one
+        (
+            b"\xff\xfe"
+            + _rss(f"<item><title>{ENCODED}</title></item>").decode().encode("utf-16-le"),
+            None,
+            ENCODED,
+        ),
+        (
+            b"\xfe\xff"
+            + _rss(
+                f"<item><title>{ENCODED}</title></item>",
+                decl='<?xml version="1.0" encoding="UTF-16"?>',
+            )
+            .decode()
+            .encode("utf-16-be"),
+            None,
+            ENCODED,
+        ),
+        (
+            _rss(
+                f"<item><title>{ENCODED}</title></item>",
+                decl='<?xml version="1.0" encoding="utf-16"?>',
+            )
+            .decode()
+            .encode("utf-16-le"),
+            None,
+            ENCODED,
+        ),
+        # declared UTF-8 with stray Latin-1 bytes beside real UTF-8: both read right
+        (
+            _rss("<item><title>Caf\xe9 \u20ac</title></item>").replace(b"\xc3\xa9", b"\xe9"),
+            "utf-8",
+            "Café €",
+        ),
+        # a server's default charset over a document that is UTF-8 and says so
+        (
+            _rss(
+                f"<item><title>{ENCODED}</title></item>",
+                decl='<?xml version="1.0" encoding="utf-8"?>',
+            ),
+            "iso-8859-1",
+            ENCODED,
+        ),
+        # a label the bytes are not valid in: the next one
+        (
+            _rss(
+                f"<item><title>{ENCODED[:11]}</title></item>",
+                title="Кафе",
+                decl='<?xml version="1.0" encoding="windows-1251"?>',
+            )
+            .decode()
+            .encode("cp1251"),
+            "utf-8",
+            ENCODED[:11],
+        ),
+        # declared UTF-16 on bytes that are not: the declaration was readable as ASCII
+        (
+            _rss(
+                "<item><title>Crème</title></item>", decl='<?xml version="1.0" encoding="utf-16"?>'
+            ),
+            None,
+            "Crème",
+        ),
+    ],
+    ids=[
+        "xml-decl",
+        "charset",
+        "bom-le",
+        "bom-be",
+        "utf16-no-bom",
+        "mixed",
+        "server-default",
+        "invalid-in-first",
+        "false-utf16",
+    ],
+)
+@pytest.mark.parametrize("fast", [True, False])
+def test_declared_encodings_are_read_through_the_web_labels(
+    body: bytes, charset: str | None, expected: str, fast: bool
+) -> None:
+    ctype = "application/rss+xml" if charset else None
+    feed = parse_feed(body, url=FEED_URL, content_type=ctype, charset=charset, fast=fast)
+    assert feed.title in ("Café", "Кафе")
+    assert feed.entries[0].title == expected
+
+
+# --- strict values: whatever a feed says, what comes out can be stored -----------------------
+
+LATEST = "2100-12-31T23:59:59Z"  # far-future dates are clamped to the end of 2100
+ISO = re.compile(r"(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def assert_storable(feed: ParsedFeed, *, url: str = FEED_URL) -> None:
+    """Every value of the feed, and of each entry's record as the pipeline prepares it, is a
+    str, int or None that SQLite binds (no lone surrogates, 64-bit integers), within its cap;
+    dates are ISO 8601 between 1970 and 2100."""
+    values: list[object] = [feed.version, feed.title, feed.site_url, feed.description]
+    values += [feed.ttl_minutes, *feed.warnings]
+    assert feed.ttl_minutes is None or 0 <= feed.ttl_minutes <= 7 * 24 * 60
+    assert len(feed.title) <= MAX_TITLE and len(feed.description) <= 2000
+    for e in feed.entries:
+        values += [e.key, e.url, e.title, e.author, e.published, e.updated, e.image]
+        values += [e.content_html, e.summary_html, *e.categories, *e.enclosures]
+        assert len(e.key) <= MAX_KEY and len(e.title) <= MAX_TITLE
+        assert len(e.content_html) <= MAX_FIELD and len(e.summary_html) <= MAX_FIELD
+        assert len(e.categories) <= 50 and all(len(c) <= 200 for c in e.categories)
+        for date in (e.published, e.updated):
+            assert date is None or ISO.fullmatch(date), date
+        record = prepare_entry(e, base=url)
+        values += [json.dumps(v) if isinstance(v, list) else v for v in record.values()]
+    assert len({e.key for e in feed.entries}) == len(feed.entries)
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE TABLE v (value)")
+        for value in values:
+            assert value is None or type(value) in (str, int), repr(value)[:80]
+            conn.execute("INSERT INTO v VALUES (?)", (value,))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_ttl_is_ascii_digits_and_at_most_a_week(fast: bool) -> None:
+    cases = {
+        "60": 60,
+        "0": 0,
+        "99999999999999999999": 7 * 24 * 60,
+        "²": None,
+        "-5": None,
+        "1_000": None,
+        " 15 ": 15,
+        "1e3": None,
+        "٣": None,
+        "9" * 5000: None,
+    }
+    for ttl, expected in cases.items():
+        feed = parse_feed(
+            _rss("<item><title>x</title></item>", channel=f"<ttl>{ttl}</ttl>"),
+            url=FEED_URL,
+            fast=fast,
+        )
+        assert feed.ttl_minutes == expected, ttl
+        assert_storable(feed)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_dates_out_of_range_are_clamped_or_unknown_never_an_error(fast: bool) -> None:
+    cases: dict[str, str | None | tuple[str | None, ...]] = {
+        "Tue, 10 Jun 2003 04:00:00 GMT": "2003-06-10T04:00:00Z",
+        "9999999999-01-01T00:00:00Z": (None, LATEST),
+        "Sat, 01 Jan 9999999999 00:00:00 GMT": (None, LATEST),
+        "2500-01-01T00:00:00Z": LATEST,
+        "Fri, 31 Dec 9999 23:59:59 -1400": (None, LATEST),
+        "0001-01-01T00:00:00Z": None,  # Go's zero time: a placeholder
+        "1969-12-31T23:59:59Z": None,
+        "2" * 10_000: None,
+    }
+    for value, expected in cases.items():
+        items = f"<item><title>x</title><pubDate>{value}</pubDate></item>"
+        feed = parse_feed(_rss(items), url=FEED_URL, fast=fast)
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        assert feed.entries[0].published in allowed, value[:40]
+        assert_storable(feed)
+        assert parse_date(value) in (*allowed, None)
+
+
+def test_json_feed_values_of_the_wrong_type_are_missing_and_surrogates_replaced() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": ["not", "a", "string"],
+        "home_page_url": 5,
+        "description": None,
+        "items": [
+            None,
+            7,
+            "text",
+            [],
+            {
+                "id": "\ud800id",
+                "title": "T\udfff",
+                "url": "http://x.test/\ud800",
+                "content_html": "<p>a\ud800b</p>",
+                "authors": [{"name": "\udc00Ann"}, None, 3],
+                "tags": ["t\ud800", None, 5, {"x": 1}],
+                "image": "http://x.test/i\udbff.png",
+                "date_published": "9999999999-01-01T00:00:00Z",
+                "date_modified": 12,
+            },
+            {"id": "NUMBER", "title": True, "content_text": "plain", "url": "http://x.test/2"},
+            {
+                "id": int("9" * 100),
+                "title": 12.5,
+                "summary": {"x": 1},
+                "url": None,
+                "content_html": "body",
+                "tags": "not a list",
+                "authors": {"name": "x"},
+            },
+        ],
+    }
+    body = json.dumps(doc).replace('"NUMBER"', "1e999").encode()
+    feed = parse_feed(body, url=FEED_URL)
+    assert_storable(feed, url=FEED_URL)
+    first, second, third = feed.entries
+    assert first.key == "\ufffdid" and first.title == "T" and first.author == "Ann"
+    assert "\ud800" not in first.content_html and first.categories == ("t", "5")
+    assert first.published in (None, LATEST) and first.updated is None
+    assert second.key == "1e999" and second.title == "" and second.url == "http://x.test/2"
+    assert third.key == "9" * 100 and third.title == "12.5" and third.categories == ()
+    assert feed.title == "" and feed.site_url is None
+    for items in ("{}", "null", '"x"', "5"):
+        with pytest.raises(ParseError, match="items is not a list"):
+            parse_feed(
+                b'{"version": "https://jsonfeed.org/version/1", "items": ' + items.encode() + b"}",
+                url=FEED_URL,
+            )
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_character_references_to_surrogates_and_controls_are_stored_safely(fast: bool) -> None:
+    """expat refuses `&#xD800;`; feedparser's loose parser then reads it as a lone surrogate."""
+    items = (
+        "<item><title>A &#xD800; B &#1;</title><guid>g&#xDFFF;</guid>"
+        "<link>http://x.test/&#xD800;</link><author>&#xDC00;Ann</author>"
+        "<category>c&#xD800;</category><description>d &#55296; e</description></item>"
+    )
+    feed = parse_feed(_rss(items), url=FEED_URL, fast=fast)
+    assert_storable(feed)
+    assert feed.entries[0].title.startswith("A") and "B" in feed.entries[0].title

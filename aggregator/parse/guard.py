@@ -8,14 +8,15 @@
    references would expand past a total cap (quadratic blowup: feedparser re-declares a
    document's entities, and its loose parser appends an entity's text on every reference).
    Attribute defaults are refused too: a parser copies them onto every element.
-3. Start tags with very many attributes are refused: feedparser's strict parser looks each
+3. Character references to no character (`&#xD800;`) become U+FFFD: feedparser fails on them.
+4. Start tags with very many attributes are refused: feedparser's strict parser looks each
    attribute up by a linear scan, quadratic in their number (20,000 on one tag took 4 s).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..encodings import codec_for_label
 from ..errors import ParseError
@@ -39,6 +40,8 @@ def prepare_xml(body: bytes, *, url: str, charset: str | None = None) -> SafeXml
     reason = entity_refusal(safe.body) or attribute_refusal(safe.body)
     if reason:
         raise ParseError(f"refused: {reason}", url=url)
+    if b"&#" in safe.body:
+        return replace(safe, body=_LARGE_REFERENCE.sub(_character, safe.body))
     return safe
 
 
@@ -47,8 +50,12 @@ def prepare_xml(body: bytes, *, url: str, charset: str | None = None) -> SafeXml
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16le"), (b"\xfe\xff", "utf-16be"))
 # A declaration's encoding, read from bytes (any ASCII-compatible encoding) or from the text.
-_DECLARED = re.compile(rb"""\A\s*<\?xml\s[^>]{0,200}?\bencoding\s*=\s*["']([^"'>]{0,64})["']""")
-_DECLARATION = re.compile(r"""\A(\s*<\?xml\s[^>]{0,200}?\bencoding\s*=\s*)(["'])[^"'>]{0,64}\2""")
+_DECLARATION = re.compile(rb"\A\s*<\?xml\s[^>]*>")
+_DECLARED = re.compile(rb"""\bencoding\s*=\s*["']([^"'>]*)["']""")
+# What every parser gets first, on a line of its own: feedparser reads the encoding from the
+# first line with a greedy pattern (`<?.*encoding=...`) that would otherwise find a label
+# anywhere on a one-line document.
+UTF8_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 # Bytes that are not UTF-8, after surrogateescape, read as windows-1252 (what a declared UTF-8
 # document with stray Latin-1 bytes means); the five bytes windows-1252 leaves out become U+FFFD.
 _ESCAPED = {0xDC00 + b: bytes([b]).decode("cp1252", errors="replace") for b in range(0x80, 0x100)}
@@ -69,7 +76,8 @@ def transcode(body: bytes, *, charset: str | None = None) -> SafeXml:
 
     warnings: list[str] = []
     declared: list[tuple[str, str]] = []  # (label, codec)
-    match = _DECLARED.match(body[:512])
+    declaration = _DECLARATION.match(body)
+    match = _DECLARED.search(declaration[0]) if declaration else None
     labels: tuple[tuple[str, str | bytes | None], ...] = (
         ("Content-Type", charset),
         ("XML declaration", match[1] if match else None),
@@ -91,7 +99,7 @@ def transcode(body: bytes, *, charset: str | None = None) -> SafeXml:
         text = body.decode("utf-8")
         if declared and declared[0][1] != "utf-8" and not text.isascii():
             warnings.append(f"declared {declared[0][0]!r} but the bytes are UTF-8: read as UTF-8")
-        return _relabel(text, "utf-8", warnings, original=body)
+        return SafeXml(_declared_utf8(body), "utf-8", tuple(warnings))
     except UnicodeDecodeError:
         pass
     for shown, codec in declared:
@@ -109,17 +117,34 @@ def transcode(body: bytes, *, charset: str | None = None) -> SafeXml:
     return _relabel(text, "utf-8", warnings)
 
 
-def _relabel(
-    text: str, codec: str, warnings: list[str], *, original: bytes | None = None
-) -> SafeXml:
-    match = _DECLARATION.match(text)
-    if match and codec_for_label(text[match.end(1) + 1 : match.end() - 1]) == "utf-8":
-        match = None  # already says UTF-8
-    if match:
-        text = text[: match.end(1)] + '"utf-8"' + text[match.end() :]
-    elif original is not None:
-        return SafeXml(original, codec, tuple(warnings))
-    return SafeXml(text.encode("utf-8"), codec, tuple(warnings))
+def _relabel(text: str, codec: str, warnings: list[str]) -> SafeXml:
+    return SafeXml(_declared_utf8(text.encode("utf-8")), codec, tuple(warnings))
+
+
+def _declared_utf8(data: bytes) -> bytes:
+    """UTF-8 `data` with its own XML declaration (and any white space before it) replaced by
+    UTF8_DECLARATION."""
+    declaration = _DECLARATION.match(data)
+    return UTF8_DECLARATION + (data[declaration.end() :] if declaration else data.lstrip())
+
+
+# ---------------------------------------------------------------------------------------------
+# Character references
+
+# References that may name no character: a surrogate, past U+10FFFF, U+FFFE or U+FFFF. expat
+# refuses the document; feedparser's loose parser then fails on the whole of it (chr(0xD800)
+# cannot be encoded, chr(0x110000) does not exist). They become U+FFFD.
+_LARGE_REFERENCE = re.compile(rb"&#(?:[xX]0*([0-9A-Fa-f]{4,})|0*([0-9]{5,}));")
+
+
+def _character(match: re.Match[bytes]) -> bytes:
+    hex_digits, digits = match.group(1, 2)
+    if len(hex_digits or digits) > 8:
+        return b"&#xFFFD;"
+    code = int(hex_digits, 16) if hex_digits else int(digits)
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF or code in (0xFFFE, 0xFFFF):
+        return b"&#xFFFD;"
+    return match.group()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +248,8 @@ def entity_refusal(body: bytes) -> str | None:
             return "the document declares an external entity (XXE attack)"
         if _NAMED_REFERENCE.search(value) or _builds_references(value):
             return "the document declares entities built from other entities (XML bomb)"
+        if b"<" in value:
+            return "the document declares entities holding markup"
         if len(value) - 2 > MAX_ENTITY_VALUE:
             return "the document declares an oversized entity (XML bomb)"
         name = match.group(2)

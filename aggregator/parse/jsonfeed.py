@@ -32,9 +32,9 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int) -> ParsedFeed:
     try:
         doc = json.loads(
             body.decode("utf-8-sig", errors="replace"),
-            parse_int=str,
-            parse_float=str,
-            parse_constant=str,
+            parse_int=_Number,
+            parse_float=_Number,
+            parse_constant=_Number,
         )
     except (ValueError, RecursionError) as exc:
         raise NotAFeedError(f"not a feed: invalid JSON ({one_line(exc)[:80]})", url=url) from None
@@ -47,14 +47,14 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int) -> ParsedFeed:
     if not isinstance(items, list):
         raise ParseError("invalid JSON Feed: items is not a list", url=url)
     base = url
-    home = safe_url(_str(doc.get("home_page_url")), url)
+    home = safe_url(_url(doc.get("home_page_url")), url)
     feed_authors = _json_authors(doc)
     entries: list[Entry] = []
     for item in items[:max_entries]:
         if not isinstance(item, dict):
             continue
-        link = safe_url(_str(item.get("url")), base) or safe_url(
-            _str(item.get("external_url")), base
+        link = safe_url(_url(item.get("url")), base) or safe_url(
+            _url(item.get("external_url")), base
         )
         title = clean_text(_str(item.get("title")), is_html=False)
         html = _str(item.get("content_html"))
@@ -94,7 +94,7 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int) -> ParsedFeed:
                         if _str(t)
                     )
                 )[:MAX_CATEGORIES],
-                image=safe_url(_str(item.get("image")) or _str(item.get("banner_image")), base),
+                image=safe_url(_url(item.get("image")) or _url(item.get("banner_image")), base),
             )
         )
     return ParsedFeed(
@@ -106,9 +106,17 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int) -> ParsedFeed:
     )
 
 
+class _Number(str):
+    """A JSON number, kept as its text."""
+
+
+def _url(value: Any) -> str:
+    return value if isinstance(value, str) and not isinstance(value, _Number) else ""
+
+
 def _str(value: Any) -> str:
     """A string member, or a number as its JSON text; anything else is missing."""
-    return value if isinstance(value, str) else ""
+    return str(value) if isinstance(value, str) else ""
 
 
 def _escape(text: str) -> str:

@@ -14,7 +14,8 @@ import feedparser
 from ..errors import NotAFeedError, ParseError
 from ..models import Entry, ParsedFeed
 from ..sanitize import MAX_FIELD, clean_text, safe_url
-from .dates import feedparser_date, iso_of_tuple
+from .budget import FAST_MARKUP, SLOW_MARKUP, Cut, cut_document
+from .dates import MAX_DATE_CHARS, feedparser_date, iso_of_tuple
 from .guard import prepare_xml
 from .values import MAX_KEY, dedupe_keys, hash_key, one_line, ttl_minutes
 
@@ -24,31 +25,6 @@ _TAIL_CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>", b"</channel>")
 # so feedparser's slower one is switched off.
 feedparser.SANITIZE_HTML = False
 feedparser.RESOLVE_RELATIVE_URIS = True
-
-_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(item|entry)[\s/>]")
-
-
-def cut_after_entries(body: bytes, max_entries: int) -> bytes:
-    """A document with more than `max_entries` items is cut before the next one and closed, so
-    feedparser never builds the rest (200,000 items took 40 s and 400 MB)."""
-    # Each match takes at least 6 bytes and starts with "<": a body too short or with too few
-    # "<" to hold more than max_entries of them is not scanned.
-    if len(body) // 6 <= max_entries or body.count(b"<") <= max_entries:
-        return body
-    starts = _ENTRY_START.finditer(body)
-    for count, match in enumerate(starts, 1):
-        if count > max_entries:
-            head = body[:2048].lower()
-            closer = (
-                b"</feed>"
-                if match.group(1) == b"entry"
-                else b"</rdf:RDF>"
-                if b"<rdf:rdf" in head
-                else b"</channel></rss>"
-            )
-            return body[: match.start()] + closer
-    return body
-
 
 _FAST_HELPERS: Any = None
 
@@ -91,7 +67,8 @@ def parse_xml_feed(
     """An XML feed document -> ParsedFeed; ParseError when guard.py refuses it, NotAFeedError
     when no parser finds a feed in it."""
     safe = prepare_xml(body, url=url, charset=charset)
-    body = cut_after_entries(safe.body, max_entries)
+    warnings = list(safe.warnings)
+    cut = cut_document(safe.body, max_entries=max_entries, max_markup=FAST_MARKUP, url=url)
     # The bytes are UTF-8 now: say so to both parsers, or feedparser would read a document
     # without a content type as ISO-8859-1, and one served as text/xml as US-ASCII.
     content_type, charset = content_type or "application/xml", "utf-8"
@@ -100,14 +77,16 @@ def parse_xml_feed(
         from ..fastparse import read_feed
 
         d = read_feed(
-            body, url=url, content_type=content_type, charset=charset, helpers=_fast_helpers()
+            cut.body, url=url, content_type=content_type, charset=charset, helpers=_fast_helpers()
         )
     if d is None:
+        slow = cut_document(cut.body, max_entries=max_entries, max_markup=SLOW_MARKUP, url=url)
+        cut = Cut(slow.body, slow.warning or cut.warning)
         headers = {"content-location": url}
         if content_type:
             headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
         try:
-            d = feedparser.parse(io.BytesIO(body), response_headers=headers)
+            d = feedparser.parse(io.BytesIO(cut.body), response_headers=headers)
         except Exception as failure:  # feedparser's own failure on a document it cannot read
             reason = type(failure).__name__
             raise ParseError(f"not a feed: unreadable ({reason})", url=url) from failure
@@ -118,11 +97,12 @@ def parse_xml_feed(
         reason = one_line(exc) if exc else "no RSS, Atom or JSON Feed document found"
         raise NotAFeedError(f"not a feed: {reason}", url=url)
 
-    warnings = list(safe.warnings)
+    if cut.warning:
+        warnings.append(cut.warning)
     if d.get("bozo"):
         warnings.append(one_line(d.get("bozo_exception")))
     truncated = bool(d.get("bozo")) and not any(
-        closer in body[-4096:].lower() for closer in _TAIL_CLOSERS
+        closer in cut.body[-4096:].lower() for closer in _TAIL_CLOSERS
     )
     if truncated and raw_entries:
         # The last entry of a cut-off document may itself be cut off: keep only complete ones.
@@ -180,11 +160,8 @@ def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
     guid = (raw.get("id") or "").strip()
     key = guid or link or hash_key(title, content)
     author = _author(raw)
-    # dict.get: feedparser's own get() maps a missing published to updated, with a warning
-    published = iso_of_tuple(dict.get(raw, "published_parsed")) or iso_of_tuple(
-        dict.get(raw, "created_parsed")
-    )
-    updated = iso_of_tuple(dict.get(raw, "updated_parsed"))
+    published = _date(raw, "published") or _date(raw, "created")
+    updated = _date(raw, "updated")
     if not published:
         published = updated
     categories = tuple(
@@ -219,6 +196,15 @@ def _entry_from_feedparser(raw: Any, *, base: str) -> Entry | None:
         image=image,
         enclosures=enclosures,
     )
+
+
+def _date(raw: Any, key: str) -> str | None:
+    """An entry's date as feedparser read it; dict.get, because feedparser's own get() maps a
+    missing published to updated (with a warning). A value longer than any date is not one
+    (as fastparse's date reader says)."""
+    if len(str(dict.get(raw, key) or "")) > MAX_DATE_CHARS:
+        return None
+    return iso_of_tuple(dict.get(raw, key + "_parsed"))
 
 
 def _same_text(a: str, b: str) -> bool:
