@@ -21,7 +21,7 @@ from .boundary import describe, is_run_failure
 from .fulltext import SUMMARY_WORDS
 from .limits import DEADLINE, PAGE_CONCURRENCY, PER_HOST, host_key, run_limited
 from .refresh import backoff_seconds
-from .workers import EXTRACT_BUDGET, ExtractionTimeout, Extractors
+from .workers import EXTRACT_BUDGET, OverBudget, Workers, extractors
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -156,7 +156,7 @@ class _PageRun:
         self,
         db: sqlite_utils.Database,
         client: Client,
-        extractors: Extractors,
+        extractors: Workers,
         *,
         timeout: float,
         progress: Progress | None,
@@ -234,8 +234,8 @@ class _PageRun:
             fields = await self.extractors.run(
                 _extract_fields, outcome.content, outcome.final_url, outcome.charset, feed_words
             )
-        except ExtractionTimeout as exc:
-            self.fail(row, str(exc), final=True)
+        except OverBudget as exc:
+            self.fail(row, f"extraction {exc} (the page is too costly to read)", final=True)
             return
         except Exception as exc:  # any type: an extractor bug, or a worker that died on it
             self.fail(row, f"could not extract the page: {describe(exc)}", final=True)
@@ -322,8 +322,8 @@ async def fetch_pages(
     due = _due(db, limit, only)
     if not due:
         return PageSummary()
-    extractors = Extractors(min(os.cpu_count() or 1, len(due)), budget=extract_budget)
-    run = _PageRun(db, client, extractors, timeout=timeout, progress=progress)
+    workers = extractors(min(os.cpu_count() or 1, len(due)), budget=extract_budget)
+    run = _PageRun(db, client, workers, timeout=timeout, progress=progress)
     try:
         done: set[int] = set()
         for _ in range(2):  # a second round for the entries of feeds found to carry summaries
@@ -351,7 +351,7 @@ async def fetch_pages(
                 if r["feed_id"] in queued and r["id"] not in done
             ]
     finally:
-        await asyncio.to_thread(extractors.close)
+        await asyncio.to_thread(workers.close)
     run.summary.seconds = time.monotonic() - started
     return run.summary
 

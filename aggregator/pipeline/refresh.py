@@ -20,7 +20,7 @@ from .batch import Batch
 from .boundary import describe, is_run_failure
 from .fulltext import mark_for_full_text
 from .limits import CONCURRENCY, DEADLINE, PER_HOST, host_key, run_limited
-from .workers import POOL_THRESHOLD, LazyPool, parse_body
+from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -123,7 +123,7 @@ async def fetch_feed(
     client: Client,
     feed: dict[str, Any],
     *,
-    pool: LazyPool | None = None,
+    pool: Workers | None = None,
     deadline: float = DEADLINE,
 ) -> FeedWork:
     """Fetch one feed (conditionally) and parse it when its body changed. No database. Never
@@ -293,7 +293,7 @@ async def refresh_feeds(
 
     if use_pool is None:
         use_pool = len(feeds) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
-    pool = LazyPool() if use_pool else None
+    pool = parsers() if use_pool else None
     ticker = asyncio.ensure_future(batch.ticker())
     try:
         await run_limited(
@@ -308,7 +308,7 @@ async def refresh_feeds(
     finally:
         ticker.cancel()
         if pool is not None:
-            pool.shutdown()
+            pool.close()
         batch.commit()
         summary.seconds = time.monotonic() - started
     return summary

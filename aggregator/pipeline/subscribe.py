@@ -22,7 +22,7 @@ from .boundary import describe, is_run_failure
 from .fulltext import mark_for_full_text
 from .limits import PER_HOST, host_key, run_limited
 from .refresh import next_check
-from .workers import POOL_THRESHOLD, LazyPool, parse_body
+from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -83,7 +83,7 @@ def _platform_candidates(url: str) -> list[str]:
 
 
 async def discover_feed(
-    client: Client, url: str, *, pool: LazyPool | None = None
+    client: Client, url: str, *, pool: Workers | None = None
 ) -> tuple[str, FetchResult, Prepared]:
     """Find the feed behind a URL: the URL itself when it is a feed; else the page's
     `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
@@ -138,7 +138,7 @@ class _Found:
     error: str | None = None
 
 
-async def _discover(client: Client, url: str, pool: LazyPool | None) -> _Found:
+async def _discover(client: Client, url: str, pool: Workers | None) -> _Found:
     """Discovery of one URL as plain data (the body's hash kept, the body itself dropped)."""
     try:
         feed_url, result, prepared = await discover_feed(client, url, pool=pool)
@@ -244,7 +244,7 @@ async def subscribe(
         if url is not None:
             todo.append((i, url))
     cores = os.cpu_count() or 1
-    pool = LazyPool() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
+    pool = parsers() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
     batch = Batch(db)
 
     def handle(item: tuple[int, str], found: _Found) -> None:
@@ -276,7 +276,7 @@ async def subscribe(
         ticker.cancel()
         batch.commit()
         if pool is not None:
-            pool.shutdown()
+            pool.close()
     return results
 
 

@@ -1,18 +1,15 @@
-"""Worker processes for the pipeline's CPU work: feed parsing in a process pool started on first
-use, and page extraction under a time budget per page (a worker that passes it is killed and
-replaced, and the page gets an error). No SQL, no network."""
+"""Worker processes for the pipeline's CPU work (feed parsing, page extraction): a pool started
+on first use where each call has a time budget; a worker still busy when its item's budget is
+spent is killed and replaced, and that item alone gets an error. No SQL, no network."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-if TYPE_CHECKING:  # imported where used: an all-304 refresh needs neither
-    from concurrent.futures import ProcessPoolExecutor
-
+if TYPE_CHECKING:  # imported where used: an all-304 refresh starts no worker at all
     import pebble
 
     from ..process import Prepared
@@ -20,94 +17,40 @@ if TYPE_CHECKING:  # imported where used: an all-304 refresh needs neither
 _T = TypeVar("_T")
 
 POOL_THRESHOLD = 8  # below this many feed bodies, parsing inline beats starting a pool
-# Seconds of one page's extraction in a worker; a page still being extracted then is hostile or
-# pathological (ordinary pages take well under a second), and its worker is replaced.
+# Seconds of one item's work in a worker. Ordinary feeds and pages take well under a second; one
+# still being worked on then is hostile or pathological.
+PARSE_BUDGET = 20.0
 EXTRACT_BUDGET = 10.0
 
 
-class LazyPool:
-    """A process pool for feed parsing, started on the first body that needs it (a refresh
-    where every feed answers 304 starts no process at all), and started again when a worker
-    dies (a broken pool refuses every later task)."""
-
-    def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-
-    def get(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            from concurrent.futures import ProcessPoolExecutor
-
-            from ..process import exit_with_parent
-
-            self._pool = ProcessPoolExecutor(
-                max_workers=os.cpu_count(), initializer=exit_with_parent
-            )
-        return self._pool
-
-    def replace(self, broken: ProcessPoolExecutor) -> None:
-        """Drop a broken pool (once, however many tasks saw it break)."""
-        if self._pool is broken:
-            self._pool = None
-            broken.shutdown(wait=False, cancel_futures=True)
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+class OverBudget(Exception):
+    """An item's work passed its time budget; its worker was stopped and replaced."""
 
 
-async def parse_body(
-    body: bytes,
-    url: str,
-    content_type: str | None,
-    charset: str | None,
-    pool: LazyPool | None,
-) -> Prepared:
-    """A feed body parsed and prepared (in the pool when there is one). Errors come back as
-    data; a worker that dies under a body is reported as that body's error."""
-    from ..process import Prepared, parse_and_prepare
+class Workers:
+    """A pool of `count` worker processes, started on the first call (pebble's process pool:
+    a time limit per task, and a worker that passes it or dies is replaced, failing only its own
+    task). `warm` runs in each worker before its first task: imports paid there do not count
+    against an item's budget."""
 
-    if pool is None:
-        return parse_and_prepare(body, url, content_type, charset)
-    loop = asyncio.get_running_loop()
-    for _ in range(2):  # a task in flight when another body killed a worker is tried again
-        executor = pool.get()
-        try:
-            return await loop.run_in_executor(
-                executor, parse_and_prepare, body, url, content_type, charset
-            )
-        except BrokenExecutor:
-            pool.replace(executor)
-    return Prepared(
-        feed=None, error="the parser's worker process died on this feed", error_type="ParseError"
-    )
-
-
-class ExtractionTimeout(Exception):
-    """A page's extraction passed its time budget; its worker was stopped."""
-
-
-class Extractors:
-    """Worker processes for page extraction, each call under a time budget. A worker still busy
-    when its page's budget is spent is killed and replaced (pebble's process pool does this per
-    task); the call raises ExtractionTimeout. Started on the first call."""
-
-    def __init__(self, workers: int, *, budget: float = EXTRACT_BUDGET) -> None:
-        self.workers = max(1, workers)
+    def __init__(self, count: int, *, budget: float, warm: Callable[[], None]) -> None:
+        self.count = max(1, count)
         self.budget = budget
+        self.warm = warm
         self._pool: pebble.ProcessPool | None = None
 
     async def run(self, function: Callable[..., _T], *args: Any) -> _T:
+        """`function(*args)` in a worker; raises OverBudget past the budget, and whatever the
+        function raised (or pebble's ProcessExpired when the worker died under it)."""
         if self._pool is None:
             from pebble import ProcessPool
 
-            self._pool = ProcessPool(max_workers=self.workers, initializer=_start_extractor)
+            self._pool = ProcessPool(max_workers=self.count, initializer=self.warm)
         future = self._pool.schedule(function, args=args, timeout=self.budget)
         try:
             result: _T = await asyncio.wrap_future(future)
         except TimeoutError:
-            raise ExtractionTimeout(
-                f"extraction stopped after {self.budget:g} s (the page is too costly to read)"
-            ) from None
+            raise OverBudget(f"stopped after {self.budget:g} s") from None
         return result
 
     def close(self) -> None:
@@ -115,6 +58,45 @@ class Extractors:
             self._pool.stop()  # type: ignore[no-untyped-call]
             self._pool.join()
             self._pool = None
+
+
+def parsers(count: int | None = None) -> Workers:
+    """Workers for feed parsing (one per core by default)."""
+    return Workers(count or os.cpu_count() or 1, budget=PARSE_BUDGET, warm=_start_parser)
+
+
+def extractors(count: int, *, budget: float = EXTRACT_BUDGET) -> Workers:
+    """Workers for page extraction."""
+    return Workers(count, budget=budget, warm=_start_extractor)
+
+
+async def parse_body(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    charset: str | None,
+    pool: Workers | None,
+) -> Prepared:
+    """A feed body parsed and prepared (in the pool when there is one). Errors come back as
+    data: a body over the budget, or one its worker died under, is that feed's error."""
+    from ..process import Prepared, parse_and_prepare
+
+    if pool is None:
+        return parse_and_prepare(body, url, content_type, charset)
+    try:
+        return await pool.run(parse_and_prepare, body, url, content_type, charset)
+    except OverBudget as exc:
+        error = f"parsing {exc} (the feed is too costly to read)"
+    except Exception as exc:  # any type: the worker died under this body (pebble's ProcessExpired)
+        error = f"the parser's worker process failed on this feed ({type(exc).__name__})"
+    return Prepared(feed=None, error=error, error_type="ParseError")
+
+
+def _start_parser() -> None:
+    """Initializer of a parsing worker: it ends with its parent, and loads the parser first."""
+    from ..process import exit_with_parent
+
+    exit_with_parent()
 
 
 def _start_extractor() -> None:
