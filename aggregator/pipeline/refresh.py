@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -269,13 +269,18 @@ async def refresh_feeds(
     progress: Progress | None = None,
     use_pool: bool | None = None,
     deadline: float = DEADLINE,
+    feed_ids: Sequence[int] | None = None,
 ) -> RefreshSummary:
-    """Refresh every feed that is due (every active feed with `all`) concurrently, under the
+    """Refresh every feed that is due (every active feed with `all`; only these feeds, whatever
+    their state, with `feed_ids`: the web's Refresh now) concurrently, under the
     global and per-host limits; parsing off the event loop, in a process pool, when there is
     enough of it. `deadline` bounds each feed's request. Each feed is its own failure domain:
     whatever it raises is recorded on its row and counted in the summary."""
     started = time.monotonic()
-    feeds = store.feeds_due(db, all=all)
+    if feed_ids is None:
+        feeds = store.feeds_due(db, all=all)
+    else:
+        feeds = [f for f in (store.get_feed_by_id(db, i) for i in feed_ids) if f]
     summary = RefreshSummary()
     if not feeds:
         return summary

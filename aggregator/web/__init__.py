@@ -174,7 +174,9 @@ def skip_csrf(datasette: Any, scope: Any) -> bool:
     """The import form's upload skips Datasette's own CSRF check, which fails on every
     multipart body (asgi-csrf 0.11 calls python-multipart with an argument it no longer takes);
     the import route checks the token and the origin itself, as every write route does."""
-    return scope.get("type") == "http" and scope.get("path") == datasette.urls.path("/-/import")
+    return bool(
+        scope.get("type") == "http" and scope.get("path") == datasette.urls.path("/-/import")
+    )
 
 
 @hookimpl

@@ -229,11 +229,9 @@ async def _refresh_one(request: Any, datasette: Any, feed: dict[str, Any]) -> No
     feed_id = int(feed["id"])
 
     async def work(db: Any, client: Any) -> Any:
-        current = store.get_feed_by_id(db, feed_id)
-        if current is None:
+        summary = await service.refresh_feeds(db, client, feed_ids=[feed_id])
+        if not summary.feeds:
             raise AggregatorError("the feed was removed meanwhile")
-        summary = service.RefreshSummary()
-        await service.refresh_feed(db, client, current, summary=summary)
         return summary
 
     def run() -> Any:
