@@ -480,6 +480,8 @@ class _Replay:
             if len(el):
                 raise _Decline
             ctx.setdefault("media_content", []).append(attrs)
+        elif name == "ttl" and in_feed:
+            ctx["ttl"] = self.finish("ttl", _text(el))
         elif name == "image" and in_feed:
             for sub in el:  # everything lands in feed['image'], which is not read
                 if _name(sub)[0] not in ("url", "title", "link", "width", "height", "description"):

@@ -20,7 +20,7 @@ from aggregator.models import ParsedFeed
 from aggregator.parse import parse_feed, xmlfeed
 from aggregator.parse.guard import transcode
 from aggregator.sanitize import html_to_text, sanitize_html
-from tests.conftest import CORPORA, corpus
+from tests.conftest import CORPORA, DATA, corpus
 
 CORPUS = CORPORA / "feeds"
 # The sets of the shared corpora, named when they are present; the test skips with the reason
@@ -94,11 +94,11 @@ def _uses_fast_path(body: bytes, ctype: str | None, charset: str | None) -> bool
     )
 
 
-@pytest.mark.parametrize("name", SETS)
-def test_fastparse_equals_feedparser_on_corpus(name: str) -> None:
-    corpus("feeds", name)
+def _compare(paths: list[Path]) -> int:
+    """Each document parsed both ways (fast and feedparser) with and without a content type:
+    equal results wherever fastparse reads it. Returns how many readings took the fast path."""
     fast_count = 0
-    for path in _files(name):
+    for path in paths:
         body = path.read_bytes()
         for ctype, charset in VARIANTS:
             if not _uses_fast_path(body, ctype, charset):
@@ -107,8 +107,32 @@ def test_fastparse_equals_feedparser_on_corpus(name: str) -> None:
             fast = _parse(body, True, ctype, charset)
             slow = _parse(body, False, ctype, charset)
             assert fast == slow, f"{path} ({ctype}): fastparse differs from feedparser"
+    return fast_count
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_fastparse_equals_feedparser_on_corpus(name: str) -> None:
+    corpus("feeds")
+    corpus("feeds", name)
+    fast_count = _compare(_files(name))
     if name in ("feedjira-sample-feeds", "feedparser-tests", "gofeed-testdata"):
         assert fast_count > 50  # the fast path really is exercised
+
+
+FIXTURES = sorted(p for p in (DATA / "feeds").glob("*") if p.suffix in (".xml", ".rdf"))
+
+
+def test_fastparse_equals_feedparser_on_our_fixtures() -> None:
+    """Without the shared corpora too: tests/data/feeds holds RSS 2.0 (a podcast with
+    namespaces, enclosures and a TTL), RSS 1.0, Atom (with and without xml:base), KOI8-R,
+    windows-1252, UTF-16 and mixed UTF-8/Latin-1 documents and a malformed one."""
+    assert _compare(FIXTURES) >= 12
+    fast = {p.name for p in FIXTURES if _uses_fast_path(p.read_bytes(), None, None)}
+    # each way through the parsers is taken by at least one of them
+    assert {"podcast.xml", "atom_plain.xml", "koi8r.xml", "utf16_atom.xml"} <= fast
+    assert {"rss10.rdf", "atom.xml", "malformed.xml"}.isdisjoint(fast)  # feedparser's
+    loose = parse_feed((DATA / "feeds" / "malformed.xml").read_bytes(), url=URL)
+    assert loose.warnings and loose.entries  # the strict parser failed, the loose one read it
 
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -144,6 +168,16 @@ def test_fastparse_handles_common_documents(
 ) -> None:
     assert _uses_fast_path(doc, ctype, charset)
     assert _parse(doc, True, ctype, charset) == _parse(doc, False, ctype, charset)
+
+
+def test_non_utf8_documents_take_the_fast_path_once_transcoded() -> None:
+    doc = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>\xe9t\xe9</title><item><title>\xe0 la</title></item></channel></rss>'.encode(
+        "latin-1"
+    )
+    for ctype, charset in VARIANTS:
+        assert _uses_fast_path(doc, ctype, charset)
+        assert _parse(doc, True, ctype, charset) == _parse(doc, False, ctype, charset)
+    assert parse_feed(doc, url=URL).title == "été"
 
 
 @pytest.mark.parametrize(
