@@ -746,3 +746,25 @@ def test_generated_files_import_without_traceback(
             assert total in (len(chosen), copies * len(chosen))
         else:
             assert len(stored) >= 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+def test_bookmark_html_in_each_encoding_read_a_megabyte_at_a_time(encoding: str) -> None:
+    # A folder of padding pushes the link past the first megabyte, so that the reader's chunks
+    # cut through the text (and, in UTF-8, through a character).
+    padding = "<DT><H3>é</H3><DL><p></DL><p>\n" * 40_000
+    doc = (
+        "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n<DT><H3>Café</H3>\n<DL><p>\n"
+        f"{padding}"
+        '<DT><A HREF="https://e.example/1" ADD_DATE="1616337559">Crème brûlée “quoted”</A>\n'
+        "</DL><p>\n</DL><p>\n"
+    )
+    data = doc.encode(encoding)
+    assert len(data) > 1 << 20
+    batch = read_import(data, filename="bookmarks.html")
+    ((link),) = batch.links
+    assert (link.url, link.title, link.tags) == (
+        "https://e.example/1",
+        "Crème brûlée “quoted”",
+        ("Café",),
+    )

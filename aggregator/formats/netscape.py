@@ -17,12 +17,11 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_epoch,
-    decode_text,
     epoch_from_iso,
     fail,
     split_tags,
 )
-from aggregator.formats._html import read_html
+from aggregator.formats._html import check_tags, count_markup, read_html
 from aggregator.models import ImportBatch
 
 ROOT_FOLDERS = frozenset(
@@ -134,14 +133,14 @@ class _Reader:
 
 
 def read_netscape(data: bytes, *, path: str | None = None) -> ImportBatch:
-    text = decode_text(data)
-    opened = len(re.findall(r"<DL\b", text, re.I))
-    closed = len(re.findall(r"</DL\s*>", text, re.I))
+    check_tags(data, path)
+    opened = count_markup(data, r"<DL\b")
+    closed = count_markup(data, r"</DL\s*>")
     if closed < opened:
         raise fail(f"truncated bookmark file ({opened - closed} folder lists not closed)", path)
     found = Collector(path)
     reader = _Reader(found, path)
-    read_html(text, reader, path)
+    read_html(data, reader, path)
     reader._flush()
     if reader.bad_dates:
         found.warnings.append(f"{reader.bad_dates} bookmarks had an unreadable ADD_DATE")

@@ -11,7 +11,6 @@ from typing import Any
 from aggregator.formats._common import (
     Collector,
     date_from_epoch,
-    decode_text,
     fail,
     get,
     scalar,
@@ -19,7 +18,7 @@ from aggregator.formats._common import (
     truthy,
 )
 from aggregator.formats._documents import csv_header, csv_records, load_json
-from aggregator.formats._html import read_html
+from aggregator.formats._html import check_tags, count_markup, read_html
 from aggregator.models import ImportBatch
 
 
@@ -110,11 +109,11 @@ class _RilExport:
 
 
 def read_pocket_html(data: bytes, *, path: str | None = None) -> Collector:
-    text = decode_text(data)
-    if len(re.findall(r"<ul\b", text, re.I)) != len(re.findall(r"</ul\s*>", text, re.I)):
+    check_tags(data, path)
+    if count_markup(data, r"<ul\b") != count_markup(data, r"</ul\s*>"):
         raise fail("truncated Pocket HTML export (a list is not closed)", path)
     found = Collector(path)
-    read_html(text, _RilExport(found), path)
+    read_html(data, _RilExport(found), path)
     return found
 
 
