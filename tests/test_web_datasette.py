@@ -231,3 +231,13 @@ def test_a_big_tag_links_to_its_page_with_the_kept_count(
     assert "_nocount" not in feed["toggle_url"]
     narrowed = get(ds, feed["toggle_url"].replace("http://localhost", "")).json()
     assert narrowed["filtered_table_rows_count"] == feed["count"]
+
+
+def test_the_search_query_is_the_stores_search_sql(sample_db: Path) -> None:
+    from aggregator.store.search import search_sql
+
+    ds = build_datasette(sample_db, fetch_saved=False)
+    data = get(ds, "/aggregator/search.json?q=reading&_shape=objects").json()
+    assert data["query"]["sql"] == search_sql()
+    assert data["rows"] and all("<mark>" in r["snippet"] for r in data["rows"])
+    assert "search" not in (load_metadata()["databases"]["aggregator"].get("queries") or {})

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 from datasette import hookimpl as _hookimpl
 from markupsafe import Markup, escape
 
-from ..store import fts_query
+from ..store.search import register_search_functions
 from . import adding, exports, facets, feeds, queries, security, settings, text, views
 from .settings import DATABASE, PLUGIN
 
@@ -74,10 +74,8 @@ def prepare_connection(conn: Any, database: str) -> None:
         # 2 GB of the file memory-mapped, so repeated pages are not read again through the OS.
         conn.execute("PRAGMA cache_size = -65536")
         conn.execute("PRAGMA mmap_size = 2147418112")
-    # The canned `search` query turns what the user typed into a safe FTS5 query.
-    conn.create_function(
-        "aggregator_fts_query", 1, lambda q: fts_query(q or ""), deterministic=True
-    )
+    # The canned `search` query turns what the user typed into a safe FTS5 query in SQL.
+    register_search_functions(conn)
 
 
 @hookimpl

@@ -1,10 +1,13 @@
-"""The reading room's numbers as canned queries: each one is a page of its own with JSON and
-CSV (`/aggregator/<name>.json`), registered through Datasette's `canned_queries` hook, and the
-home page and dashboard show the same queries' rows. One definition of each: this module."""
+"""The reading room's canned queries, registered through Datasette's `canned_queries` hook:
+the ranked `search` (its SQL is the store's, the one `aggregator search` runs), and the home
+page's and dashboard's numbers, each a page of its own with JSON and CSV
+(`/aggregator/<name>.json`) whose rows those pages show. One definition of each."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from ..store.search import SEARCH_CANDIDATES, search_sql
 
 # The columns an article card shows (templates/_article_card.html).
 CARD_COLUMNS = (
@@ -123,6 +126,19 @@ DASHBOARD = {
 }
 
 
+SEARCH = {
+    "title": "Search",
+    "description": (
+        f"Full-text search: the newest {SEARCH_CANDIDATES:,} matches, title matches first "
+        "(then author, then feed title), newest first among equals."
+    ),
+    "hide_sql": True,
+    # `:q` what the user typed (made a safe FTS5 query inside SQL), `:tag`, `:feed` (a feed's
+    # title or URL), '' for none; snippets escaped, the matched words in <mark>.
+    "sql": search_sql(),
+}
+
+
 def canned_queries() -> dict[str, dict[str, Any]]:
     """Fresh copies: Datasette adds keys to the dictionaries it is given."""
-    return {name: dict(query) for name, query in QUERIES.items()}
+    return {"search": dict(SEARCH), **{name: dict(query) for name, query in QUERIES.items()}}
