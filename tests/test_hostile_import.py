@@ -441,6 +441,15 @@ def test_a_file_over_the_size_cap_is_refused() -> None:
         read_import(b" " * (MAX_IMPORT_BYTES + 1), filename="huge.csv")
 
 
+def test_a_file_over_the_size_cap_is_refused_by_the_cli(tmp_path: Path, db_path: Path) -> None:
+    path = tmp_path / "part_000000.csv"
+    with path.open("wb") as out:
+        out.write(b"title,url,time_added,tags,status\n")
+        out.truncate(300 << 20)  # sparse: 300 MiB on paper
+    refused(path, "part_000000.csv", "larger than 256 MiB")
+    assert not db_path.exists()
+
+
 def test_html_with_more_tags_than_the_bound_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "tags.html"
     path.write_text("<!DOCTYPE NETSCAPE-Bookmark-file-1><DL><p>" + "<p>" * 2_000_001 + "</DL>")

@@ -60,6 +60,8 @@ from aggregator.models import ImportBatch, Link, Subscription
 __all__ = [
     "EXPORT_FORMATS",
     "FORMATS",
+    "MAX_IMPORT_BYTES",
+    "check_import_size",
     "detect_format",
     "guard_csv_cell",
     "read_import",
@@ -196,10 +198,16 @@ def _prefer_by_extension(candidates: list[str], filename: str | None) -> str:
     return candidates[0]
 
 
+def check_import_size(size: int, filename: str | None = None) -> None:
+    """Refuse a file of more than MAX_IMPORT_BYTES; callers that know the size of a file call
+    this before reading it (read_import checks the bytes it is given as well)."""
+    if size > MAX_IMPORT_BYTES:
+        raise fail(f"larger than {MAX_IMPORT_BYTES >> 20} MiB; split the file", filename)
+
+
 def detect_format(data: bytes, *, filename: str | None = None) -> str:
     """The import format of a file, from its content first; the extension only breaks ties."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise fail(f"larger than {MAX_IMPORT_BYTES >> 20} MiB; split the file", filename)
+    check_import_size(len(data), filename)
     candidates = _sniff(data, filename)
     if not candidates:
         head = data[:4096].lower()
@@ -405,8 +413,7 @@ def read_import(data: bytes, *, format: str = "auto", filename: str | None = Non
         raise ImportFormatError(
             f"unknown import format {format!r}; known: {', '.join(FORMATS)}", url=filename
         )
-    if len(data) > MAX_IMPORT_BYTES:
-        raise fail(f"larger than {MAX_IMPORT_BYTES >> 20} MiB; split the file", filename)
+    check_import_size(len(data), filename)
     head = data[:65536].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise _not_importable(filename, " (it is empty)")

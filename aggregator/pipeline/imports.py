@@ -45,10 +45,11 @@ class ImportSummary:
 def read_import_file(path: str | Path, *, format: str = "auto") -> ImportBatch:
     """Read and recognise an import file whole; nothing is stored. Raises AggregatorError, with
     one line, for a file that is unusable as a whole (whatever the reader raised)."""
-    from ..formats import read_import
+    from ..formats import check_import_size, read_import
 
     path = Path(path)
     try:
+        check_import_size(path.stat().st_size, path.name)  # before reading it whole
         data = path.read_bytes()
     except IsADirectoryError:
         raise AggregatorError(f"cannot import {path}: it is a folder") from None
