@@ -273,8 +273,6 @@ class _PageRun:
         attempts = int(row["fetch_attempts"] or 0) + 1
         final = final or attempts >= MAX_PAGE_ATTEMPTS
         delay = max(backoff_seconds(attempts), min(retry_after, MAX_RETRY_AFTER))
-        self.summary.failed += 1
-        self.summary.errors.append((row["url"], message))
         store.record_page_error(
             self.db,
             row["id"],
@@ -282,6 +280,8 @@ class _PageRun:
             next_fetch_at=None if final else store.now_iso(time.time() + delay),
             status="failed" if final else "error",
         )
+        self.summary.failed += 1
+        self.summary.errors.append((row["url"], message))
 
 
 def _feed_words(feed_html: str) -> int:
