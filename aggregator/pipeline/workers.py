@@ -54,10 +54,11 @@ class Workers:
         return result
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.stop()  # type: ignore[no-untyped-call]
-            self._pool.join()
+        pool: Any = self._pool  # pebble's stop() carries no annotations in some releases
+        if pool is not None:
             self._pool = None
+            pool.stop()  # no task is left running past the run
+            pool.join()
 
 
 def parsers(count: int | None = None) -> Workers:
