@@ -22,8 +22,11 @@ PAGES = {
     "article": "/aggregator/articles/1",
     "save": "/-/save",
     "dashboard": "/-/dashboard",
+    "subscribe": "/-/subscribe",
+    "import": "/-/import",
+    "feeds": "/-/feeds",
 }
-FORM_PAGES = ["save", "search", "articles", "article"]
+FORM_PAGES = ["save", "subscribe", "import", "search", "articles", "article"]
 
 
 def field_widths(page: Any) -> list[dict[str, Any]]:
