@@ -20,7 +20,7 @@ from ..models import FetchResult
 from .batch import Batch
 from .boundary import describe, is_run_failure
 from .fulltext import mark_for_full_text
-from .limits import PER_HOST, host_key, run_limited
+from .limits import CONCURRENCY, PER_HOST, host_key, run_limited
 from .refresh import next_check
 from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 
@@ -223,7 +223,7 @@ async def subscribe(
     *,
     tags: Sequence[str] = (),
     full_text: bool | None = None,
-    concurrency: int = 20,
+    concurrency: int = CONCURRENCY,
     per_host: int = PER_HOST,
 ) -> list[SubscribeResult]:
     """Subscribe to each URL (a feed, or a page whose feed is discovered) and store its current
