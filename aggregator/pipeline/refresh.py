@@ -267,7 +267,6 @@ async def refresh_feeds(
     per_host: int = PER_HOST,
     all: bool = False,
     progress: Progress | None = None,
-    use_pool: bool | None = None,
     deadline: float = DEADLINE,
     feed_ids: Sequence[int] | None = None,
 ) -> RefreshSummary:
@@ -296,8 +295,7 @@ async def refresh_feeds(
         if progress:
             progress(1)
 
-    if use_pool is None:
-        use_pool = len(feeds) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
+    use_pool = len(feeds) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
     pool = parsers() if use_pool else None
     ticker = asyncio.ensure_future(batch.ticker())
     try:
