@@ -494,3 +494,28 @@ def test_bookmark_html_in_each_encoding_read_a_megabyte_at_a_time(encoding: str)
         "Crème brûlée “quoted”",
         ("Café",),
     )
+
+
+NESTED = "[" * 990 + "]" * 990
+
+
+@pytest.mark.parametrize(
+    "document,message",
+    [
+        ('{"type": %s, "roots": 1}' % NESTED, "deep.json"),
+        ('[{"url": "https://a.example/", "state": "read", "title": %s}]' % NESTED, "JSON"),
+    ],
+)
+def test_deeply_nested_json_is_refused_in_one_line(document: str, message: str) -> None:
+    with pytest.raises(ImportFormatError, match=message) as info:
+        read_import(document.encode(), filename="deep.json")
+    assert "\n" not in str(info.value) and str(info.value).startswith("deep.json")
+
+
+def test_a_deeply_nested_url_skips_its_record() -> None:
+    url = '{"a":' * 900 + "1" + "}" * 900
+    document = '{"list": {"1": {"item_id": 1, "given_url": %s}, "2": {"item_id": 2, ' % url
+    document += '"given_url": "https://kept.example/"}}}'
+    batch = read_import(document.encode(), filename="deep.json")
+    assert [link.url for link in batch.links] == ["https://kept.example/"]
+    assert batch.skipped == 1 and "URL is not text" in batch.warnings[1]

@@ -148,6 +148,14 @@ def _extension(filename: str | None) -> str:
     return filename.rsplit(".", 1)[-1].lower()
 
 
+def _fits(test: Callable[[Any], bool], document: Any) -> bool:
+    """A shape test on a document the file controls: any failure means no."""
+    try:
+        return test(document)
+    except Exception:
+        return False
+
+
 def _sniff(data: bytes, filename: str | None) -> list[str]:
     """The formats the content allows, best first. Raises for empty, binary or broken JSON."""
     head = data[:65536]
@@ -166,7 +174,7 @@ def _sniff(data: bytes, filename: str | None) -> list[str]:
     text = decode_text(head).lstrip("\ufeff \t\r\n")
     if text[:1] in ("{", "["):
         document = load_json(data, filename)
-        return [name for name, test in _JSON_SHAPES if test(document)]
+        return [name for name, test in _JSON_SHAPES if _fits(test, document)]
     if text[:1] == "<":
         found: list[str] = []
         if opml.looks_like_opml(head):
@@ -208,7 +216,12 @@ def check_import_size(size: int, filename: str | None = None) -> None:
 def detect_format(data: bytes, *, filename: str | None = None) -> str:
     """The import format of a file, from its content first; the extension only breaks ties."""
     check_import_size(len(data), filename)
-    candidates = _sniff(data, filename)
+    try:
+        candidates = _sniff(data, filename)
+    except ImportFormatError:
+        raise
+    except Exception as error:
+        raise _unreadable(error, filename) from None
     if not candidates:
         head = data[:4096].lower()
         if b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head:
@@ -347,6 +360,13 @@ def _read_zip(data: bytes, filename: str | None, format: str) -> ImportBatch:
 # --- reading -----------------------------------------------------------------------------
 
 
+def _unreadable(error: Exception, filename: str | None, format: str = "") -> ImportFormatError:
+    """The one-line refusal of a file whose own structure broke a reader (records are isolated
+    inside the readers, so what reaches here is the file's, or memory's)."""
+    what = f"cannot be read as {format}" if format else "cannot be read"
+    return fail(f"{what} ({type(error).__name__}: {shown(str(error))})", filename)
+
+
 def _read_one(data: bytes, format: str, filename: str | None) -> ImportBatch:
     reader = _READERS[format]
     try:
@@ -354,11 +374,7 @@ def _read_one(data: bytes, format: str, filename: str | None) -> ImportBatch:
     except ImportFormatError:
         raise
     except Exception as error:
-        # Records are isolated inside the readers; what reaches here broke the file's own
-        # structure (or memory): refuse it whole, in one line, saying where.
-        raise fail(
-            f"cannot be read as {format} ({type(error).__name__}: {shown(str(error))})", filename
-        ) from None
+        raise _unreadable(error, filename, format) from None
 
 
 def _merge_links(links: Sequence[Link]) -> tuple[list[Link], int]:
@@ -417,11 +433,16 @@ def read_import(data: bytes, *, format: str = "auto", filename: str | None = Non
     head = data[:65536].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise _not_importable(filename, " (it is empty)")
-    if head[:4] == _ZIP_MAGIC:
-        batch = _read_zip(data, filename, format)
-    else:
-        chosen = detect_format(data, filename=filename) if format == "auto" else format
-        batch = _read_one(data, chosen, filename)
+    try:
+        if head[:4] == _ZIP_MAGIC:
+            batch = _read_zip(data, filename, format)
+        else:
+            chosen = detect_format(data, filename=filename) if format == "auto" else format
+            batch = _read_one(data, chosen, filename)
+    except ImportFormatError:
+        raise
+    except Exception as error:  # recognising the file met something unforeseen: still one line
+        raise _unreadable(error, filename) from None
     links, link_repeats = _merge_links(batch.links)
     subs, sub_repeats = _merge_subscriptions(batch.subscriptions)
     warnings = list(batch.warnings)
