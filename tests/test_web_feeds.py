@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -243,6 +245,12 @@ def test_pause_resume_refresh_and_unsubscribe_do_what_they_say(
     shown = feed_rows(ds, page)["Garden Diary"]
     assert shown["status"] == "paused" and shown["next_check"] == "paused"
     assert "Resume" in shown["buttons"] and "Refresh now" not in shown["buttons"]
+    server.requests.clear()
+    visitor.post(f"/-/feeds/{feed_id}/refresh")  # a paused feed is not asked
+    assert visitor.messages(visitor.get("/-/feeds").text) == [
+        "Garden Diary is paused: resume it to check it again."
+    ]
+    assert not server.requests
 
     visitor.post(f"/-/feeds/{feed_id}/resume")
     shown = feed_rows(ds, visitor.get("/-/feeds").text)["Garden Diary"]
@@ -552,7 +560,7 @@ def test_refresh_all_shows_progress_and_refreshes_every_active_feed(
 
 
 def test_the_schedule_runs_on_time_and_outlives_a_failed_run(
-    tmp_path: Path, server: LocalServer
+    tmp_path: Path, server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     db_path = tmp_path / "sched.db"
     db = store.open_db(db_path)
@@ -573,11 +581,14 @@ def test_the_schedule_runs_on_time_and_outlives_a_failed_run(
         "/feed.xml",
         Route(rss(server, "Ticker", ["A"]), content_type="application/rss+xml"),
     )
-    run(watch(refresher.FIRST_RUN_DELAY + 2.6))
+    with caplog.at_level(logging.ERROR, logger=refresher.log.name):
+        run(watch(3.6))  # interval 1: runs at about 1, 2 and 3 s
     failed = broken.progress()
     assert failed.last_error and "failed" in failed.last_error
     hits = [r for r in server.requests if r[1] == "/feed.xml"]
-    # runs at about 2, 3 and 4 s: each one found the feed due (no cache headers)
+    # each run found the feed due (no cache headers); each failed run was logged
+    failures = [r for r in caplog.records if "the next one starts on time" in r.getMessage()]
+    assert len(failures) >= 2 and all(r.exc_info for r in failures)
     assert len(hits) >= 2
     assert rows(db_path, "select count(*) from articles") == [(1,)]
     assert working.progress().last_result.startswith("Fetched 1 feeds")
@@ -609,9 +620,18 @@ def test_a_run_waits_for_a_fetch_from_a_shell_and_gives_up_after_its_wait(
             runner.run(every_feed=False, what="scheduled refresh", wait=0.3)
         assert rows(db_path, "select count(*) from articles") == [(0,)]
         started = time.monotonic()
-        line = runner.run(every_feed=False, what="scheduled refresh", wait=30)
+        result: list[str] = []
+        worker = threading.Thread(
+            target=lambda: result.append(
+                runner.run(every_feed=False, what="scheduled refresh", wait=30)
+            )
+        )
+        worker.start()
+        wait_until(lambda: runner.progress().waiting, seconds=5)  # the feeds page says so
+        worker.join(timeout=60)
         assert time.monotonic() - started > 1.0  # it waited for the shell's fetch to end
-        assert line.startswith("Fetched 1 feeds, 1 new entries")
+        assert result and result[0].startswith("Fetched 1 feeds, 1 new entries")
+        assert not runner.progress().waiting and not runner.progress().running
     finally:
         holder.wait(timeout=30)
 

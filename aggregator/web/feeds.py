@@ -216,6 +216,10 @@ async def _act(request: Any, datasette: Any, feed_id: int, action: str) -> Respo
         datasette.add_message(
             request, f"Unsubscribed from {name}. Saved and starred articles are kept."
         )
+    elif feed["status"] == "paused":
+        datasette.add_message(
+            request, f"{name} is paused: resume it to check it again.", datasette.WARNING
+        )
     else:
         await _refresh_one(request, datasette, feed)
     return _back(datasette, request)

@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The first scheduled run waits this long after startup, so the server answers first.
-FIRST_RUN_DELAY = 2.0
+# The first scheduled run comes this long after startup (or one interval, if shorter): the
+# server answers its first pages first, and feeds a `fetch` just refreshed before `serve`
+# (as `make run` does) are not asked again at once.
+FIRST_RUN_DELAY = 60.0
 # How long a scheduled run waits for another writer (a `fetch` from a shell) before it gives up
 # until its next turn; what the browser asks for waits as long as the command line does.
 BACKGROUND_LOCK_WAIT = 60.0
@@ -136,6 +138,7 @@ class Progress:
     last_result: str = ""
     last_error: str | None = None
     next_run_at: float | None = None  # wall clock; None: no scheduled refresh
+    waiting: bool = False  # for another writer's lock (a `fetch` from a shell)
     interval: int = 0
 
 
@@ -190,11 +193,16 @@ class Runner:
         if not begun:
             self.begin(what)
         try:
+            self._update(waiting=True)
             with writer(self.db_path, wait=wait, what=what):
+                self._update(waiting=False)
                 line = run_with_db(self.db_path, lambda db, c: self._work(db, c, every_feed))
         except Exception as exc:
             self._update(
-                last_error=f"The {what} failed: {exc}", running=False, finished_at=time.time()
+                last_error=f"The {what} failed: {exc}",
+                running=False,
+                waiting=False,
+                finished_at=time.time(),
             )
             raise
         self._update(last_result=line, last_error=None, running=False, finished_at=time.time())
@@ -223,7 +231,7 @@ class Runner:
         """Run every `interval` seconds, on a fixed grid from startup: a slow run delays only
         itself (runs it overlapped are skipped), and a failed one is logged."""
         loop = asyncio.get_running_loop()
-        due = loop.time() + FIRST_RUN_DELAY
+        due = loop.time() + min(FIRST_RUN_DELAY, self.interval)
         while True:
             self._update(next_run_at=time.time() + max(0.0, due - loop.time()))
             await asyncio.sleep(max(0.0, due - loop.time()))
@@ -246,6 +254,13 @@ class Runner:
         """Start the schedule on the running loop (from the `startup` hook)."""
         if self.interval > 0 and self.task is None:
             self.task = asyncio.get_running_loop().create_task(self.schedule())
+            self.task.add_done_callback(_log_end)
+
+
+def _log_end(task: asyncio.Task[None]) -> None:
+    """The schedule catches every failure of a run: if it ends anyway, say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background refreshes stopped", exc_info=task.exception())
 
 
 # One runner per Datasette instance, dropped with it (no attribute is set on Datasette).

@@ -14,7 +14,7 @@
         setTimeout(poll, 3000);
         return;
       }
-      if (!data.running) {
+      if (!data.running || (data.waiting ? '1' : '0') !== box.dataset.waiting) {
         window.location.reload();
         return;
       }
