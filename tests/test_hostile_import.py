@@ -519,3 +519,28 @@ def test_a_deeply_nested_url_skips_its_record() -> None:
     batch = read_import(document.encode(), filename="deep.json")
     assert [link.url for link in batch.links] == ["https://kept.example/"]
     assert batch.skipped == 1 and "URL is not text" in batch.warnings[1]
+
+
+def test_long_runs_of_spaces_and_escaped_quotes_take_linear_time(tmp_path: Path) -> None:
+    # 20,000 rows whose titles hold runs of 4,000 spaces (a line-break pattern rescanned each run
+    # from every character: 0.14 s a title, 45 minutes), and JSON of escaped quotes followed by
+    # commas (a string pattern searched again from every quote: hours). A subprocess with a
+    # timeout: a hang is a failure.
+    titles = tmp_path / "part_000000.csv"
+    with titles.open("w") as out:
+        out.write("title,url,time_added,tags,status\n")
+        spaces = "x" + " " * 3_998 + "x"
+        out.writelines(
+            f"{spaces},https://e.example/{i},1600000000,,unread\n" for i in range(20_000)
+        )
+    quotes = tmp_path / "quotes.json"
+    quotes.write_bytes(b'["' + b'\\"' * 1_000_000 + b"," * 5_000_000 + b"]")
+    for path, code in ((titles, 0), (quotes, 1)):
+        done = subprocess.run(
+            [AGGREGATOR, "--db", str(tmp_path / "db.sqlite"), "import", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == code, done.stderr
+        assert "Traceback" not in done.stderr

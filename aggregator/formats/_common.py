@@ -40,7 +40,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _EPOCH_TEXT = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,9})?")
 MAX_DATE_TEXT = 64
-_LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+\s*")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
 _BARE_HOST = re.compile(
     r"(?://)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?::[0-9]+)?(?:[/?#]|$)"
 )
@@ -187,13 +187,22 @@ def scalar(value: Any) -> str | None:
     return None
 
 
+def one_line(text: str) -> str:
+    """Line breaks, with the spaces and tabs around them, made one space. (By splitting: the
+    pattern `[ \t]*[\r\n]+` rescans a run of spaces from each of its characters, quadratic
+    time, 0.14 s for one title of 4,000 spaces.)"""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return " ".join(part.strip(" \t") for part in _LINE_BREAKS.split(text) if part.strip())
+
+
 def title_text(value: Any) -> str | None:
     """A title exactly as given: only surrounding whitespace trimmed, control characters, lone
     surrogates and line breaks removed (a title is one line). None when empty or not text."""
     text = scalar(value)
     if text is None:
         return None
-    text = _LINE_BREAKS.sub(" ", _CONTROL.sub("", text[: MAX_TITLE * 4]).strip())
+    text = one_line(_CONTROL.sub("", text[: MAX_TITLE * 4]).strip())
     return text[:MAX_TITLE] or None
 
 
@@ -279,7 +288,7 @@ def shown(value: Any) -> str:
     text = scalar(value)
     if not text:
         return "(no URL)"
-    return _LINE_BREAKS.sub(" ", _CONTROL.sub("", text[:400]))[:200] or "(no URL)"
+    return one_line(_CONTROL.sub("", text[:400]))[:200] or "(no URL)"
 
 
 # --- building results --------------------------------------------------------------------

@@ -37,11 +37,16 @@ def _json_values(data: bytes, limit: int) -> int:
     if bound <= limit or b'"' not in data:
         return bound
     count, position = 1, 0
-    for match in _JSON_STRING.finditer(data):
-        count += 1 + sum(data.count(mark, position, match.start()) for mark in marks)
-        position = match.end()
+    while (quote := data.find(b'"', position)) >= 0:
+        count += 1 + sum(data.count(mark, position, quote) for mark in marks)
         if count > limit:
             return count
+        string = _JSON_STRING.match(data, quote)
+        if string is None:  # never closed: json.loads refuses the document, quickly
+            return count
+        # (each string is matched once, from its opening quote: a search would try again from
+        # every later quote, quadratic time on `"\"\"\"...`)
+        position = string.end()
     return count + sum(data.count(mark, position) for mark in marks)
 
 
