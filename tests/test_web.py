@@ -773,3 +773,12 @@ def test_every_csv_link_guards_spreadsheet_formulas(ds: Any, db_file: Path) -> N
     # Numbers stay numbers (a count is not a formula).
     counts = get(ds, "/aggregator/home_counts.safecsv").text.splitlines()
     assert counts[0].startswith("articles,") and counts[1].split(",")[0].isdigit()
+
+
+def test_the_starred_facet_speaks_words(ds: Any) -> None:
+    facet = get(ds, "/aggregator/articles.json").json()["facet_results"]["starred"]
+    labels = {r["value"]: r["label"] for r in facet["results"]}
+    assert labels == {0: "Not starred"}
+    page = get(ds, "/aggregator/articles").text
+    section = page.split('id="facet-starred"', 1)[1].split("</section>", 1)[0]
+    assert "Not starred" in section and ">0<" not in section

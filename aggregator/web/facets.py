@@ -45,6 +45,14 @@ TAG_EXISTS = (
 FACET_INDEX = "idx_articles_facets"  # (id, *FACET_COLUMNS), made by store's migrations
 
 
+# Flags stored as 0/1, shown in words.
+FLAG_LABELS = {"starred": {0: "Not starred", 1: "Starred"}}
+
+
+def facet_label(column: str, value: Any) -> Any:
+    return FLAG_LABELS.get(column, {}).get(value, value)
+
+
 def tag_query(name: str, count: int | None) -> str:
     """The query string of a link to one tag's articles page; for a big tag without Datasette's
     row count (the page shows the count the triggers keep)."""
@@ -284,7 +292,7 @@ class CountedFacet(Facet):  # type: ignore[misc]
                 values.append(
                     {
                         "value": value,
-                        "label": value,
+                        "label": facet_label(column, value),
                         "count": count,
                         "toggle_url": self.ds.absolute_url(
                             # a plain str: Datasette's URL string class is slow in

@@ -130,3 +130,23 @@ def test_screenshots_of_the_main_pages(
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 1000
     assert page.console_problems == [], page.console_problems
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE])
+def test_the_menu_opens_over_the_page_and_its_links_work(
+    browser_context: Any, served: str, size: tuple[int, int]
+) -> None:
+    page = browser_context(*size)
+    page.goto(served + PAGES["articles"])
+    page.locator("details.nav-menu summary").click()
+    link = page.locator("details.nav-menu a", has_text="Save a link")
+    box = link.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= size[0]
+    # Not clipped by the header nor covered by the page: the link is what a click there hits.
+    hit = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y).textContent",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
+    assert hit == "Save a link"
+    link.click()
+    page.wait_for_url("**/-/save")
