@@ -19,6 +19,7 @@ import click
 from . import store
 from .errors import AggregatorError
 from .pipeline.limits import CONCURRENCY, DEADLINE, PAGE_CONCURRENCY, PER_HOST
+from .query import parse_query
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -278,6 +279,7 @@ def _fetch(ctx: click.Context, concurrency: int, per_host: int, all_: bool) -> N
         return summary, pages
 
     summary, pages = _run(work)
+    service.maintain_search(db)
     for url, error in summary.errors[:20]:
         click.echo(f"  failed: {url}: {error}", err=True)
     if len(summary.errors) > 20:
@@ -359,7 +361,14 @@ def check(ctx: click.Context) -> None:
 @click.argument("query")
 @click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
 @click.option("--feed", "feed_url", help="Only articles of this feed URL.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1_000))
+@click.option(
+    "--sort",
+    type=click.Choice(store.SORTS),
+    default=store.DEFAULT_SORT,
+    show_default=True,
+    help="relevance: best match over the whole collection, titles first; newest: newest first.",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -370,10 +379,16 @@ def search(
     tags: tuple[str, ...],
     feed_url: str | None,
     limit: int,
+    sort: str,
     fmt: str,
 ) -> None:
-    """Ranked full-text search (title weighted over body)."""
-    rows = store.search_articles(_db(ctx), query, tags=tags, feed_url=feed_url, limit=limit)
+    """Full-text search, as the web's search page does it: words, "a phrase", prefix*,
+    a OR b, -word, tag:NAME, feed:TITLE, site:HOST."""
+    for note in parse_query(query).notes:
+        click.echo(note, err=True)
+    rows = store.search_articles(
+        _db(ctx), query, sort=sort, tags=tags, feed_url=feed_url, limit=limit
+    )
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -386,7 +401,7 @@ def search(
             f"{row['title'] or '(untitled)'}  {date}  {row['feed_title'] or row['site'] or ''}"
         )
         click.echo(f"  {row['url']}")
-        click.echo("  " + " ".join((row["snippet"] or "").split()))
+        click.echo("  " + row["snippet"])
 
 
 @cli.command()

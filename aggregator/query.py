@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-__all__ = ["ParsedQuery", "fold", "parse_query", "snippet", "HELP"]
+__all__ = ["HELP", "ParsedQuery", "fold", "parse_query", "snippet", "snippet_text"]
 
 MIN_PREFIX = 3  # shorter prefixes match most of a collection; they are searched as words
 MAX_QUERY_CHARS = 500
@@ -40,7 +40,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def fold(text: str) -> str:
     """Lower case without diacritics, as the full-text index stores words (unicode61 with
     remove_diacritics 2), so a word of a query can be compared with an indexed word."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -173,11 +173,25 @@ def _pattern(whole: frozenset[str], prefixes: tuple[str, ...]) -> re.Pattern[str
     return re.compile(r"\b(?:" + "|".join(alternatives) + ")", re.I)
 
 
-def snippet(text: str | None, parsed: ParsedQuery, *, words: int = 32) -> str:
+def _has_match(text: str | None, parsed: ParsedQuery) -> bool:
+    whole, prefixes = _matcher(parsed)
+    pattern = _pattern(frozenset(whole), prefixes)
+    if not text or pattern is None:
+        return False
+    sample = text[:50_000]
+    return pattern.search(sample if sample.isascii() else fold(sample)) is not None
+
+
+def snippet(
+    text: str | None, parsed: ParsedQuery, *, words: int = 32, fallback: str | None = None
+) -> str:
     """About `words` words of `text` around where most query words match, HTML-escaped, each
     matched word in <mark>. Computed here rather than by FTS5's snippet() because that needs the
     full-text cursor on the row, which a page ranked through the precomputed lists does not have.
-    Words are compared folded (case and diacritics), as the index compares them."""
+    Words are compared folded (case and diacritics), as the index compares them. When nothing
+    matched in `text` (the words were in the title, say), `fallback` is shown instead."""
+    if fallback and not _has_match(text, parsed):
+        text = fallback
     if not text:
         return ""
     text = text[:50_000]  # the window is looked for in the first pages of a long text
@@ -198,8 +212,8 @@ def snippet(text: str | None, parsed: ParsedQuery, *, words: int = 32) -> str:
     anchor = spans[best][0] if spans else 0
     # begin a few words before the first match of the run
     tokens_before = [m.start() for m in _WORD.finditer(text, max(0, anchor - 60), anchor)]
-    start = tokens_before[-4] if len(tokens_before) >= 4 else (tokens_before[0] if anchor else 0)
-    start = 0 if anchor - start > 80 or not tokens_before else start
+    start = tokens_before[max(0, len(tokens_before) - 4)] if tokens_before else anchor
+    start = 0 if anchor - start > 80 else start
     end = start
     for taken, m in enumerate(_WORD.finditer(text, start)):
         if taken == words:
@@ -221,3 +235,9 @@ def snippet(text: str | None, parsed: ParsedQuery, *, words: int = 32) -> str:
     if end < len(text):
         out.append("…")
     return "".join(out)
+
+
+def snippet_text(marked: str | None) -> str:
+    """A snippet of `snippet` as plain text for a terminal: matched words in [brackets]."""
+    text = (marked or "").replace("<mark>", "[").replace("</mark>", "]")
+    return " ".join(html.unescape(text).split())

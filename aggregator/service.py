@@ -7,6 +7,7 @@ from __future__ import annotations
 from .pipeline.exports import Export, export_articles
 from .pipeline.imports import ImportSummary, import_batch, import_file, read_import_file
 from .pipeline.limits import CONCURRENCY, DEADLINE, PAGE_CONCURRENCY, PER_HOST
+from .pipeline.maintenance import maintain_search
 from .pipeline.pages import PageSummary, fetch_pages, fetch_saved_pages, save_now
 from .pipeline.refresh import (
     MAX_BACKOFF,
@@ -42,6 +43,7 @@ __all__ = [
     "import_batch",
     "import_file",
     "load_sample",
+    "maintain_search",
     "normalise_input_url",
     "read_import_file",
     "refresh_feeds",

@@ -209,10 +209,26 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="database file to create (must not exist)")
     parser.add_argument("--batch", type=int, default=50_000, help="articles per transaction")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--no-best-lists",
+        action="store_true",
+        help="skip making the search's best-match lists (ingest figures alone)",
+    )
     args = parser.parse_args()
     if Path(args.db).exists():
         raise SystemExit(f"{args.db} exists: give a new path")
     res = build(args.db, args.articles, batch=args.batch, seed=args.seed)
+    if not args.no_best_lists:
+        # What `aggregator fetch` does a few seconds at a time, all at once: the search's
+        # best-match lists for the words and prefixes in many articles (store.ranking).
+        from aggregator import store
+
+        started = time.perf_counter()
+        db = store.open_db(args.db)
+        res["best_lists"] = float(store.refresh_best_lists(db))
+        res["best_lists_seconds"] = round(time.perf_counter() - started, 1)
+        db.conn.close()
+        print(f"{res['best_lists']} best-match lists in {res['best_lists_seconds']} s")
     print(
         f"{'articles':>10} {'feeds':>6} {'store s':>8} {'articles/s':>10} {'db MB':>8} "
         f"{'db/text':>8} "

@@ -2,9 +2,11 @@
 
 Starts `aggregator --db DB serve --port P` (a subprocess on a free port) and measures over HTTP,
 one request at a time, p50 and p95 of:
-  search      the canned `search` query page (/aggregator/search?q=...; ranked, <mark> snippets)
-              for rare, mid-frequency and common words, two words, a phrase and a prefix, several
-              queries per kind drawn from make_collection's Zipf vocabulary
+  search      the `search` page (/aggregator/search?q=...&sort=...) in both sorts (best match,
+              newest) for single words, two words, phrases and 3- and 4-letter prefixes, the
+              words taken from the collection's own full-text vocabulary at document frequencies
+              of 30, 15, 10, 2, 1 and 0.5 % and between 0.05 and 0.01 % (DF_LEVELS); with
+              --drop-caches, one query per shape again right after the OS page cache is dropped
   table       the articles table page with its default facets (/aggregator/articles)
   tag page    the page a tag link leads to (/aggregator/articles?tags__arraycontains=T, with
               _nocount=1 for a tag on more than aggregator.web.facets.BIG_TAG articles, as the
@@ -37,27 +39,57 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import make_collection  # noqa: E402
-
 from aggregator import store  # noqa: E402
 from aggregator.web.facets import tag_query  # noqa: E402
 
+# Document frequencies the mix draws its words at (the share of articles a word is in).
+DF_LEVELS = (0.30, 0.15, 0.10, 0.02, 0.01, 0.005, 0.0003)
 
-def queries() -> dict[str, list[str]]:
-    """Several queries per kind; ranks are positions in the Zipf vocabulary (0 = most common)."""
-    w = make_collection.vocabulary()
+
+def vocabulary_levels(db: Any, count: int) -> dict[float, list[str]]:
+    """For each DF_LEVELS share, `count` words of the collection's own full-text vocabulary
+    whose document frequency is nearest to it (the last level: between 0.05 % and 0.01 %)."""
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.bench_vocab "
+        "USING fts5vocab(main, articles_fts, row)"
+    )
+    terms = [
+        (t, d)
+        for t, d in db.execute("SELECT term, doc FROM temp.bench_vocab").fetchall()
+        if t.isalpha() and len(t) >= 4
+    ]
+    total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    levels: dict[float, list[str]] = {}
+    for share in DF_LEVELS:
+        if share < 0.001:
+            pool = [(t, d) for t, d in terms if 0.0001 * total <= d <= 0.0005 * total]
+        else:
+            pool = terms
+        pool = sorted(pool, key=lambda td: abs(td[1] - share * total))
+        levels[share] = [t for t, _ in pool[:count]]
+    return levels
+
+
+def queries(levels: dict[float, list[str]]) -> dict[str, list[str]]:
+    """The mix by shape: each shape takes its words from every level."""
+    words = [w for ws in levels.values() for w in ws]
+    by_level = list(levels.values())
+    pairs = [(a[i % len(a)], b[(i + 1) % len(b)]) for i, (a, b) in enumerate(
+        zip(by_level, by_level[1:] + by_level[:1], strict=True))]
     return {
-        "rare": [w[r] for r in (12_000, 17_000, 21_000, 25_000, 29_000)],
-        "mid": [w[r] for r in (400, 700, 1_000, 1_500, 2_500)],
-        "common": [w[r] for r in (0, 2, 3, 5, 8)],
-        "two words": [
-            f"{w[a]} {w[b]}"
-            for a, b in ((50, 800), (10, 3_000), (120, 400), (2, 9_000), (300, 600))
-        ],
-        "phrase": [f'"{w[a]} {w[b]}"' for a, b in ((0, 1), (3, 7), (20, 40), (100, 5), (60, 61))],
-        # the first four letters of mid-frequency words, as someone types the start of a word
-        "prefix": [w[r][:4] + "*" for r in (300, 600, 900, 1_300, 2_000)],
+        "word": words,
+        "two words": [f"{a} {b}" for a, b in pairs],
+        "phrase": [f'"{a} {b}"' for a, b in pairs],
+        # what search-as-you-type sends after three and four keystrokes
+        "prefix 3": [w[:3] + "*" for w in words],
+        "prefix 4": [w[:4] + "*" for w in words],
     }
+
+
+def drop_caches() -> None:
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("1\n")
 
 
 def free_port() -> int:
@@ -126,6 +158,15 @@ def main() -> None:
         "--cli-runs", type=int, default=3, help="`aggregator search` processes started (default 3)"
     )
     parser.add_argument(
+        "--words", type=int, default=3, help="words taken at each document frequency (default 3)"
+    )
+    parser.add_argument(
+        "--drop-caches",
+        action="store_true",
+        help="also time one query of each shape right after dropping the OS page cache "
+        "(needs root: writes /proc/sys/vm/drop_caches)",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="do not read the database file through once before measuring (by default it is, "
@@ -142,7 +183,6 @@ def main() -> None:
         print(f"read {args.db} once in {time.perf_counter() - started:.1f} s (use --cold to skip)")
     port = free_port()
     base = f"http://127.0.0.1:{port}/aggregator"
-    mix = queries()
     out: dict[str, Any] = {}
     db = store.open_db(args.db)
     tag_rows = db.execute(
@@ -155,22 +195,34 @@ def main() -> None:
         "rare tag": tag_rows[-1][0],
     }
     articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    levels = vocabulary_levels(db, args.words)
+    mix = queries(levels)
+    print("words by document frequency:", json.dumps(levels))
     proc = serve(args.db, port)
     try:
         get(f"{base}/search?q=warmup")  # first request opens and caches the schema
         get(f"{base}/articles")
-        search_all: list[float] = []
-        for kind, qs in mix.items():
-            seconds = []
-            for _ in range(args.runs):
-                for q in qs:
-                    elapsed, body = get(f"{base}/search?" + urllib.parse.urlencode({"q": q}))
-                    if b"<mark>" not in body:
-                        raise SystemExit(f"no <mark> snippet for {q!r}")
-                    seconds.append(elapsed)
-            out[f"http search: {kind}"] = stats(seconds)
-            search_all += seconds
-        out["http search: all kinds"] = stats(search_all)
+        for sort in ("relevance", "newest"):
+            search_all: list[float] = []
+            for kind, qs in mix.items():
+                seconds = []
+                for _ in range(args.runs):
+                    for q in qs:
+                        url = f"{base}/search?" + urllib.parse.urlencode({"q": q, "sort": sort})
+                        elapsed, body = get(url)
+                        if b"<ol class=\"cards results\">" not in body and kind != "phrase":
+                            raise SystemExit(f"no results for {q!r} ({sort})")
+                        seconds.append(elapsed)
+                out[f"http search {sort}: {kind}"] = stats(seconds)
+                search_all += seconds
+            out[f"http search {sort}: whole mix"] = stats(search_all)
+            if args.drop_caches:
+                cold: list[float] = []
+                for q in [qs[0] for qs in mix.values()]:
+                    drop_caches()
+                    url = f"{base}/search?" + urllib.parse.urlencode({"q": q, "sort": sort})
+                    cold.append(get(url)[0])
+                out[f"http search {sort}: after dropping the OS cache"] = stats(cold)
         seconds = [get(f"{base}/articles")[0] for _ in range(args.runs * 2)]
         out["http table page + facets"] = stats(seconds)
         data = json.loads(get(f"{base}/articles.json")[1])
@@ -192,7 +244,7 @@ def main() -> None:
                 started = time.perf_counter()
                 rows = store.search_articles(db, q)
                 seconds.append(time.perf_counter() - started)
-                if not rows:
+                if not rows and kind != "phrase":
                     raise SystemExit(f"search_articles found nothing for {q!r}")
         out[f"search_articles: {kind}"] = stats(seconds)
         cli_all += seconds

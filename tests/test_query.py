@@ -66,3 +66,13 @@ def test_any_input_gives_a_match_fts5_accepts(text: str) -> None:
     if q.match:
         db.execute("SELECT count(*) FROM t WHERE t MATCH ?", [q.match]).fetchone()
     snippet("some words here " + text, q)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=40), st.text(max_size=60))
+def test_a_snippet_of_any_text_for_any_query_is_escaped_text(
+    text: str, query: str, fallback: str
+) -> None:
+    out = snippet(text, parse_query(query), fallback=fallback or None)
+    stripped = out.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in stripped and ">" not in stripped

@@ -142,8 +142,8 @@ def test_bounded_search_still_finds_ranks_and_marks(collection: Path) -> None:
     }
     assert hits and {r["id"] for r in hits} <= ids
     assert store.fts_query("ab*") == '"ab"' and store.fts_query("abc*") == '"abc"*'
-    assert store.fts_query('"a b" c', phrases=False) == '("a" "b") "c"'
-    assert store.fts_query('x NOT "a b"', phrases=False) == '"x" NOT "a b"'
+    assert store.fts_query('"a b" c') == '"a b" "c"'
+    assert store.fts_query('x NOT "a b"') == '"x" NOT "a b"'
     ds = build_datasette(collection, fetch_saved=False)
     rows = get(ds, f"/aggregator/search.json?q={words[0]}&_shape=objects").json()["rows"]
     assert len(rows) == 50 and all("<mark>" in r["snippet"] for r in rows)

@@ -382,11 +382,14 @@ def test_the_webs_search_sql_ranks_as_the_cli_does(db: Any) -> None:
     )
     store.change_tags(db, 5, add=["birds"])
     store.search.register_search_functions(db.conn)
-    for q, tag in (("owl", ""), ("owl", "birds"), ('"x owl"', ""), ("", "")):
-        web = db.execute(store.search_sql(), {"q": q, "tag": tag, "feed": ""}).fetchall()
-        cli = store.search_articles(db, q, tags=[tag] if tag else [], limit=50)
-        assert [r[0] for r in web] == [r["id"] for r in cli]
-        assert all("<mark>" in r[12] for r in web)
+    for q, tag in (("owl", ""), ("owl", "birds"), ('"x owl"', ""), ("", ""), ("ow*", "")):
+        for sort in store.SORTS:
+            web = db.execute(
+                store.search_sql(), {"q": q, "tag": tag, "feed": "", "sort": sort}
+            ).fetchall()
+            cli = store.search_articles(db, q, sort=sort, tags=[tag] if tag else [], limit=50)
+            assert [r[0] for r in web] == [r["id"] for r in cli]
+            assert all("<mark>" in r[12] for r in web)
 
 
 def test_query_articles_filters_by_tag_feed_state_and_text(db: Any) -> None:

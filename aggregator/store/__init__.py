@@ -47,6 +47,7 @@ from .feeds import (
     update_feed,
 )
 from .links import save_link, save_links_bulk
+from .ranking import BEST_LIST_MIN_DOCS, best_lists_due, refresh_best_lists
 from .safety import (
     LOCK_WAIT,
     backup_database,
@@ -66,8 +67,9 @@ from .schema import (
     open_db,
 )
 from .search import (
-    SEARCH_CANDIDATES,
-    SEARCH_SCORE,
+    DEFAULT_SORT,
+    SEARCH_PAGE,
+    SORTS,
     fts_query,
     get_articles,
     query_articles,
@@ -89,8 +91,12 @@ __all__ = [
     "MAX_TAGS",
     "Migrations",
     "PAGE_SIZE",
-    "SEARCH_CANDIDATES",
-    "SEARCH_SCORE",
+    "BEST_LIST_MIN_DOCS",
+    "DEFAULT_SORT",
+    "SEARCH_PAGE",
+    "SORTS",
+    "best_lists_due",
+    "refresh_best_lists",
     "TEMP_STORE_MEMORY",
     "add_feed",
     "add_feeds_bulk",

@@ -359,6 +359,41 @@ def m006_facet_columns_index(db: sqlite_utils.Database) -> None:
     )
 
 
+# Prefixes of these lengths have their own entries in the full-text index, so `tou*` reads one
+# list instead of merging the lists of every word that starts with `tou` (size and ingest cost:
+# docs/benchmarks.md, "Search").
+FTS_PREFIXES = (3, 4)
+
+
+@migrations()
+def m007_search_prefixes_and_best_lists(db: sqlite_utils.Database) -> None:
+    """The full-text index again, with prefix indexes (FTS_PREFIXES), and the tables of the
+    best-match lists (store.ranking). Rebuilding the index reads every article once."""
+    db.execute("DROP TABLE articles_fts")
+    db.execute(
+        f"""
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, text, author, feed_title,
+            content="articles", content_rowid="id",
+            tokenize="unicode61 remove_diacritics 2",
+            prefix='{" ".join(str(n) for n in FTS_PREFIXES)}'
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', ?)", [FTS_HASH_BYTES]
+    )
+    db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    db.execute(
+        "CREATE TABLE search_best (token TEXT NOT NULL, score REAL NOT NULL, "
+        "article_id INTEGER NOT NULL, PRIMARY KEY (token, score, article_id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE search_best_tokens (token TEXT PRIMARY KEY, docs INTEGER NOT NULL, "
+        "built_max_id INTEGER NOT NULL, built_at TEXT NOT NULL) WITHOUT ROWID"
+    )
+
+
 @contextmanager
 def trigger_off(db: sqlite_utils.Database, sql: str, *, when: bool = True) -> Iterator[bool]:
     """Without the trigger that `sql` creates while the block runs, when `when` and the trigger

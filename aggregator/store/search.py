@@ -1,14 +1,25 @@
-"""Reading articles back: filters, export rows, and the ranked full-text search."""
+"""Reading articles back: filters, export rows, and full-text search: the one definition of the
+search SQL and its ranking (run by `aggregator search` and, as the canned query `search`, by the
+web) and the SQL functions it calls.
+
+Two orders, chosen by the `:sort` parameter:
+- `relevance` (best match, the default): bm25 over the whole index, the title weighted above the
+  rest (BM25_WEIGHTS). A query of one word or one prefix that many articles contain reads the
+  precomputed list of its best articles (store.ranking) and scores only the articles added since;
+  any other query scores all its matches.
+- `newest`: the NEWEST_CANDIDATES most recently stored matches, newest first by date.
+"""
 
 from __future__ import annotations
 
+import functools
+import html
 import json
-import re
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..query import MIN_PREFIX
+from ..query import ParsedQuery, parse_query, snippet, snippet_text
 from .articles import normalise_tags
 from .connection import _rows
 
@@ -34,127 +45,138 @@ def _article_dict(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-SEARCH_CANDIDATES = 1_000  # a search ranks the most recent matches, this many at most
+SORTS = ("relevance", "newest")
+DEFAULT_SORT = "relevance"
 SEARCH_PAGE = 50  # rows of the web's search page
-# A search's rank (lower first, then newest) from the times the query matched in the title (t),
-# author (au) and feed title (fe) of a candidate, counted by highlight(); each count saturates
-# as bm25's term frequency does (k1 = 1.2). The body decides which rows match, not their order.
-# Not bm25 itself, which counts every term's documents over the whole index (see "Search and
-# browsing" in docs/benchmarks.md).
-SEARCH_SCORE = "-(10 * t * 2.2 / (t + 1.2) + 2 * au * 2.2 / (au + 1.2) + fe * 2.2 / (fe + 1.2))"
-
-# The name under which register_search_functions gives SQL the fts_query function.
-FTS_QUERY_FUNCTION = "aggregator_fts_query"
-# The web's defaults: what the user typed (`:q`) read by fts_query inside SQL (an empty query
-# matches nothing), one tag (`:tag`) and one feed, by title or URL (`:feed`), '' for none.
-WEB_MATCH = f"coalesce(nullif({FTS_QUERY_FUNCTION}(:q), ''), '\"\"')"
-WEB_FILTERS = (
-    "(:tag = '' or exists (select 1 from articles_tags at join tags t on t.id = at.tag_id "
-    "where at.article_id = articles_fts.rowid and t.name = :tag))",
-    "(:feed = '' or exists (select 1 from articles f where f.id = articles_fts.rowid "
-    "and (f.feed_title = :feed or f.feed_id in (select id from feeds where url = :feed))))",
-)
-# The matched words between private-use characters, the rest escaped, the marks made <mark>.
-WEB_SNIPPET = (
-    "replace(replace(replace(replace(replace("
-    "snippet(articles_fts, -1, char(57344), char(57345), '…', 32), "
-    "'&', '&amp;'), '<', '&lt;'), '>', '&gt;'), char(57344), '<mark>'), char(57345), '</mark>')"
-)
-TEXT_SNIPPET = "snippet(articles_fts, 1, '[', ']', '…', 16)"
+NEWEST_CANDIDATES = 1_000  # `newest` orders by date the most recently stored matches, this many
+# bm25 weight of each column of articles_fts, in its order: title, text, author, feed_title
+BM25_WEIGHTS = (10.0, 1.0, 2.0, 1.0)
+BM25 = "bm25(articles_fts, " + ", ".join(str(w) for w in BM25_WEIGHTS) + ")"
 
 
-def search_sql(
-    *,
-    match: str = WEB_MATCH,
-    filters: Sequence[str] = WEB_FILTERS,
-    limit: str = str(SEARCH_PAGE),
-    snippet: str = WEB_SNIPPET,
-) -> str:
-    """The ranked full-text search as SQL text with named parameters: the one definition that
-    `aggregator search` (search_articles) and the web's canned `search` query both run.
+# --- the SQL functions the search SQL calls --------------------------------------------------
 
-    Without arguments it is the web's query (`:q`, `:tag`, `:feed`; needs the SQL function of
-    register_search_functions). `match`: the SQL of the FTS5 query; `filters`: conditions on the
-    full-text row, whose `articles_fts.rowid` is the article's id; `limit`: rows returned (a
-    number or a parameter); `snippet`: the SQL of the snippet column.
 
-    Bounded work, whatever the query: `hits` takes the SEARCH_CANDIDATES most recent matches
-    (FTS5 walks its index newest first and stops; a phrase is checked only there), `ranked`
-    orders them by SEARCH_SCORE and then newest, and only the rows returned get a snippet. The
-    `+` keeps the IN filters away from FTS5, which would run the match again for every row."""
-    where = "".join(f"\n              AND {f}" for f in filters)
-    return f"""
-        WITH hits AS (
-            SELECT rowid AS id FROM articles_fts
-            WHERE articles_fts MATCH {match}{where}
-            ORDER BY rowid DESC LIMIT {SEARCH_CANDIDATES}
-        ),
-        hit_counts AS MATERIALIZED (
-            SELECT articles_fts.rowid AS id,
-              coalesce(length(highlight(articles_fts, 0, char(57344), '')) - length(title), 0)
-                AS t,
-              coalesce(length(highlight(articles_fts, 2, char(57344), '')) - length(author), 0)
-                AS au,
-              coalesce(length(highlight(articles_fts, 3, char(57344), ''))
-                - length(feed_title), 0) AS fe
-            FROM articles_fts
-            WHERE articles_fts MATCH {match}
-              AND articles_fts.rowid >= (SELECT min(id) FROM hits)
-              AND +articles_fts.rowid IN (SELECT id FROM hits)
-        ),
-        ranked AS MATERIALIZED (
-            SELECT id, {SEARCH_SCORE} AS rank
-            FROM hit_counts ORDER BY rank, id DESC LIMIT {limit}
-        )
-        SELECT a.id, a.title, a.url, a.site, a.feed_title, a.author, a.published, a.tags,
-               a.reading_time, a.state, a.starred, a.saved,
-               {snippet} AS snippet,
-               (SELECT rank FROM ranked WHERE ranked.id = articles_fts.rowid) AS rank
-        FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-        WHERE articles_fts MATCH {match}
-          AND articles_fts.rowid >= (SELECT min(id) FROM ranked)
-          AND +articles_fts.rowid IN (SELECT id FROM ranked)
-        ORDER BY rank, a.id DESC
-    """
+@functools.lru_cache(maxsize=64)
+def _parsed(q: str | None, tag: str | None = None, feed: str | None = None) -> ParsedQuery:
+    extra = " ".join(f'{key}:"{value}"' for key, value in (("tag", tag), ("feed", feed)) if value)
+    return parse_query(f"{q or ''} {extra}" if extra else q or "")
+
+
+def _match(q: str | None) -> str:
+    return _parsed(q).match or '""'  # the empty phrase matches nothing
+
+
+def _single(q: str | None, tag: str | None, feed: str | None) -> str:
+    parsed = _parsed(q, tag, feed)
+    return "" if parsed.has_filters else parsed.single
+
+
+def _filter(q: str | None, tag: str | None, feed: str | None, key: str) -> str:
+    parsed = _parsed(q, tag, feed)
+    if key == "tag":
+        return json.dumps(normalise_tags(parsed.tags))
+    if key == "site":
+        return json.dumps([v.strip().lower() for v in parsed.sites])
+    return json.dumps(list(parsed.feeds))
+
+
+def _snippet(text: str | None, q: str | None, fallback: str | None) -> str:
+    try:
+        return snippet(text, _parsed(q), fallback=fallback)
+    except Exception:  # noqa: BLE001 - one odd text must not fail a whole results page
+        return html.escape((text or "")[:200])
 
 
 def register_search_functions(conn: sqlite3.Connection) -> None:
-    """Give a connection (Datasette's) the SQL function that search_sql's default `match` calls:
-    fts_query of what the user typed."""
-    conn.create_function(
-        FTS_QUERY_FUNCTION, 1, lambda q: fts_query(str(q or "")), deterministic=True
-    )
+    """The SQL functions search_sql calls, on one connection: the CLI's, and each of
+    Datasette's through the plugin's prepare_connection hook."""
+    conn.create_function("aggregator_search_match", 1, _match, deterministic=True)
+    conn.create_function("aggregator_search_single", 3, _single, deterministic=True)
+    conn.create_function("aggregator_search_filter", 4, _filter, deterministic=True)
+    conn.create_function("aggregator_search_snippet", 3, _snippet, deterministic=True)
 
 
-def fts_query(text: str, *, phrases: bool = True) -> str:
-    """A user's search words as a safe FTS5 query: "quoted phrases" kept, words quoted (so
-    punctuation cannot cause syntax errors), `word*` a prefix (of MIN_PREFIX letters at least),
-    OR and NOT kept as operators. With phrases=False a phrase becomes its words, grouped
-    (checking a phrase of common words over a whole large index is far slower than its
-    words); a query with NOT keeps its phrases, or it would match less."""
-    terms: list[str] = []
-    split = not phrases and not re.search(r"(^|\s)NOT(\s|$)", text)
-    for match in re.finditer(r'"([^"]*)"|(\S+)', text):
-        phrase, word = match.group(1), match.group(2)
-        if phrase is not None:
-            if split and phrase.split():
-                words = [w.replace('"', "") for w in phrase.split()]
-                terms.append("(" + " ".join(f'"{w}"' for w in words) + ")")
-            elif phrase.strip():
-                terms.append('"' + phrase.replace('"', "") + '"')
-            continue
-        if word in ("OR", "NOT", "AND"):
-            if terms and terms[-1] not in ("OR", "NOT", "AND"):
-                terms.append(word)
-            continue
-        core = word.rstrip("*").replace('"', "")
-        prefix = word.endswith("*") and len(core) >= MIN_PREFIX
-        if not re.search(r"\w", core):
-            continue
-        terms.append(f'"{core}"' + ("*" if prefix else ""))
-    while terms and terms[-1] in ("OR", "NOT", "AND"):
-        terms.pop()
-    return " ".join(terms)
+# --- the SQL -----------------------------------------------------------------------------------
+
+_PARAMS = """p AS MATERIALIZED (
+  SELECT aggregator_search_match(:q) AS m,
+         aggregator_search_single(:q, :tag, :feed) AS single,
+         aggregator_search_filter(:q, :tag, :feed, 'tag') AS tags,
+         aggregator_search_filter(:q, :tag, :feed, 'feed') AS feeds,
+         aggregator_search_filter(:q, :tag, :feed, 'site') AS sites
+),
+tagged AS MATERIALIZED (
+  SELECT at.article_id FROM articles_tags at JOIN tags t ON t.id = at.tag_id
+  WHERE t.name IN (SELECT value FROM json_each((SELECT tags FROM p)))
+  GROUP BY at.article_id
+  HAVING count(DISTINCT t.id) = (SELECT json_array_length(tags) FROM p)
+),
+in_feeds AS MATERIALIZED (
+  SELECT a.id FROM articles a WHERE a.feed_id IN (
+    SELECT f.id FROM feeds f, json_each((SELECT feeds FROM p)) v
+    WHERE f.url = v.value OR f.title = v.value COLLATE NOCASE)
+),
+on_sites AS MATERIALIZED (
+  SELECT a.id FROM articles a WHERE a.site IN (
+    SELECT value FROM json_each((SELECT sites FROM p))
+    UNION ALL SELECT 'www.' || value FROM json_each((SELECT sites FROM p)))
+)"""
+
+# Each filter's ids are listed once; `+` keeps the IN away from FTS5, which would run the match
+# again for every id of the list.
+_FILTERS = """
+      AND ((SELECT tags FROM p) = '[]' OR +articles_fts.rowid IN (SELECT article_id FROM tagged))
+      AND ((SELECT feeds FROM p) = '[]' OR +articles_fts.rowid IN (SELECT id FROM in_feeds))
+      AND ((SELECT sites FROM p) = '[]' OR +articles_fts.rowid IN (SELECT id FROM on_sites))"""
+
+
+def search_sql(*, limit: int = SEARCH_PAGE) -> str:
+    """The search as SQL with the named parameters :q (what the person typed), :sort
+    (`relevance`, the default, or `newest`), :tag and :feed ('' for none; they add to the filters
+    written in :q). It needs the functions of register_search_functions. Each row: the article's
+    card columns, `snippet` (HTML: escaped text, matched words in <mark>), and `rank` (lower
+    first). Only the branch of the
+    chosen sort runs: SQLite skips a subquery whose WHERE is false before it starts."""
+    limit = max(1, min(int(limit), 1000))
+    return f"""WITH {_PARAMS},
+best AS MATERIALIZED (
+  SELECT token, built_max_id FROM search_best_tokens
+  WHERE token = (SELECT single FROM p) AND coalesce(:sort, '') != 'newest'
+),
+ranked AS MATERIALIZED (
+  SELECT * FROM (
+    SELECT article_id AS id, score FROM search_best WHERE token = (SELECT token FROM best)
+    UNION ALL
+    SELECT rowid AS id, {BM25} AS score FROM articles_fts
+    WHERE articles_fts MATCH (SELECT m FROM p)
+      AND rowid > coalesce((SELECT built_max_id FROM best), 0){_FILTERS}
+    ORDER BY score, id DESC LIMIT {limit}
+  ) WHERE coalesce(:sort, '') != 'newest'
+  UNION ALL
+  SELECT * FROM (
+    SELECT a.id AS id, coalesce(-julianday(a.sort_date), 1e9) AS score
+    FROM (
+      SELECT rowid AS id FROM articles_fts
+      WHERE articles_fts MATCH (SELECT m FROM p){_FILTERS}
+      ORDER BY rowid DESC LIMIT {NEWEST_CANDIDATES}
+    ) hits JOIN articles a ON a.id = hits.id
+    ORDER BY score, a.id DESC LIMIT {limit}
+  ) WHERE :sort = 'newest'
+)
+SELECT a.id, a.title, a.url, a.site, a.feed_title, a.author, a.published, a.tags,
+  a.reading_time, a.state, a.starred, a.saved,
+  aggregator_search_snippet(a.text, :q,
+    coalesce(a.title, '') || ' · ' || coalesce(a.author, '') || ' · '
+    || coalesce(a.feed_title, '')) AS snippet, ranked.score AS rank
+FROM ranked JOIN articles a ON a.id = ranked.id
+ORDER BY ranked.score, a.id DESC"""
+
+
+def fts_query(text: str) -> str:
+    """What a person typed as a safe FTS5 expression ('' when nothing is searched): the search
+    box's language of aggregator/query.py, filters left out."""
+    return parse_query(text).match
 
 
 def _filters(
@@ -221,7 +243,7 @@ def query_articles(
         sql += " JOIN articles_fts ON articles_fts.rowid = a.id"
         where.append("articles_fts MATCH :match")
         params["match"] = match
-        order = "bm25(articles_fts, 10.0, 1.0, 2.0, 1.0), a.sort_date DESC"
+        order = f"{BM25}, a.sort_date DESC"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {order}"
@@ -253,27 +275,27 @@ def search_articles(
     db: sqlite_utils.Database,
     query: str,
     *,
+    sort: str = DEFAULT_SORT,
     tags: Sequence[str] = (),
     feed_url: str | None = None,
     limit: int = 20,
 ) -> list[dict[str, Any]]:
-    """Ranked full-text search with a snippet (search_sql, as the web's `search` page ranks):
-    where the query matched -- title 10, author 2, feed title 1, repeats saturating as in
-    bm25 -- then newest, among the SEARCH_CANDIDATES most recent matches."""
-    match = fts_query(query)
-    if not match:
+    """The search of `aggregator search`: the web's search SQL (search_sql), so both rank alike.
+    `tags` and `feed_url` add to the filters written in the query; the snippet is plain text
+    with the matched words in [brackets]."""
+    extra = [f'tag:"{t}"' for t in normalise_tags(tags)]
+    if feed_url:
+        extra.append(f'feed:"{feed_url}"')
+    full = " ".join([query, *extra])
+    if not parse_query(full).match:
         return []
-    where, params = _filters(tags=tags, feed_url=feed_url, row="articles_fts.rowid")
-    params.update({"match": match, "limit": limit})
-    sql = search_sql(match=":match", filters=where, limit=":limit", snippet=TEXT_SNIPPET)
-    try:
-        rows = _rows(db, sql, params)
-    except sqlite3.OperationalError as exc:
-        if "fts5" in str(exc) or "syntax" in str(exc):
-            return []
-        raise
+    register_search_functions(db.conn)
+    rows = _rows(
+        db, search_sql(limit=limit), {"q": full, "sort": sort, "tag": "", "feed": ""}
+    )
     for row in rows:
         row["tags"] = json.loads(row["tags"] or "[]")
         row["saved"] = bool(row["saved"])
         row["starred"] = bool(row["starred"])
+        row["snippet"] = snippet_text(row["snippet"])
     return rows

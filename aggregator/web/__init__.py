@@ -11,7 +11,8 @@ from typing import Any, TypeVar, cast
 from datasette import hookimpl as _hookimpl
 from markupsafe import Markup, escape
 
-from ..store.search import register_search_functions
+from ..query import parse_query
+from ..store import register_search_functions
 from . import adding, exports, facets, feeds, queries, security, settings, text, views
 from .settings import DATABASE, PLUGIN
 
@@ -74,7 +75,7 @@ def prepare_connection(conn: Any, database: str) -> None:
         # 2 GB of the file memory-mapped, so repeated pages are not read again through the OS.
         conn.execute("PRAGMA cache_size = -65536")
         conn.execute("PRAGMA mmap_size = 2147418112")
-    # The canned `search` query turns what the user typed into a safe FTS5 query in SQL.
+    # The functions the canned `search` query calls (the store's search SQL).
     register_search_functions(conn)
 
 
@@ -139,6 +140,9 @@ def extra_template_vars(template: str, view_name: str, request: Any, datasette: 
             # Every page's CSV link (Datasette's templates included) gives the guarded CSV.
             found["url_csv"] = exports.csv_url(datasette, request)
             found["url_csv_path"] = found["url_csv"].split("?")[0]
+        if request is not None and template == "query-aggregator-search.html":
+            # What the query's reading changed (a short prefix searched as a word ...).
+            found["search_notes"] = list(parse_query(request.args.get("q", "")).notes)
         if template in TAG_LINKING_TEMPLATES and DATABASE in datasette.databases:
             big = {
                 row[0]: row[1]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store.search import SEARCH_CANDIDATES, search_sql
+from ..store.search import search_sql
 
 # The columns an article card shows (templates/_article_card.html).
 CARD_COLUMNS = (
@@ -128,17 +128,13 @@ DASHBOARD = {
 
 SEARCH = {
     "title": "Search",
-    "description": (
-        f"Full-text search: the newest {SEARCH_CANDIDATES:,} matches, title matches first "
-        "(then author, then feed title), newest first among equals."
-    ),
+    "description": "Full-text search of titles, text, authors and feed names: best match "
+    "(bm25, titles weighted most) or newest first.",
     "hide_sql": True,
-    # `:q` what the user typed (made a safe FTS5 query inside SQL), `:tag`, `:feed` (a feed's
-    # title or URL), '' for none; snippets escaped, the matched words in <mark>.
     "sql": search_sql(),
 }
 
 
 def canned_queries() -> dict[str, dict[str, Any]]:
     """Fresh copies: Datasette adds keys to the dictionaries it is given."""
-    return {"search": dict(SEARCH), **{name: dict(query) for name, query in QUERIES.items()}}
+    return {name: dict(query) for name, query in {"search": SEARCH, **QUERIES}.items()}

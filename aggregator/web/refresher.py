@@ -225,6 +225,8 @@ class Runner:
             )
             if pages.total:
                 line += "; " + pages.line()
+        # a few seconds of search upkeep, off the event loop (the server keeps answering)
+        await asyncio.to_thread(service.maintain_search, db)
         return line
 
     async def schedule(self) -> None:
