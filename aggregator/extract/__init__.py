@@ -12,6 +12,7 @@ from aggregator.sanitize import clean_text, count_words, html_to_text, reading_t
 from .body import (
     DEFAULT_OPTIONS,
     BodyOptions,
+    block_texts,
     body_html,
     body_text,
     paragraphs_html,
@@ -19,8 +20,9 @@ from .body import (
     trafilatura_body,
 )
 from .decode import decode_html, is_html_content_type
+from .figures import find_figures
 from .metadata import Metadata, clean_author, feed_links_of, normalise_date
-from .tree import DROP_TAGS, MAX_CHARS, bound_tree, parse_html
+from .tree import DROP_TAGS, MAX_CHARS, bound_tree, loose_text, parse_html
 
 __all__ = [
     "BodyOptions",
@@ -83,8 +85,12 @@ def extract_article(
         if tbody is not None:
             if options.prune_tail:
                 prune_body(tbody)
-            content_html = sanitize_html(body_html(tbody), base_url=url)
+            figures = find_figures(root, block_texts(tbody))
+            content_html = sanitize_html(body_html(tbody, figures), base_url=url)
             text = body_text(tbody)
+        else:
+            text = loose_text(root)
+            content_html = sanitize_html(paragraphs_html(text), base_url=url) if text else ""
     words = count_words(text)
 
     # JSON-LD articleBody rescues pages where the extractor found (next to) nothing.

@@ -15,6 +15,8 @@ import trafilatura
 from trafilatura.htmlprocessing import convert_to_html
 from trafilatura.xml import xmltotxt
 
+from .figures import Figure, insert_figures
+
 
 @dataclass(frozen=True)
 class BodyOptions:
@@ -25,6 +27,7 @@ class BodyOptions:
     mode: str = "precision"  # trafilatura's favour: "precision", "balanced" or "recall"
     images: bool = False  # keep <img> (and with them, trafilatura keeps captions and credits)
     prune_tail: bool = True  # drop promotion lines and link blocks closing the body
+    fast: bool = False  # skip trafilatura's own fallback to its readability and jusText ports
 
 
 DEFAULT_OPTIONS = BodyOptions()
@@ -43,6 +46,7 @@ def trafilatura_body(
             url=None,
             favor_precision=options.mode == "precision",
             favor_recall=options.mode == "recall",
+            fast=options.fast,
             include_comments=False,
             include_tables=True,
             include_images=options.images,
@@ -101,11 +105,36 @@ def prune_body(body: etree._Element) -> None:
         body.remove(children.pop())
 
 
-def body_html(body: etree._Element) -> str:
+def block_texts(body: etree._Element) -> list[str]:
+    """The text of each top-level block of trafilatura's body, in order."""
+    return ["".join(child.itertext()) for child in body]
+
+
+_INLINE_PARENTS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "a", "em", "strong"}
+
+
+def _fix_code(tree: etree._Element) -> None:
+    """trafilatura writes every <code> as <pre>: inline code and the code inside a <pre> are
+    <code> again, so a reader sees one code block, not a block in a block or a broken line."""
+    for pre in list(tree.iter("pre")):
+        parent = pre.getparent()
+        if parent is not None and (parent.tag == "pre" or parent.tag in _INLINE_PARENTS):
+            pre.tag = "code"
+    for pre in tree.iter("pre"):
+        if len(pre) == 0 and pre.text:
+            code = etree.SubElement(pre, "code")
+            code.text, pre.text = pre.text, None
+
+
+def body_html(body: etree._Element, figures: list[Figure] | None = None) -> str:
+    """The body as HTML (not yet sanitised), with the page's figures put back in place."""
     tree = convert_to_html(deepcopy(body))
     inner = tree.find("body")
     if inner is None:
         return ""
+    _fix_code(inner)
+    if figures:
+        insert_figures(inner, figures)
     return "".join(etree.tostring(child, encoding="unicode", method="html") for child in inner)
 
 
