@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aggregator.formats._common import MAX_ITEMS, Collector, decode_text, fail, text_stream
+from aggregator.formats._common import (
+    MAX_IMPORT_BYTES,
+    MAX_ITEMS,
+    Collector,
+    decode_text,
+    fail,
+    text_stream,
+)
 
 # JSON values in one document, counted from above as strings + commas + opening brackets (at most
 # twice the real number). json.loads builds every value (up to ~70 bytes each for `[{},{},...]`),
@@ -22,6 +29,12 @@ from aggregator.formats._common import MAX_ITEMS, Collector, decode_text, fail, 
 MAX_JSON_VALUES = 5_000_000
 MAX_JSON_INT_DIGITS = 19  # longer integers are read as floats: never a 4,300-digit int
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
+
+# A field is read whole, however long (the file is at most MAX_IMPORT_BYTES, and every field is
+# capped when kept): with the csv module's default limit of 128 KiB, a longer quoted field that
+# spans lines threw the reader out of step, and the rest of that row came back as bogus rows.
+# The limit is process-wide; set once here, only ever raised.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
 
 
 def _json_values(data: bytes, limit: int) -> int:
@@ -87,9 +100,9 @@ def csv_records(
     data: bytes, path: str | None, found: Collector
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Header names (trimmed, lower case) and rows keyed by them. A row that cannot be read (a
-    field over the csv module's 128 KiB limit, a stray quote, more or fewer fields than the
-    header) is skipped with a reason. A last row with fewer fields, or a quote open at the end,
-    means a truncated file and refuses it whole, as do more than MAX_ITEMS rows."""
+    stray quote, more or fewer fields than the header) is skipped with a reason. A last row with
+    fewer fields, or a quote open at the end, means a truncated file and refuses it whole, as do
+    more than MAX_ITEMS rows."""
     reader = csv.reader(text_stream(data), strict=True)
     try:
         header = next(reader, None)
