@@ -13,6 +13,7 @@ from .rows import (
     INSERT_ROWS,
     MAX_ERROR_CHARS,
     MAX_SHORT_CHARS,
+    MAX_TEXT_CHARS,
     article_row,
     bounded,
     bounded_text,
@@ -196,27 +197,28 @@ def store_entries(
 
 
 def _entry_values(rec: Mapping[str, Any]) -> dict[str, Any]:
-    """A feed entry's record as the values of its article (and its `key`), made bindable."""
-    return bounded(
-        {
-            "key": rec["key"],
-            "url": rec.get("url") or None,
-            "title": rec.get("title") or "",
-            "author": rec.get("author"),
-            "published": rec.get("published"),
-            "updated": rec.get("updated"),
-            "site": rec.get("site") or site_of(rec.get("url")),
-            "categories": json.dumps(list(rec.get("categories") or []), ensure_ascii=False),
-            "excerpt": rec.get("excerpt"),
-            "text": rec.get("text") or "",
-            "content_html": rec.get("content_html") or "",
-            "word_count": rec.get("word_count") or 0,
-            "reading_time": rec.get("reading_time") or 0,
-            "image": rec.get("image"),
-            "content_hash": rec.get("content_hash"),
-            "fetch_status": rec.get("fetch_status"),
-        }
-    )
+    """A feed entry's record as the values of its article (and its `key`). The key and URL,
+    looked up at once, are made bindable here; the rest by article_row for a new article and
+    by _update_entry for a known one (not twice for every entry)."""
+    url = rec.get("url") or None
+    return {
+        "key": bounded_text(str(rec["key"]), MAX_SHORT_CHARS),
+        "url": None if url is None else bounded_text(str(url), MAX_TEXT_CHARS),
+        "title": rec.get("title") or "",
+        "author": rec.get("author"),
+        "published": rec.get("published"),
+        "updated": rec.get("updated"),
+        "site": rec.get("site") or site_of(rec.get("url")),
+        "categories": json.dumps(list(rec.get("categories") or []), ensure_ascii=False),
+        "excerpt": rec.get("excerpt"),
+        "text": rec.get("text") or "",
+        "content_html": rec.get("content_html") or "",
+        "word_count": rec.get("word_count") or 0,
+        "reading_time": rec.get("reading_time") or 0,
+        "image": rec.get("image"),
+        "content_hash": rec.get("content_hash"),
+        "fetch_status": rec.get("fetch_status"),
+    }
 
 
 def _update_entry(
@@ -235,6 +237,7 @@ def _update_entry(
         if not row:
             return False
         old = row[0]
+    values = bounded(values)
     meta_changed = (
         values["title"] != old["title"]
         or values["author"] != old["author"]

@@ -103,13 +103,15 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
         if not fresh:
             return 0
         tag_lists = resolve_tags(db, (tuple(r.get("tags") or ()) for r, _ in fresh))
+        json_of = {key: tags_json(pairs) for key, pairs in tag_lists.items()}
         first_id = int(_one(db, "SELECT coalesce(max(id), 0) + 1 FROM articles"))
         rows = []
         pairs: list[tuple[int, int]] = []
         entries: list[tuple[int, str, int, str]] = []
         for offset, (rec, url) in enumerate(fresh):
             article_id = first_id + offset
-            tags = tag_lists.get(tuple(rec.get("tags") or ()), [])
+            tag_key = tuple(rec.get("tags") or ())
+            tags = tag_lists.get(tag_key, [])
             published = rec.get("published")
             when = rec.get("saved_at") if rec.get("saved") and not published else published
             rows.append(
@@ -121,7 +123,7 @@ def store_articles_bulk(db: sqlite_utils.Database, records: Sequence[Mapping[str
                         "sort_date": min(when, now) if when else now,
                         "first_seen_at": now,
                         "updated_at": now,
-                        "tags": tags_json(tags),
+                        "tags": json_of.get(tag_key, "[]"),
                     }
                 )
             )

@@ -175,6 +175,7 @@ def save_links_bulk(
             ):
                 found[known["url"]] = known
         tag_lists = resolve_tags(db, (link.get("tags") or () for link in merged.values()))
+        json_of = {key: tags_json(pairs) for key, pairs in tag_lists.items()}
         sites: dict[str, str | None] = {}
         changed: list[dict[str, Any]] = []
         retitled: list[dict[str, Any]] = []
@@ -182,7 +183,8 @@ def save_links_bulk(
         fresh_tags: list[list[tuple[int, str]]] = []
         old_pairs: list[tuple[int, int]] = []
         for url, link in merged.items():
-            tags = tag_lists.get(tuple(link.get("tags") or ()), [])
+            tag_key = tuple(link.get("tags") or ())
+            tags = tag_lists.get(tag_key, [])
             row = found.get(url)
             if row is None:
                 when = link.get("saved_at") or now
@@ -213,7 +215,7 @@ def save_links_bulk(
                             "content_html": content.get("content_html"),
                             "word_count": content.get("word_count"),
                             "reading_time": content.get("reading_time"),
-                            "tags": tags_json(tags),
+                            "tags": json_of.get(tag_key, "[]"),
                         }
                     )
                 )

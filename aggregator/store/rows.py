@@ -107,10 +107,19 @@ def article_row(values: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def bounded(values: Mapping[str, Any]) -> dict[str, Any]:
     """Each value of a row's columns (articles or feeds) made bindable, with its column's limit."""
-    return {
-        k: bindable(v, MAX_TEXT_CHARS if k in _LONG else MAX_SHORT_CHARS, None, k in _JSON_COLUMNS)
-        for k, v in values.items()
-    }
+    out = {}
+    for column, v in values.items():
+        kind = type(v)
+        if kind is str:
+            if len(v) > MAX_SHORT_CHARS or not v.isascii():
+                long = column in _LONG
+                limit = MAX_TEXT_CHARS if long else MAX_SHORT_CHARS
+                v = bounded_text(v, limit, json_list=column in _JSON_COLUMNS)
+        elif v is not None and (kind is not int or not INT_MIN <= v <= INT_MAX):
+            limit = MAX_TEXT_CHARS if column in _LONG else MAX_SHORT_CHARS
+            v = bindable(v, limit, None, column in _JSON_COLUMNS)
+        out[column] = v
+    return out
 
 
 def bindable(
