@@ -22,7 +22,7 @@ from aggregator import store
 from aggregator.errors import LockedError
 from aggregator.web import refresher
 from aggregator.web.app import build_datasette
-from aggregator.web.feeds import plain_error
+from aggregator.web.feeds import every_text, plain_error
 from tests.conftest import rows
 from tests.httpserver import LocalServer, Route
 
@@ -667,3 +667,15 @@ def test_the_refresh_setting_comes_from_serve(tmp_path: Path) -> None:
     page = get(build_datasette(path, refresh_every=5), "/-/feeds").text
     assert "Feeds refresh themselves every" in page
     assert json.loads(get(build_datasette(path), "/-/feeds/progress.json").text)["interval"] == 0
+
+
+def test_the_interval_in_words() -> None:
+    assert [every_text(s) for s in (1800, 5, 60, 90, 5400, 7200, 86400)] == [
+        "30 minutes",
+        "5 seconds",
+        "1 minute",
+        "90 seconds",
+        "90 minutes",
+        "2 hours",
+        "1 day",
+    ]

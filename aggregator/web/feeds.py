@@ -115,8 +115,18 @@ def start_schedule(datasette: Any) -> None:
     _runner(datasette).start()
 
 
+def every_text(seconds: int) -> str:
+    """`1800` -> `30 minutes`: in the largest unit that divides it."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
 def progress_data(datasette: Any) -> dict[str, Any]:
     data = asdict(_runner(datasette).progress())
+    data["every"] = every_text(data["interval"])
     now = time.time()
     data["next_run_in"] = (
         max(0, int(data["next_run_at"] - now)) if data["next_run_at"] is not None else None

@@ -302,3 +302,29 @@ def test_feeds_pages_layout_and_screenshots(
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 1000
     assert page.console_problems == [], page.console_problems
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE])
+def test_the_feeds_page_of_the_sample(
+    browser_context: Any, served: str, screenshots: Path, size: tuple[int, int]
+) -> None:
+    """The collection `make run` shows: its feeds are stored paused (made-up addresses)."""
+    page = browser_context(*size)
+    page.goto(served + "/")
+    page.locator("ul.counts").get_by_role("link", name="feeds").click()
+    page.wait_for_url("**/-/feeds")
+    cards = page.locator("li.feed-row")
+    assert cards.count() >= 8
+    no_duplicates(page)
+    statuses = cards.locator(".status").all_inner_texts()
+    assert {s.lower() for s in statuses} == {"paused"}
+    assert all(int(n) > 0 for n in cards.locator(".n-articles").all_inner_texts())
+    page.get_by_role("link", name="Unread", exact=True).click()
+    page.wait_for_url("**sort=unread")
+    unread = [int(n) for n in page.locator("li.feed-row .n-unread").all_inner_texts()]
+    assert unread == sorted(unread, reverse=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+    shot = screenshots / f"feeds-sample-{size[0]}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 1000
+    assert page.console_problems == [], page.console_problems
