@@ -376,11 +376,36 @@ _CLEANER = nh3.Cleaner(
 )
 
 
+# nh3 is quadratic in the characters it escapes within one text node (`&` and U+00A0; a
+# million of them in a row: 10-20 s). In a fragment with more of them than honest HTML holds,
+# long runs of text are split by empty comments, which the cleaner drops (strip_comments):
+# the output is the same, each text node short.
+MAX_ESCAPES = 5_000
+_LONG_TEXT = re.compile(r"[^<>]{2048,}")
+_TEXT_PIECE = 1024
+
+
+def _split_text(match: re.Match[str]) -> str:
+    run = match.group()
+    pieces, start = [], 0
+    while len(run) - start > _TEXT_PIECE:
+        cut = start + _TEXT_PIECE
+        amp = run.rfind("&", cut - 40, cut)
+        if amp > start and ";" not in run[amp:cut]:
+            cut = amp  # never inside a character reference
+        pieces.append(run[start:cut])
+        start = cut
+    pieces.append(run[start:])
+    return "<!---->".join(pieces)
+
+
 def sanitize_html(fragment: str | None, *, base_url: str | None = None) -> str:
     """Allowlisted HTML with absolute http(s) links; everything else removed."""
     if not fragment:
         return ""
     fragment = _strip_controls(fragment[:MAX_FIELD])
+    if fragment.count("&") + fragment.count("\xa0") > MAX_ESCAPES:
+        fragment = _LONG_TEXT.sub(_split_text, fragment)
     try:
         out: str = _CLEANER.clean(fragment)
     except Exception:  # nh3 raises on pathological input; fall back to escaped text

@@ -157,3 +157,32 @@ def test_links_from_the_root_are_made_absolute_in_one_pass_as_by_the_tag_work() 
     assert sanitize_html('<a href="/x">t</a> href="/y"', base_url=base) == (
         f'<a href="https://blog.test/x"{rel}>t</a> href="/y"'  # text is left alone
     )
+
+
+def test_text_full_of_escaped_characters_is_sanitised_in_bounded_time() -> None:
+    """nh3 is quadratic in the characters it escapes within one text node (a million `&` or
+    U+00A0 in a row: 10-20 s); long runs are split by comments it drops: same output."""
+    import time
+
+    for run in ("&", "a & b ", "&amp;", "\xa0", "&nbsp;x", "&zz; ", "&#"):
+        fragment = "<p>" + run * (1_000_000 // len(run)) + "</p>"
+        started = time.monotonic()
+        out = sanitize_html(fragment, base_url="http://x.test/")
+        assert time.monotonic() - started < 5, run
+        assert "<!--" not in out and out.startswith("<p>") and len(out) >= 900_000
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["&", "&amp;", "&nbsp;", "\xa0", "&#169;", "&#x", "x", " ", ";", "<b>", "</b>"]
+        ),
+        min_size=1,
+        max_size=30,
+    ).map("".join)
+)
+def test_splitting_long_text_never_changes_the_output(piece: str) -> None:
+    """What the cleaner alone gives (slowly) on text past the threshold of escaped characters."""
+    fragment = piece * (40_000 // len(piece) + 1)
+    assert sanitize_html(fragment) == sanitize._CLEANER.clean(sanitize._strip_controls(fragment))
