@@ -79,7 +79,7 @@ def cli(ctx: click.Context, db_path: str) -> None:
 
 # Commands that only read: every other command checks the database first
 # (store.check_before_writing).
-_READERS = frozenset({"feeds", "search", "export", "serve", "check", "backup"})
+_READERS = frozenset({"feeds", "search", "export", "serve", "check", "backup", "highlights"})
 
 
 def _db(ctx: click.Context) -> sqlite_utils.Database:
@@ -657,3 +657,6 @@ def tag(ctx: click.Context, url: str, add: tuple[str, ...], remove: tuple[str, .
     """Add or remove tags of an article."""
     tags = store.change_tags(_db(ctx), _article(ctx, url), add=add, remove=remove)
     click.echo(f"Tags of {url}: {', '.join(tags) if tags else '(none)'}")
+
+
+from . import cli_highlights  # noqa: E402,F401  (registers its commands on `cli`)

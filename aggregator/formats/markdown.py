@@ -51,6 +51,24 @@ def _item(article: Mapping[str, Any]) -> list[str]:
     note = clean_text(str(article.get("note") or ""), is_html=False, limit=MAX_EXCERPT)
     if note:
         lines.append(f"  > Note: {escape_md(note)}")
+    lines += highlight_lines(article.get("highlights") or [])
+    return lines
+
+
+def highlight_lines(highlights: Sequence[Mapping[str, Any]], indent: str = "  ") -> list[str]:
+    """Each highlight as a block quote with its note under it, as Obsidian and Logseq users
+    paste them."""
+    lines: list[str] = []
+    for h in highlights:
+        quote = clean_text(str(h.get("quote") or ""), is_html=False, limit=10_000)
+        if not quote:
+            continue
+        lines += ["", f"{indent}> {escape_md(quote)}"]
+        note = clean_text(str(h.get("note") or ""), is_html=False, limit=10_000)
+        if note:
+            lines += ["", f"{indent}{escape_md(note)}"]
+    if lines:
+        lines.append("")
     return lines
 
 

@@ -58,6 +58,10 @@ def export_row(article: Mapping[str, Any]) -> dict[str, Any]:
     row["tags"] = [str(tag) for tag in (article.get("tags") or [])]
     row["saved"] = bool(article.get("saved"))
     row["starred"] = bool(article.get("starred"))
+    row["highlights"] = [
+        {"quote": h.get("quote"), "note": h.get("note"), "created_at": h.get("created_at")}
+        for h in article.get("highlights") or []
+    ]
     return row
 
 

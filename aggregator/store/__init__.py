@@ -46,6 +46,13 @@ from .feeds import (
     retitle_articles,
     update_feed,
 )
+from .highlights import (
+    add_highlight,
+    highlights_by_article,
+    list_highlights,
+    reanchor,
+    remove_highlight,
+)
 from .links import save_link, save_links_bulk
 from .ranking import BEST_LIST_MIN_DOCS, best_lists_due, refresh_best_lists
 from .safety import (
@@ -79,6 +86,11 @@ from .search import (
 )
 
 __all__ = [
+    "add_highlight",
+    "highlights_by_article",
+    "list_highlights",
+    "reanchor",
+    "remove_highlight",
     "ARTICLE_STATES",
     "Database",
     "FACET_COLUMNS",

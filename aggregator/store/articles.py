@@ -479,6 +479,10 @@ def record_page(db: sqlite_utils.Database, article_id: int, fields: Mapping[str,
             f"UPDATE articles SET {assignments} WHERE id = :_id",
             {**bounded(fields), "_id": article_id},
         )
+        if "text" in fields:
+            from .highlights import reanchor
+
+            reanchor(db, [article_id])
 
 
 def record_page_error(

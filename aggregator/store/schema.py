@@ -394,6 +394,16 @@ def m007_search_prefixes_and_best_lists(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_highlights(db: sqlite_utils.Database) -> None:
+    """Highlights and their notes (store.highlights), with a full-text index of their own that
+    the search reads beside the articles'."""
+    from .highlights import SCHEMA
+
+    for sql in SCHEMA:
+        db.execute(sql)
+
+
 @contextmanager
 def trigger_off(db: sqlite_utils.Database, sql: str, *, when: bool = True) -> Iterator[bool]:
     """Without the trigger that `sql` creates while the block runs, when `when` and the trigger

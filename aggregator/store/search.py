@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..query import ParsedQuery, parse_query, snippet, snippet_text
 from .articles import normalise_tags
 from .connection import _rows
+from .highlights import highlights_by_article
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -99,7 +100,25 @@ def register_search_functions(conn: sqlite3.Connection) -> None:
 
 # --- the SQL -----------------------------------------------------------------------------------
 
-_PARAMS = """p AS MATERIALIZED (
+
+def _id_filters(row: str) -> str:
+    """The filters written in the query, on the article whose id is `row`. Each filter's ids are
+    listed once; `+` keeps the IN away from FTS5, which would run the match again for every id
+    of the list."""
+    return f"""
+      AND ((SELECT tags FROM p) = '[]' OR +{row} IN (SELECT article_id FROM tagged))
+      AND ((SELECT feeds FROM p) = '[]' OR +{row} IN (SELECT id FROM in_feeds))
+      AND ((SELECT sites FROM p) = '[]' OR +{row} IN (SELECT id FROM on_sites))"""
+
+
+_FILTERS = _id_filters("articles_fts.rowid")
+
+
+# Articles whose highlights or notes match (few: a reader's own marks) are ranked with the
+# articles by bm25 weighted as a title, since a reader marked them.
+HIGHLIGHT_WEIGHT = BM25_WEIGHTS[0]
+
+_PARAMS = f"""p AS MATERIALIZED (
   SELECT aggregator_search_match(:q) AS m,
          aggregator_search_single(:q, :tag, :feed) AS single,
          aggregator_search_filter(:q, :tag, :feed, 'tag') AS tags,
@@ -121,14 +140,14 @@ on_sites AS MATERIALIZED (
   SELECT a.id FROM articles a WHERE a.site IN (
     SELECT value FROM json_each((SELECT sites FROM p))
     UNION ALL SELECT 'www.' || value FROM json_each((SELECT sites FROM p)))
+),
+highlighted AS MATERIALIZED (
+  SELECT h.article_id AS id, bm25(highlights_fts) * {HIGHLIGHT_WEIGHT} AS score
+  FROM highlights_fts JOIN highlights h ON h.id = highlights_fts.rowid
+  WHERE highlights_fts MATCH (SELECT m FROM p){_id_filters("h.article_id")}
 )"""
 
-# Each filter's ids are listed once; `+` keeps the IN away from FTS5, which would run the match
-# again for every id of the list.
-_FILTERS = """
-      AND ((SELECT tags FROM p) = '[]' OR +articles_fts.rowid IN (SELECT article_id FROM tagged))
-      AND ((SELECT feeds FROM p) = '[]' OR +articles_fts.rowid IN (SELECT id FROM in_feeds))
-      AND ((SELECT sites FROM p) = '[]' OR +articles_fts.rowid IN (SELECT id FROM on_sites))"""
+_HIGHLIGHTED = "SELECT id, min(score) AS score FROM highlighted GROUP BY id"
 
 
 def search_sql(*, limit: int = SEARCH_PAGE) -> str:
@@ -136,8 +155,8 @@ def search_sql(*, limit: int = SEARCH_PAGE) -> str:
     (`relevance`, the default, or `newest`), :tag and :feed ('' for none; they add to the filters
     written in :q). It needs the functions of register_search_functions. Each row: the article's
     card columns, `snippet` (HTML: escaped text, matched words in <mark>), and `rank` (lower
-    first). Only the branch of the
-    chosen sort runs: SQLite skips a subquery whose WHERE is false before it starts."""
+    first). Only the branch of the chosen sort runs: SQLite skips a subquery whose WHERE is
+    false before it starts."""
     limit = max(1, min(int(limit), 1000))
     return f"""WITH {_PARAMS},
 best AS MATERIALIZED (
@@ -151,15 +170,21 @@ ranked AS MATERIALIZED (
     SELECT rowid AS id, {BM25} AS score FROM articles_fts
     WHERE articles_fts MATCH (SELECT m FROM p)
       AND rowid > coalesce((SELECT built_max_id FROM best), 0){_FILTERS}
-    ORDER BY score, id DESC LIMIT {limit}
+    UNION ALL
+    {_HIGHLIGHTED}
+    ORDER BY score, id DESC LIMIT {limit} * 2
   ) WHERE coalesce(:sort, '') != 'newest'
   UNION ALL
   SELECT * FROM (
     SELECT a.id AS id, coalesce(-julianday(a.sort_date), 1e9) AS score
     FROM (
-      SELECT rowid AS id FROM articles_fts
-      WHERE articles_fts MATCH (SELECT m FROM p){_FILTERS}
-      ORDER BY rowid DESC LIMIT {NEWEST_CANDIDATES}
+      SELECT * FROM (
+        SELECT rowid AS id FROM articles_fts
+        WHERE articles_fts MATCH (SELECT m FROM p){_FILTERS}
+        ORDER BY rowid DESC LIMIT {NEWEST_CANDIDATES}
+      )
+      UNION
+      SELECT id FROM ({_HIGHLIGHTED})
     ) hits JOIN articles a ON a.id = hits.id
     ORDER BY score, a.id DESC LIMIT {limit}
   ) WHERE :sort = 'newest'
@@ -169,7 +194,9 @@ SELECT a.id, a.title, a.url, a.site, a.feed_title, a.author, a.published, a.tags
   aggregator_search_snippet(a.text, :q,
     coalesce(a.title, '') || ' · ' || coalesce(a.author, '') || ' · '
     || coalesce(a.feed_title, '')) AS snippet, ranked.score AS rank
-FROM ranked JOIN articles a ON a.id = ranked.id
+FROM (SELECT id, min(score) AS score FROM ranked GROUP BY id
+      ORDER BY score, id DESC LIMIT {limit}) ranked
+JOIN articles a ON a.id = ranked.id
 ORDER BY ranked.score, a.id DESC"""
 
 
@@ -251,7 +278,7 @@ def query_articles(
         sql += " LIMIT :limit"
         params["limit"] = limit
     try:
-        return [_article_dict(r) for r in _rows(db, sql, params)]
+        return _with_highlights(db, [_article_dict(r) for r in _rows(db, sql, params)])
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc) or "syntax" in str(exc):
             return []
@@ -268,7 +295,17 @@ def get_articles(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str
         marks = ",".join("?" * len(chunk))
         for row in _rows(db, f"{_SELECT_ARTICLE} WHERE a.id IN ({marks})", chunk):
             found[int(row["id"])] = _article_dict(row)
-    return [found[i] for i in wanted if i in found]
+    return _with_highlights(db, [found[i] for i in wanted if i in found])
+
+
+def _with_highlights(
+    db: sqlite_utils.Database, articles: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Export objects carry their highlights ({quote, note, created_at}, in text order)."""
+    marks = highlights_by_article(db, [a["id"] for a in articles])
+    for article in articles:
+        article["highlights"] = marks.get(article["id"], [])
+    return articles
 
 
 def search_articles(
