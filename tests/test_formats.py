@@ -503,7 +503,8 @@ def test_json_export_round_trip() -> None:
     data = write_export("json", articles=ARTICLES)
     rows = json.loads(data)
     assert len(rows) == len(ARTICLES)
-    assert list(rows[0]) == list(ARTICLES[0])  # exactly the export fields, in order
+    # exactly the export fields, in order, then each article's highlights
+    assert list(rows[0]) == [*ARTICLES[0], "highlights"]
     assert "日本語" in data.decode("utf-8")  # not \u-escaped
     batch = read_import(data, filename="export.json")
     assert batch.format == "json"
