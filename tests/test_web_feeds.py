@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -679,3 +680,18 @@ def test_the_interval_in_words() -> None:
         "2 hours",
         "1 day",
     ]
+
+
+def test_a_feed_row_with_odd_values_does_not_break_the_page(ds: Any, db_file: Path) -> None:
+    db = store.open_db(db_file)
+    store.add_feed(db, "https://a.example/feed", title="<b>Alpha</b>", site_url="javascript:x")
+    db.conn.close()
+    conn = sqlite3.connect(db_file)
+    conn.execute("update feeds set tags = 'not json', last_fetched_at = 'yesterday'")
+    conn.commit()
+    conn.close()
+    page = get(ds, "/-/feeds")
+    assert page.status_code == 200
+    assert "&lt;b&gt;Alpha&lt;/b&gt;" in page.text and 'href="javascript:' not in page.text
+    assert feed_rows(ds, page.text)["&lt;b&gt;Alpha&lt;/b&gt;"]["last_check"] == "yesterday"
+    assert get(ds, "/-/feeds/subscriptions.opml").status_code == 200

@@ -73,8 +73,8 @@ async def subscribe(request: Any, datasette: Any) -> Response:
     try:
         res = await refresher.off_loop(lambda: refresher.run_with_db(db_path, work))
         line, ok = result_line(res)
-    except AggregatorError as exc:
-        res, line, ok = None, f"Nothing was subscribed: {exc}", False
+    except Exception as exc:  # any type: the request is its own failure domain
+        res, line, ok = None, f"Nothing was subscribed: {refresher.one_line(exc)}", False
     feed_id = None
     if ok and res is not None and res.feed_url:
         rows = await datasette.get_database(DATABASE).execute(
@@ -228,8 +228,8 @@ async def import_page(request: Any, datasette: Any) -> Response:
                 _tags(upload.fields.get("tags", "")),
             )
         )
-    except AggregatorError as exc:
-        context["error"] = f"Nothing was imported: {exc}"
+    except Exception as exc:  # any type: the request is its own failure domain
+        context["error"] = f"Nothing was imported: {refresher.one_line(exc)}"
         return await _render(datasette, request, "aggregator_import.html", context, status=422)
     context["summary"] = {
         "line": summary.line(),

@@ -5,7 +5,6 @@ call `store` on Datasette's write connection, refreshes run through web/refreshe
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict
@@ -16,7 +15,7 @@ from datasette.utils.asgi import NotFound, Response
 
 from .. import store
 from ..errors import AggregatorError
-from . import facets, refresher, settings
+from . import facets, refresher, settings, text
 from .settings import DATABASE
 from .views import _render, _rows, _write, checked_form
 
@@ -143,7 +142,7 @@ async def feeds_page(request: Any, datasette: Any) -> Response:
     for row in rows:
         row["tag_list"] = [
             (str(t), f"{articles_url}?{facets.tag_query(str(t), None)}")
-            for t in json.loads(row["tags"] or "[]")
+            for t in text.tag_list(row["tags"])
         ]
         site = str(row["site_url"] or "")
         row["site_href"] = site if site.startswith(("https://", "http://")) else None
@@ -254,8 +253,9 @@ async def _refresh_one(request: Any, datasette: Any, feed: dict[str, Any]) -> No
 
     try:
         summary = await refresher.off_loop(run)
-    except AggregatorError as exc:
-        datasette.add_message(request, f"Could not refresh {name}: {exc}", datasette.ERROR)
+    except Exception as exc:  # any type: the request is its own failure domain
+        message = f"Could not refresh {name}: {refresher.one_line(exc)}"
+        datasette.add_message(request, message, datasette.ERROR)
         return
     if summary.failed:
         error = summary.errors[0][1] if summary.errors else "failed"
@@ -314,7 +314,7 @@ async def export_opml(request: Any, datasette: Any) -> Response:
 
     rows = await _rows(datasette, "select * from feeds order by lower(coalesce(title, url))")
     for row in rows:
-        row["tags"] = [str(t) for t in json.loads(row["tags"] or "[]")]
+        row["tags"] = text.tag_list(row["tags"])
     body = write_export("opml", feeds=rows, title="Aggregator subscriptions")
     return Response(
         body.decode("utf-8"),

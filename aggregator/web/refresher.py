@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import store
-from ..errors import LockedError
+from ..errors import AggregatorError, LockedError
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -121,6 +121,17 @@ async def off_loop(fn: Callable[[], T]) -> T:
 
     threading.Thread(target=run, name="aggregator-worker", daemon=True).start()
     return await future
+
+
+def one_line(exc: BaseException) -> str:
+    """What a request that failed as a whole tells its visitor: our own errors as they are
+    worded, anything else by its type (and logged with its traceback)."""
+    if isinstance(exc, AggregatorError):
+        return str(exc)
+    log.error("request failed", exc_info=exc)
+    from ..pipeline.boundary import describe
+
+    return describe(exc)
 
 
 @dataclass
