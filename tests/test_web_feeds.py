@@ -695,3 +695,69 @@ def test_a_feed_row_with_odd_values_does_not_break_the_page(ds: Any, db_file: Pa
     assert "&lt;b&gt;Alpha&lt;/b&gt;" in page.text and 'href="javascript:' not in page.text
     assert feed_rows(ds, page.text)["&lt;b&gt;Alpha&lt;/b&gt;"]["last_check"] == "yesterday"
     assert get(ds, "/-/feeds/subscriptions.opml").status_code == 200
+
+
+def raw_import(visitor: Visitor, body: bytes, content_type: str) -> Any:
+    return post(
+        visitor.ds,
+        "/-/import",
+        content=body,
+        headers={"content-type": content_type},
+        cookies=visitor.cookies,
+    )
+
+
+def multipart(token: str, *parts: bytes, boundary: str = "XyZ") -> bytes:
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrftoken"\r\n\r\n{token}\r\n'
+    ).encode()
+    return head + b"".join(parts)
+
+
+def test_hostile_upload_bodies_get_one_line_and_change_nothing(ds: Any, db_file: Path) -> None:
+    visitor = Visitor(ds)
+    ctype = "multipart/form-data; boundary=XyZ"
+    file_head = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="../../x.opml"\r\n\r\n'
+    )
+    cases = {
+        "truncated in the file": (multipart(visitor.token, file_head + OPML[:50]), ctype),
+        "no file part": (multipart(visitor.token, b"--XyZ--\r\n"), ctype),
+        "a field of a megabyte": (
+            multipart(
+                visitor.token,
+                b'--XyZ\r\nContent-Disposition: form-data; name="tags"\r\n\r\n'
+                + b"a" * 1_000_000
+                + b"\r\n--XyZ--\r\n",
+            ),
+            ctype,
+        ),
+        "not multipart": (b"csrftoken=" + visitor.token.encode(), "text/plain"),
+        "no boundary": (multipart(visitor.token), "multipart/form-data"),
+    }
+    for name, (body, content_type) in cases.items():
+        response = raw_import(visitor, body, content_type)
+        if name in ("not multipart", "no boundary"):  # no token could be read: refused
+            assert response.status_code == 403
+            continue
+        assert response.status_code == 400, (name, response.status_code)
+        error = re.search(r'<p class="message-error import-result"[^>]*>(.*?)</p>', response.text)
+        assert error and error.group(1).startswith("Nothing was imported:"), name
+        if name == "truncated in the file":
+            assert "cut short" in error.group(1)
+    # a whole file with a climbing name is imported under a name of its own
+    ok = raw_import(visitor, multipart(visitor.token, file_head + OPML + b"\r\n--XyZ--\r\n"), ctype)
+    assert ok.status_code == 200 and "2 new feeds" in ok.text
+    assert rows(db_file, "select count(*) from feeds") == [(2,)]
+
+
+def test_an_upload_over_the_size_cap_is_refused_without_keeping_it(
+    ds: Any, db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.formats import _common
+
+    monkeypatch.setattr(_common, "MAX_IMPORT_BYTES", 1000)
+    response = upload(Visitor(ds), "big.opml", OPML + b" " * 5000)
+    assert response.status_code == 400
+    assert "larger than" in response.text
+    assert rows(db_file, "select count(*) from feeds") == [(0,)]

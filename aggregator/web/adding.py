@@ -15,7 +15,6 @@ from typing import Any
 from datasette.utils.asgi import Response
 
 from .. import store
-from ..errors import AggregatorError
 from . import refresher, settings
 from .settings import DATABASE
 from .views import _render, check_csrf_token, checked_form, refuse_foreign_write
@@ -108,33 +107,39 @@ async def subscribe(request: Any, datasette: Any) -> Response:
 @dataclass
 class Upload:
     fields: dict[str, str]
-    filename: str = ""
-    data: bytes = b""
+    path: Path | None = None  # the file, written to the caller's folder as it arrived
+    size: int = 0
     too_large: bool = False
+    problem: str = ""  # why the body could not be read whole
 
 
-async def read_upload(request: Any, limit: int) -> Upload:
-    """A multipart/form-data body read from the request as it arrives: its short fields, and
-    its one file (at most `limit` bytes: past that, the rest is drained and `too_large` set)."""
+async def read_upload(request: Any, limit: int, folder: Path) -> Upload:
+    """A multipart/form-data body read from the request as it arrives: its short fields in
+    memory, its one file (field `file`) written to `folder`, at most `limit` bytes (past that,
+    the rest is read and dropped, and `too_large` set). Memory stays bounded by the fields.
+    A body that cannot be read whole gets its `problem`, with the fields read before it."""
     from python_multipart.multipart import MultipartParser, parse_options_header
 
+    upload = Upload(fields={})
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        raise AggregatorError("send the file with the form on the import page")
-    upload = Upload(fields={})
+        upload.problem = "send the file with the form on the import page"
+        return upload
     part: dict[str, Any] = {}
     header: list[bytes] = [b"", b""]
+    sink: list[Any] = []  # the open file of the part being read, if it is the upload
+    ended: list[bool] = []  # the closing boundary came: the body is whole
 
     def on_part_begin() -> None:
         part.clear()
         part.update(name="", filename=None, chunks=[], size=0)
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        header[0] += data[start:end]
+        header[0] += data[start:end][:1000]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        header[1] += data[start:end]
+        header[1] += data[start:end][:MAX_FIELD]
 
     def on_header_end() -> None:
         if header[0].lower() == b"content-disposition":
@@ -144,21 +149,27 @@ async def read_upload(request: Any, limit: int) -> Upload:
                 part["filename"] = params[b"filename"].decode("utf-8", "replace")
         header[0] = header[1] = b""
 
+    def on_headers_finished() -> None:
+        if part["filename"] is not None and part["name"] == "file" and upload.path is None:
+            upload.path = folder / safe_filename(part["filename"])
+            sink.append(open(upload.path, "wb"))  # closed at the part's end, or below
+
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        bound = limit if part["filename"] is not None else MAX_FIELD
         part["size"] += end - start
-        if part["size"] > bound:
-            upload.too_large = True
-            return
-        part["chunks"].append(data[start:end])
+        if sink:
+            upload.size = part["size"]
+            if part["size"] > limit:
+                upload.too_large = True
+            else:
+                sink[0].write(data[start:end])
+        elif part["size"] <= MAX_FIELD:
+            part["chunks"].append(data[start:end])
 
     def on_part_end() -> None:
-        body = b"".join(part["chunks"])
-        if part["filename"] is not None:
-            if part["name"] == "file" and not upload.filename:
-                upload.filename, upload.data = part["filename"] or "upload", body
-        elif part["name"] and part["size"] <= MAX_FIELD:
-            upload.fields[part["name"]] = body.decode("utf-8", "replace")
+        if sink:
+            sink.pop().close()
+        elif part["filename"] is None and part["name"] and part["size"] <= MAX_FIELD:
+            upload.fields[part["name"]] = b"".join(part["chunks"]).decode("utf-8", "replace")
 
     parser = MultipartParser(
         boundary,
@@ -167,18 +178,28 @@ async def read_upload(request: Any, limit: int) -> Upload:
             "on_header_field": on_header_field,
             "on_header_value": on_header_value,
             "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
             "on_part_data": on_part_data,
             "on_part_end": on_part_end,
+            "on_end": lambda: ended.append(True),
         },
     )
-    while True:
-        message = await request.receive()
-        if message.get("type") != "http.request":
-            break
-        parser.write(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    parser.finalize()
+    try:
+        while True:
+            message = await request.receive()
+            if message.get("type") != "http.request":
+                break
+            parser.write(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        parser.finalize()
+    except Exception:  # any type: the body is the sender's; python-multipart's errors vary
+        upload.problem = "the form could not be read; send it again"
+    finally:
+        while sink:
+            sink.pop().close()
+    if not ended and not upload.problem:
+        upload.problem = "the upload was cut short; send the file again"
     return upload
 
 
@@ -199,38 +220,34 @@ async def import_page(request: Any, datasette: Any) -> Response:
     from ..formats._common import MAX_IMPORT_BYTES
 
     refuse_foreign_write(request)
-    try:
-        upload = await read_upload(request, MAX_IMPORT_BYTES)
-    except AggregatorError as exc:
-        upload, problem = Upload(fields={}), str(exc)
-    except Exception:  # any type: the body is the sender's; python-multipart's errors vary
-        upload, problem = Upload(fields={}), "the form could not be read; send it again"
-    else:
-        problem = ""
-    check_csrf_token(request, upload.fields.get("csrftoken", ""))
-    fmt = upload.fields.get("format", "auto")
-    if fmt != "auto" and fmt not in FORMATS:
-        fmt = "auto"
-    context["form"] = {"format": fmt, "tags": upload.fields.get("tags", "")}
-    if not problem and upload.too_large:
-        problem = f"the file is larger than {MAX_IMPORT_BYTES >> 20} MiB; split it"
-    if not problem and not upload.data:
-        problem = "choose a file to import"
-    if problem:
-        context["error"] = f"Nothing was imported: {problem}."
-        return await _render(datasette, request, "aggregator_import.html", context, status=400)
-    try:
-        summary = await refresher.off_loop(
-            lambda: _import(
-                datasette.get_database(DATABASE).path,
-                upload,
-                fmt,
-                _tags(upload.fields.get("tags", "")),
+    with tempfile.TemporaryDirectory(prefix="aggregator-upload-") as folder:
+        upload = await read_upload(request, MAX_IMPORT_BYTES, Path(folder))
+        check_csrf_token(request, upload.fields.get("csrftoken", ""))
+        problem = upload.problem
+        fmt = upload.fields.get("format", "auto")
+        if fmt != "auto" and fmt not in FORMATS:
+            fmt = "auto"
+        context["form"] = {"format": fmt, "tags": upload.fields.get("tags", "")}
+        if not problem and upload.too_large:
+            problem = f"the file is larger than {MAX_IMPORT_BYTES >> 20} MiB; split it"
+        if not problem and (upload.path is None or not upload.size):
+            problem = "choose a file to import"
+        if problem:
+            context["error"] = f"Nothing was imported: {problem}."
+            return await _render(
+                datasette, request, "aggregator_import.html", context, status=400
             )
-        )
-    except Exception as exc:  # any type: the request is its own failure domain
-        context["error"] = f"Nothing was imported: {refresher.one_line(exc)}"
-        return await _render(datasette, request, "aggregator_import.html", context, status=422)
+        path = upload.path
+        assert path is not None
+        tags = _tags(upload.fields.get("tags", ""))
+        db_path = datasette.get_database(DATABASE).path
+        try:
+            summary = await refresher.off_loop(lambda: _import(db_path, path, fmt, tags))
+        except Exception as exc:  # any type: the request is its own failure domain
+            context["error"] = f"Nothing was imported: {refresher.one_line(exc)}"
+            return await _render(
+                datasette, request, "aggregator_import.html", context, status=422
+            )
     context["summary"] = {
         "line": summary.line(),
         "warnings": summary.warnings[:SHOWN_WARNINGS],
@@ -244,15 +261,12 @@ async def import_page(request: Any, datasette: Any) -> Response:
     return await _render(datasette, request, "aggregator_import.html", context)
 
 
-def _import(db_path: str, upload: Upload, fmt: str, tags: list[str]) -> Any:
+def _import(db_path: str, path: Path, fmt: str, tags: list[str]) -> Any:
     """Read the file whole first (a bad file fails before anything is written), then store it
     under the single-writer lock, as `aggregator import` does."""
     from .. import service
 
-    with tempfile.TemporaryDirectory(prefix="aggregator-import-") as folder:
-        path = Path(folder) / safe_filename(upload.filename)
-        path.write_bytes(upload.data)
-        batch = service.read_import_file(path, format=fmt)
+    batch = service.read_import_file(path, format=fmt)
     with refresher.writer(db_path, wait=refresher.INTERACTIVE_LOCK_WAIT, what="import"):
         db = store.open_db(db_path, migrate=False)
         try:
