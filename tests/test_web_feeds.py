@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aggregator import store
 from aggregator.errors import LockedError
@@ -761,3 +763,74 @@ def test_an_upload_over_the_size_cap_is_refused_without_keeping_it(
     assert response.status_code == 400
     assert "larger than" in response.text
     assert rows(db_file, "select count(*) from feeds") == [(0,)]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    tail=st.binary(max_size=3000)
+    | st.builds(
+        lambda name, data, end: (
+            b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="'
+            + name
+            + b'"\r\n\r\n'
+            + data
+            + end
+        ),
+        st.binary(max_size=80),
+        st.binary(max_size=2000),
+        st.sampled_from([b"", b"\r\n--XyZ--\r\n", b"\r\n--XyZ", b"--"]),
+    )
+)
+def test_any_upload_body_is_answered_in_one_line(ds: Any, db_file: Path, tail: bytes) -> None:
+    visitor = Visitor(ds)
+    response = raw_import(
+        visitor, multipart(visitor.token, tail), "multipart/form-data; boundary=XyZ"
+    )
+    assert response.status_code in (200, 400, 403, 422), response.status_code
+    if response.status_code != 403:
+        assert "import-result" in response.text
+
+
+def test_a_fetch_from_a_shell_waits_for_the_servers_run(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    body = rss(server, "Slow", ["A"])
+
+    served: list[tuple[float, float]] = []  # (asked, answered) of each request
+
+    def slow(handler: Any) -> None:
+        asked = time.monotonic()
+        time.sleep(2.0)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        served.append((asked, time.monotonic()))
+
+    db_path = tmp_path / "shared.db"
+    db = store.open_db(db_path)
+    store.add_feed(db, server.add("/slow.xml", slow), title="Slow")
+    db.conn.close()
+    runner = refresher.Runner(str(db_path), interval=0)
+    worker = threading.Thread(
+        target=lambda: runner.run(every_feed=False, what="scheduled refresh", wait=5)
+    )
+    worker.start()
+    wait_until(lambda: any(r[1] == "/slow.xml" for r in server.requests), seconds=10)
+    shell = subprocess.run(
+        [sys.executable, "-c", "from aggregator.cli import cli; cli()", "--db", str(db_path)]
+        + ["fetch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    worker.join(timeout=30)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.startswith("Fetched 1 feeds")  # its own run, after the server's
+    assert len(served) == 2 and served[1][0] >= served[0][1]  # it waited for the server's run
+    assert runner.progress().last_result.startswith("Fetched 1 feeds, 1 new entries")
+    assert rows(db_path, "select count(*) from articles") == [(1,)]

@@ -64,7 +64,11 @@ def serving(tmp_path: Path, *options: str) -> Iterator[str]:
     """`aggregator serve` on a new, empty database, with `options`."""
     db = tmp_path / "feeds-browser.db"
     script = Path(sys.executable).parent / "aggregator"
-    exe = [str(script)] if script.exists() else [sys.executable, "-m", "aggregator.cli"]
+    exe = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from aggregator.cli import cli; cli()"]
+    )
     port = free_port()
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
