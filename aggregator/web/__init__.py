@@ -13,7 +13,18 @@ from markupsafe import Markup, escape
 
 from ..query import parse_query
 from ..store import register_search_functions
-from . import adding, exports, facets, feeds, queries, security, settings, text, views
+from . import (
+    adding,
+    exports,
+    facets,
+    feeds,
+    highlights,
+    queries,
+    security,
+    settings,
+    text,
+    views,
+)
 from .settings import DATABASE, PLUGIN
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -162,6 +173,7 @@ def register_routes(datasette: Any) -> list[tuple[str, Any]]:
     return [
         (r"^/$", views.home),
         (r"^/aggregator/articles/(?P<id>\d+)$", views.article),
+        *highlights.routes(),
         (r"^/-/articles/(?P<id>\d+)/(?P<action>[a-z]+)$", views.article_action),
         (r"^/-/save$", views.save),
         (r"^/-/dashboard$", views.dashboard),

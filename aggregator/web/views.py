@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from markupsafe import Markup
 
 from .. import store
 from . import queries, settings
@@ -36,6 +37,7 @@ def nav_links(datasette: Any) -> list[tuple[str, str]]:
         ("Feeds", path("/-/feeds")),
         ("Subscribe", path("/-/subscribe")),
         ("Save a link", path("/-/save")),
+        ("Highlights", path("/-/highlights")),
     ]
 
 
@@ -153,12 +155,22 @@ async def _article_row(datasette: Any, article_id: int) -> dict[str, Any]:
 async def article(request: Any, datasette: Any) -> Response:
     article_id = int(request.url_vars["id"])
     row = await _article_row(datasette, article_id)
+    from .highlights import for_article
+
+    marks = await for_article(datasette, article_id)
     return await _render(
         datasette,
         request,
         "aggregator_article.html",
         {
             "a": row,
+            "highlights": marks,
+            # JSON inside <script type="application/json">: '<' escaped so no text can end it
+            "highlights_json": Markup(
+                json.dumps([{"id": h["id"], "quote": h["quote"]} for h in marks]).replace(
+                    "<", "\\u003c"
+                )
+            ),
             "articles_url": datasette.urls.table(DATABASE, "articles"),
             "action_base": datasette.urls.path(f"/-/articles/{article_id}/"),
         },
