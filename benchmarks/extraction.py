@@ -15,6 +15,7 @@ nothing but stdout.
   score), and title and byline agreement with its expected-metadata.json.
 * leakage: on trafilatura's evaluation pages, the share of `with` snippets kept and of
   `without` (boilerplate) snippets dropped.
+* hostile: CPU time of generated pages (a 9 MB line, 20,000 nested divs, 100,000 links, ...).
 
 `--compare` runs every candidate on every corpus (a change is kept only when it helps the
 held-out folds and hurts no other corpus). Ends with one JSON line holding every figure.
@@ -380,6 +381,40 @@ def run_leakage(
     return result
 
 
+# --- hostile pages: CPU time of generated pages (the tests assert the results) -------------
+
+_KEEPER = "The keeper climbed the stairs at dusk to light the lamp, as every keeper before him. "
+
+
+def hostile_pages() -> dict[str, bytes]:
+    """Generated pages in the shapes tests/test_extract.py asserts results for."""
+    deep = "<div>" * 20_000 + f"<p>{_KEEPER * 5}</p>" + "</div>" * 20_000
+    links = "".join(f'<a href="/p/{i}">link number {i}</a> ' for i in range(100_000))
+    paras = "".join(f"<p>Paragraph {i} of the long story, {_KEEPER}</p>" for i in range(100_000))
+    row = "<tr>" + "<td>cell</td>" * 50 + "</tr>"
+    return {
+        "a 9 MB single line": b"<html><body><p>" + b"word " * 1_800_000 + b"</p></body></html>",
+        "9 MB of text, no tags": b"word " * 1_800_000,
+        "20,000 nested divs": f"<html><body>{deep}</body></html>".encode(),
+        "100,000 links": f"<html><body><article><p>{_KEEPER}</p>{links}</article>".encode(),
+        "100,000 paragraphs": f"<html><body><article>{paras}</article></body></html>".encode(),
+        "a table of 250,000 cells": f"<table>{row * 5000}</table>".encode(),
+    }
+
+
+def run_hostile() -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, body in hostile_pages().items():
+        start = time.process_time()
+        article = extract_article(body, url="https://hostile.example/")
+        result[name] = {
+            "bytes": len(body),
+            "seconds": time.process_time() - start,
+            "text_chars": len(article.text),
+        }
+    return result
+
+
 def _print_scrapinghub(r: dict[str, Any]) -> None:
     print(f"scrapinghub article body, {r['pages']} pages")
     print(
@@ -430,7 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         help="run every candidate setting on the readability and leakage corpora too",
     )
     parser.add_argument(
-        "--suite", choices=["all", "scrapinghub", "readability", "leakage"], default="all"
+        "--suite",
+        choices=["all", "scrapinghub", "readability", "leakage", "hostile"],
+        default="all",
     )
     parser.add_argument(
         "--every",
@@ -520,6 +557,14 @@ def main(argv: list[str] | None = None) -> int:
                         f"without dropped {x['without_dropped']:.3f} of "
                         f"{x['without_snippets']}"
                     )
+    if args.suite in ("all", "hostile"):
+        report["hostile"] = run_hostile()
+        print("hostile pages (CPU seconds through extract_article)")
+        for name, h in report["hostile"].items():
+            print(
+                f"  {name:<26} {h['bytes'] / 1e6:5.1f} MB  {h['seconds']:6.2f} s  "
+                f"{h['text_chars']:,} characters of text"
+            )
     print(json.dumps(report, sort_keys=True))
     return 0
 
