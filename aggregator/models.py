@@ -100,6 +100,15 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """A passage a reader marked, as an import format gives it (dates UTC ISO 8601)."""
+
+    quote: str
+    note: str | None = None
+    created_at: str | None = None
+
+
+@dataclass(frozen=True)
 class Link:
     """A saved link, as an import format gives it. Dates are UTC ISO 8601."""
 
@@ -112,6 +121,7 @@ class Link:
     starred: bool = False
     excerpt: str | None = None
     content_html: str | None = None  # full article HTML where the export has it (wallabag)
+    highlights: tuple[Highlight, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ _JSON_SHAPES: tuple[tuple[str, Callable[[Any], bool]], ...] = (
     ("firefox", browsers.is_firefox),
     ("readability", readability.is_readability),
     ("pocket", pocket.is_pocket_api),
+    ("pocket", pocket.is_pocket_annotations),
     ("wallabag", wallabag.is_wallabag),
     ("omnivore", omnivore.is_omnivore),
     ("pinboard", pinboard.is_pinboard),
@@ -397,6 +398,9 @@ def _merge_links(links: Sequence[Link]) -> tuple[list[Link], int]:
             starred=seen.starred or link.starred,
             excerpt=seen.excerpt or link.excerpt,
             content_html=seen.content_html or link.content_html,
+            highlights=tuple(
+                {h.quote: h for h in (*seen.highlights, *link.highlights)}.values()
+            ),
         )
     return list(merged.values()), repeats
 

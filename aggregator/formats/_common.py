@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from aggregator.errors import ImportFormatError
-from aggregator.models import ImportBatch, Link, Subscription
+from aggregator.models import Highlight, ImportBatch, Link, Subscription
 from aggregator.sanitize import MAX_FIELD, MAX_TITLE, clean_text, safe_url
 
 T = TypeVar("T")
@@ -206,6 +206,37 @@ def title_text(value: Any) -> str | None:
     return text[:MAX_TITLE] or None
 
 
+MAX_HIGHLIGHTS = 5_000  # per link
+
+
+def highlight_items(
+    value: Any, *, quote: str, note: str, created: str, epoch: bool = False
+) -> list[tuple[Any, Any, str | None]]:
+    """(quote, note, created_at) of a list of highlight objects, read with the given keys; a
+    value that is not a list of objects gives none."""
+    if not isinstance(value, list):
+        return []
+    found = []
+    for item in value[:MAX_HIGHLIGHTS]:
+        if isinstance(item, Mapping):
+            when = item.get(created)
+            date = date_from_epoch(when) if epoch else date_from_text(when)
+            found.append((item.get(quote), item.get(note), date))
+    return found
+
+
+def marks(items: Iterable[tuple[Any, Any, str | None]]) -> tuple[Highlight, ...]:
+    """Highlights as a format gives them, cleaned like notes; one without a quote is left out."""
+    found: list[Highlight] = []
+    for quote, note, created_at in items:
+        text = note_text(quote)
+        if text:
+            found.append(Highlight(quote=text, note=note_text(note), created_at=created_at))
+        if len(found) >= MAX_HIGHLIGHTS:
+            break
+    return tuple(found)
+
+
 def note_text(value: Any) -> str | None:
     """Several lines of plain text (a note, an excerpt), capped. None when empty or not text."""
     text = scalar(value)
@@ -382,7 +413,9 @@ class Collector:
         starred: bool = False,
         excerpt: Any = None,
         content_html: Any = None,
+        highlights: Iterable[tuple[Any, Any, str | None]] = (),
     ) -> Link | None:
+        """`highlights`: (quote, note, created_at) of the passages the reader marked."""
         checked = self._url(url, missing="no URL", bad="not an http(s) link")
         if checked is None:
             return None
@@ -397,6 +430,7 @@ class Collector:
             starred=bool(starred),
             excerpt=self._field(excerpt, "excerpt", checked, note_text),
             content_html=html_text(content_html),
+            highlights=marks(highlights),
         )
         self.links.append(link)
         return link

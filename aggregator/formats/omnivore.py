@@ -1,4 +1,5 @@
-"""Omnivore JSON export (`metadata_*.json`: title, url, state, labels, savedAt, description).
+"""Omnivore JSON export (`metadata_*.json`: title, url, state, labels, savedAt, description,
+highlights with their annotations).
 Pure: bytes in, an ImportBatch out; no network, no SQL."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import Collector, date_from_text, split_tags
+from aggregator.formats._common import Collector, date_from_text, highlight_items, split_tags
 from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
@@ -37,6 +38,9 @@ def read_omnivore(data: bytes, *, path: str | None = None) -> ImportBatch:
             saved_at=date_from_text(item.get("savedAt")),
             state="archived" if state == "archived" else "unread",
             excerpt=item.get("description"),
+            highlights=highlight_items(
+                item.get("highlights"), quote="quote", note="annotation", created="createdAt"
+            ),
         )
 
     found.each(json_objects(data, path, "an Omnivore export is a JSON array", found), add)

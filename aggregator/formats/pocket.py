@@ -1,5 +1,6 @@
 """Pocket exports: the CSV (`part_000000.csv`, columns matched by header name), the older HTML
-(`ril_export.html`, Unread / Read Archive sections) and the API v3 JSON (`/v3/get`).
+(`ril_export.html`, Unread / Read Archive sections), the API v3 JSON (`/v3/get`) and the
+annotations of the 2025 export (`annotations/part_NNNNNN.json`: highlights with Unix times).
 Pure: bytes in, an ImportBatch out; no network, no SQL."""
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from aggregator.formats._common import (
     date_from_epoch,
     fail,
     get,
+    highlight_items,
     scalar,
     split_tags,
     truthy,
 )
-from aggregator.formats._documents import csv_header, csv_records, load_json
+from aggregator.formats._documents import csv_header, csv_records, json_objects, load_json
 from aggregator.formats._html import check_tags, count_markup, read_html
 from aggregator.models import ImportBatch
 
@@ -167,10 +169,50 @@ def read_pocket_api(data: bytes, *, path: str | None = None) -> Collector:
     return found
 
 
+def _fits_annotations(data: bytes, path: str | None) -> bool:
+    try:
+        return is_pocket_annotations(load_json(data, path))
+    except Exception:
+        return False
+
+
+def is_pocket_annotations(document: Any) -> bool:
+    """`annotations/part_NNNNNN.json` of Pocket's 2025 export: [{url, title, highlights}]."""
+    if not isinstance(document, list) or not document or not isinstance(document[0], Mapping):
+        return False
+    first = document[0]
+    # exactly Pocket's record: other tools' exports (Omnivore) carry highlights among more keys
+    return (
+        "url" in first
+        and isinstance(first.get("highlights"), list)
+        and set(first) <= {"url", "title", "highlights"}
+    )
+
+
+def read_pocket_annotations(data: bytes, *, path: str | None = None) -> Collector:
+    found = Collector(path)
+
+    def add(item: Mapping[str, Any]) -> None:
+        found.add_link(
+            item.get("url"),
+            title=item.get("title"),
+            highlights=highlight_items(
+                item.get("highlights"), quote="quote", note="note", created="created_at",
+                epoch=True,
+            ),
+        )
+
+    found.each(json_objects(data, path, "Pocket annotations are a JSON array", found), add)
+    return found
+
+
 def read_pocket(data: bytes, *, path: str | None = None) -> ImportBatch:
-    """Any single Pocket file: CSV, HTML or API JSON, told apart by content."""
+    """Any single Pocket file: CSV, HTML, API JSON or the annotations of the 2025 export, told
+    apart by content."""
     head = data[:2048].lstrip()
     if head[:1] in (b"[", b"{"):
+        if _fits_annotations(data, path):
+            return read_pocket_annotations(data, path=path).batch("pocket")
         return read_pocket_api(data, path=path).batch("pocket")
     if head[:1] == b"<":
         return read_pocket_html(data, path=path).batch("pocket")

@@ -1,13 +1,20 @@
 """wallabag JSON exports, v1 (is_read, is_fav, comma-separated tags) and v2 (is_archived,
-is_starred, tag list), with the full article HTML (passed on raw in Link.content_html: the
-service sanitises it before storing). Pure: bytes in, an ImportBatch out; no network, no SQL."""
+is_starred, tag list, annotations as highlights), with the full article HTML (passed on raw in
+Link.content_html: the service sanitises it before storing). Pure: bytes in, an ImportBatch
+out; no network, no SQL."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from aggregator.formats._common import Collector, date_from_text, split_tags, truthy
+from aggregator.formats._common import (
+    Collector,
+    date_from_text,
+    highlight_items,
+    split_tags,
+    truthy,
+)
 from aggregator.formats._documents import json_objects
 from aggregator.models import ImportBatch
 
@@ -36,6 +43,10 @@ def read_wallabag(data: bytes, *, path: str | None = None) -> ImportBatch:
             state="archived" if archived else "unread",
             starred=truthy(item.get("is_starred", item.get("is_fav"))),
             content_html=item.get("content"),
+            # v2 annotations (annotator.js): the marked `quote`, the reader's `text` beside it
+            highlights=highlight_items(
+                item.get("annotations"), quote="quote", note="text", created="created_at"
+            ),
         )
 
     found.each(json_objects(data, path, "a wallabag export is a JSON array", found), add)

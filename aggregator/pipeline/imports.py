@@ -32,13 +32,22 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
     # One line per record the store refused (those the reader left out are among the warnings).
     skipped: list[str] = field(default_factory=list)
+    highlights_added: int = 0
+    highlights_existing: int = 0
 
     def line(self) -> str:
         count = len(self.skipped)
         skipped = f", {count} refused by the database" if count else ""
+        marks = ""
+        if self.highlights_added or self.highlights_existing:
+            marks = (
+                f", {self.highlights_added} new highlights "
+                f"({self.highlights_existing} already there)"
+            )
         return (
             f"Imported {self.format}: {self.feeds_added} new feeds ({self.feeds_existing} already "
-            f"there), {self.links_added} new links ({self.links_existing} already there){skipped}"
+            f"there), {self.links_added} new links ({self.links_existing} already there)"
+            f"{marks}{skipped}"
         )
 
 
@@ -148,6 +157,37 @@ def _import_links(
             existing += one_existing
     summary.links_added += added
     summary.links_existing += existing
+    for link in links:
+        if link.highlights:
+            _import_highlights(db, link, summary)
+
+
+def _import_highlights(db: sqlite_utils.Database, link: Link, summary: ImportSummary) -> None:
+    """A link's highlights, kept even before its page is fetched (flagged until its text holds
+    them; the fetch re-anchors them). The same quote again is not a second highlight."""
+    article_id = store.article_id_for_url(db, link.url)
+    if article_id is None:
+        return
+    for mark in link.highlights:
+        try:
+            with store.transaction(db):
+                _, new = store.add_highlight(
+                    db,
+                    article_id,
+                    mark.quote,
+                    note=mark.note,
+                    created_at=mark.created_at,
+                    require_anchor=False,
+                )
+        except Exception as exc:  # any type: the file controls the values
+            if is_run_failure(exc):
+                raise
+            summary.skipped.append(f"highlight of {link.url[:200]}: {describe(exc)}")
+            continue
+        if new:
+            summary.highlights_added += 1
+        else:
+            summary.highlights_existing += 1
 
 
 def import_batch(
