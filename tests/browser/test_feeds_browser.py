@@ -167,7 +167,7 @@ def test_pause_resume_refresh_now_and_unsubscribe(
     assert page.locator(".message-info").inner_text() == "Refreshed Weather Log: 1 new entry."
     assert feed_card(page, "Weather Log").locator(".n-articles").inner_text() == "2"
 
-    feed_card(page, "Weather Log").get_by_role("link", name="Unsubscribe").click()
+    feed_card(page, "Weather Log").get_by_role("button", name="Unsubscribe").click()
     assert "saved, starred" in page.locator(".confirm-text").inner_text()
     page.get_by_role("button", name="Unsubscribe").click()
     assert "Unsubscribed from Weather Log" in page.locator(".message-info").inner_text()
@@ -287,7 +287,7 @@ def test_feeds_pages_layout_and_screenshots(
         "feeds": lambda: page.goto(reader + "/-/feeds"),
         "import": lambda: page.goto(reader + "/-/import"),
         "unsubscribe": lambda: (
-            feed_card(page, "Lab Bench").get_by_role("link", name="Unsubscribe").click()
+            feed_card(page, "Lab Bench").get_by_role("button", name="Unsubscribe").click()
         ),
     }
     for name, go in shots.items():
