@@ -32,7 +32,7 @@ select f.id, f.url, f.title, f.site_url, f.tags, f.status, f.full_text, f.last_e
 from feeds f left join (
   select feed_id, count(*) as n from articles where state = 'unread' and feed_id is not null
   group by feed_id) u on u.feed_id = f.id
-{where} order by {order}"""
+order by {order}"""
 FULL_TEXT = {"auto": None, "always": 1, "never": 0}
 FULL_TEXT_LABELS = {None: "auto", 1: "always", 0: "never"}
 ACTIONS = ("refresh", "pause", "resume", "unsubscribe", "fulltext")
@@ -137,7 +137,7 @@ async def feeds_page(request: Any, datasette: Any) -> Response:
     sort = request.args.get("sort", "name")
     if sort not in SORTS:
         sort = "name"
-    rows = await _rows(datasette, FEEDS_SQL.format(where="", order=SORTS[sort]))
+    rows = await _rows(datasette, FEEDS_SQL.format(order=SORTS[sort]))
     articles_url = datasette.urls.table(DATABASE, "articles")
     for row in rows:
         row["tag_list"] = [
