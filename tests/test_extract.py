@@ -297,14 +297,19 @@ def test_structure_pages_leave_out_navigation_sidebar_and_footer() -> None:
             assert marker not in a.content_html and marker not in a.text, page.name
 
 
-def test_a_figure_outside_the_article_is_not_added() -> None:
+def test_a_figure_outside_the_article_or_after_its_end_is_not_added() -> None:
     page = (STRUCTURES / "headings.html").read_text(encoding="utf-8")
+    thumb = (
+        '<figure><img src="/thumbs/next.jpg" alt=""><figcaption>Next story</figcaption></figure>'
+    )
+    page = page.replace("</article>", thumb + "</article>")
     aside = (
         '<figure><img src="/ads/banner.jpg" alt="Advert"><figcaption>Buy now</figcaption></figure>'
     )
     page = page.replace("<aside>", "<aside>" + aside)
     a = extract_article(page, url=STRUCTURE_URL)
     assert "banner.jpg" not in a.content_html and "Buy now" not in a.content_html
+    assert "next.jpg" not in a.content_html and "Next story" not in a.content_html
 
 
 # --- the benchmark corpus ------------------------------------------------------------------

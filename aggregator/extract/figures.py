@@ -45,7 +45,8 @@ def _image(figure: etree._Element) -> tuple[str, str] | None:
 def find_figures(root: etree._Element, blocks: list[str]) -> list[Figure]:
     """The page's <figure> images that lie inside the article: the smallest element holding
     every page block whose text is one of the body's `blocks` (top-level block texts of the
-    extracted body, in order). Each figure is placed after the last body block before it."""
+    extracted body, in order), and not after the last of those blocks. Each figure is placed
+    after the last body block before it."""
     if root.find(".//figure") is None or not blocks:
         return []
     index = {_key(b): i for i, b in reversed(list(enumerate(blocks))) if _key(b)}
@@ -68,7 +69,8 @@ def find_figures(root: etree._Element, blocks: list[str]) -> list[Figure]:
         return []
     found: list[Figure] = []
     for fig, position in figures:
-        if not any(a is container for a in fig.iterancestors()):
+        # After the article's last block come related stories with their thumbnails.
+        if position >= len(matched) or not any(a is container for a in fig.iterancestors()):
             continue
         image = _image(fig)
         if image is None:
