@@ -19,7 +19,8 @@ reader runs from a separate venv (`--reader-python`, default /tmp/bench-venv/bin
 the project's environment. `--rounds N` alternates the tools N times (fresh databases, server
 reset) and reports each phase's median, with every round's time in the JSON line.
 `--compare-with DIR` adds another checkout of Aggregator (with its own .venv) to the rotation,
-to measure a change before and after in the same minutes.
+to measure a change before and after in the same minutes. `--http-only` measures the HTTP layer
+alone: CPU to import it and per conditional request (answered 304).
 
     .venv/bin/python benchmarks/refresh.py --feeds 300 1000 --vs-reader --rounds 3
     .venv/bin/python benchmarks/refresh.py --vs-reader --rounds 3 --compare-with ../before
@@ -350,6 +351,80 @@ print(json.dumps({"entries": r.get_entry_counts().total}))
 """
 
 
+HTTP_SCRIPT = """
+import asyncio, json, sys, time
+started = time.process_time()
+from aggregator import fetch
+imported = time.process_time() - started
+urls = sys.stdin.read().split()
+PER_HOST, IN_FLIGHT = 6, 128  # the defaults of `aggregator fetch`
+
+async def main():
+    async with fetch.make_client() as client:
+        tags = {r.url: r.etag for r in await asyncio.gather(
+            *(fetch.fetch_url(client, u) for u in urls))}
+    async with fetch.make_client() as client:  # new connections, as a new run has
+        total, hosts = asyncio.Semaphore(IN_FLIGHT), {}
+        async def one(url):
+            host = hosts.setdefault(url.split("/")[2], asyncio.Semaphore(PER_HOST))
+            async with host, total:
+                return await fetch.fetch_url(client, url, etag=tags[url])
+        cpu = time.process_time()
+        results = await asyncio.gather(*(one(u) for u in urls))
+        cpu = time.process_time() - cpu
+    assert {r.status for r in results} == {304}, {r.status for r in results}
+    return cpu
+
+cpu = asyncio.run(main())
+print(json.dumps({"import_cpu_ms": imported * 1000, "cpu_ms_per_request": cpu * 1000 / len(urls)}))
+"""
+
+
+def bench_http(count: int, args: argparse.Namespace) -> dict[str, object]:
+    """CPU of the HTTP layer alone, per checkout: importing `aggregator.fetch`, and one
+    conditional GET answered 304 (the unchanged refresh's request), on new connections with the
+    CLI's limits, in a process of its own per round."""
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.Process(
+        target=_serve, args=(count, args.entries, args.latency_ms / 1000, child), daemon=True
+    )
+    server.start()
+    port = parent.recv()
+    urls = " ".join(feed_urls(count, port))
+    env = {**os.environ, "AGGREGATOR_ALLOW_HOSTS": "127.0.0.0/8"}
+    roots = {"aggregator": ROOT}
+    for other in args.compare_with or []:
+        roots[f"aggregator@{Path(other).name}"] = Path(other).resolve()
+    measured: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
+    try:
+        for _ in range(args.rounds):
+            for name, root in roots.items():
+                out = subprocess.run(
+                    [str(root / ".venv/bin/python"), "-c", HTTP_SCRIPT],
+                    input=urls.encode(),
+                    cwd=root,  # `-c` puts the working folder first on sys.path
+                    env=env,
+                    capture_output=True,
+                )
+                if out.returncode != 0:
+                    raise SystemExit(f"{name} failed:\n{out.stderr.decode()[-2000:]}")
+                measured[name].append(json.loads(out.stdout.decode().strip().splitlines()[-1]))
+    finally:
+        server.terminate()
+        server.join()
+    return {
+        "feeds": count,
+        **{
+            name: {
+                key: round(statistics.median(r[key] for r in rounds), 3)
+                for key in ("import_cpu_ms", "cpu_ms_per_request")
+            }
+            | {"rounds": rounds}
+            for name, rounds in measured.items()
+        },
+    }
+
+
 def _count(db: Path, sql: str) -> int:
     conn = sqlite3.connect(db)
     try:
@@ -516,6 +591,11 @@ def main() -> None:
         help="another Aggregator checkout with its own .venv (e.g. a worktree of the commit "
         "before a change), run alternately with this one; may be repeated",
     )
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="measure only the HTTP layer: CPU of importing it and of one 304 request",
+    )
     parser.add_argument("--workdir", help="where the databases go (default: a temporary folder)")
     args = parser.parse_args()
     if args.vs_reader and not Path(args.reader_python).exists():
@@ -525,6 +605,11 @@ def main() -> None:
         subprocess.run(
             [str(venv / "bin/pip"), "install", "--quiet", "reader", "sgmllib3k"], check=True
         )
+
+    if args.http_only:
+        for n in args.feeds:
+            print(json.dumps({"benchmark": "refresh-http", **bench_http(n, args)}, default=str))
+        return
 
     with tempfile.TemporaryDirectory(prefix="refresh-bench-") as tmp:
         workdir = Path(args.workdir or tmp)
