@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import http.cookiejar
 import socket
 import ssl
@@ -38,7 +39,11 @@ DNS_CACHE_SECONDS = 300  # a run asks each host once; its feeds share the checke
 
 # --------------------------------------------------------------------------- TLS and proxies
 
-_CERTIFI_CONTEXT: list[ssl.SSLContext] = []
+@functools.lru_cache(maxsize=1)
+def _certifi_context() -> ssl.SSLContext:
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _tls(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
@@ -51,11 +56,7 @@ def _tls(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
     paths = ssl.get_default_verify_paths()
     if paths.cafile or paths.capath:  # None unless the file or folder exists
         return True
-    if not _CERTIFI_CONTEXT:
-        import certifi
-
-        _CERTIFI_CONTEXT.append(ssl.create_default_context(cafile=certifi.where()))
-    return _CERTIFI_CONTEXT[0]
+    return _certifi_context()
 
 
 @dataclasses.dataclass(frozen=True)
