@@ -8,6 +8,9 @@ each own one topic; the names the rest of the project uses are re-exported here.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .articles import (
     ARTICLE_STATES,
     MAX_CONTENT_UPDATES,
@@ -54,7 +57,6 @@ from .highlights import (
     remove_highlight,
 )
 from .links import save_link, save_links_bulk
-from .ranking import BEST_LIST_MIN_DOCS, best_lists_due, refresh_best_lists
 from .safety import (
     LOCK_WAIT,
     backup_database,
@@ -73,17 +75,47 @@ from .schema import (
     migrations,
     open_db,
 )
-from .search import (
-    DEFAULT_SORT,
-    SEARCH_PAGE,
-    SORTS,
-    fts_query,
-    get_articles,
-    query_articles,
-    register_search_functions,
-    search_articles,
-    search_sql,
-)
+
+# Search and ranking are loaded on first use: they bring the query language (aggregator.query),
+# which a command that only writes never needs (see "Store start-up" in docs/benchmarks.md).
+_LAZY = {
+    "DEFAULT_SORT": "search",
+    "SEARCH_PAGE": "search",
+    "SORTS": "search",
+    "fts_query": "search",
+    "get_articles": "search",
+    "query_articles": "search",
+    "register_search_functions": "search",
+    "search_articles": "search",
+    "search_sql": "search",
+    "BEST_LIST_MIN_DOCS": "ranking",
+    "best_lists_due": "ranking",
+    "refresh_best_lists": "ranking",
+}
+
+if TYPE_CHECKING:
+    from .ranking import BEST_LIST_MIN_DOCS, best_lists_due, refresh_best_lists
+    from .search import (
+        DEFAULT_SORT,
+        SEARCH_PAGE,
+        SORTS,
+        fts_query,
+        get_articles,
+        query_articles,
+        register_search_functions,
+        search_articles,
+        search_sql,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "add_highlight",
