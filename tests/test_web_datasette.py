@@ -115,7 +115,7 @@ def test_plain_datasette_serves_the_ranked_search_and_the_article_page(
 ) -> None:
     results = httpx.get(plain_datasette + "/aggregator/search", params={"q": "syndication"})
     assert results.status_code == 200
-    first = re.search(r'<li class="card[^"]*">\s*<h3 class="card-title"><a href="([^"]+)">([^<]+)', results.text)
+    first = re.search(r'<li class="card[^>]*>\s*<h3 class="card-title"><a [^>]*href="([^"]+)">([^<]+)', results.text)
     assert first and first.group(2) == "Why feeds outlived the platforms"
     assert "<mark>syndication</mark>" in results.text
     article = httpx.get(plain_datasette + first.group(1))

@@ -20,6 +20,7 @@ from . import (
     feeds,
     highlights,
     queries,
+    reading,
     security,
     settings,
     text,
@@ -35,6 +36,12 @@ TAG_LINKING_TEMPLATES = {
     "aggregator_article.html",
     "table-aggregator-articles.html",
     "query-aggregator-search.html",
+}
+
+# The list pages whose cards carry their list (web/reading.py), and what kind of list each is.
+LIST_TEMPLATES = {
+    "table-aggregator-articles.html": "articles",
+    "query-aggregator-search.html": "search",
 }
 
 
@@ -154,6 +161,14 @@ def extra_template_vars(template: str, view_name: str, request: Any, datasette: 
         if request is not None and template == "query-aggregator-search.html":
             # What the query's reading changed (a short prefix searched as a word ...).
             found["search_notes"] = list(parse_query(request.args.get("q", "")).notes)
+        if request is not None and template in LIST_TEMPLATES:
+            # The list the cards are in: their links carry it (Previous / Next unread), and
+            # Mark all as read marks it (web/reading.py). Search without words lists nothing.
+            kind = LIST_TEMPLATES[template]
+            ref = reading.list_of(kind, request.query_string)
+            shown = kind == "articles" or bool(request.args.get("q"))
+            found["reading_from"] = ref.value if shown else ""
+            found["reading_marked"] = reading.marked_count(request)
         if template in TAG_LINKING_TEMPLATES and DATABASE in datasette.databases:
             big = {
                 row[0]: row[1]
@@ -176,6 +191,7 @@ def register_routes(datasette: Any) -> list[tuple[str, Any]]:
         *highlights.routes(),
         (r"^/-/articles/(?P<id>\d+)/(?P<action>[a-z]+)$", views.article_action),
         (r"^/-/save$", views.save),
+        *reading.routes(),
         (r"^/-/dashboard$", views.dashboard),
         (r"^/-/subscribe$", adding.subscribe),
         (r"^/-/import$", adding.import_page),

@@ -54,6 +54,20 @@ order by sort_date desc limit {HOME_LIST_SIZE}""",
         "sql": """select name, article_count as n from tags where article_count > 0
 order by n desc, name limit 40""",
     },
+    "unread_by_feed": {
+        "title": "Unread, by feed",
+        "description": "The 40 feeds with the most unread articles, and how many each has.",
+        "sql": """select f.id, coalesce(f.title, f.url) as title, count(*) as unread
+from articles a join feeds f on f.id = a.feed_id where a.state = 'unread'
+group by f.id order by unread desc, title limit 40""",
+    },
+    "unread_by_tag": {
+        "title": "Unread, by tag",
+        "description": "The 40 tags with the most unread articles, and how many each has.",
+        "sql": """select t.name, count(*) as unread
+from articles a join articles_tags at on at.article_id = a.id join tags t on t.id = at.tag_id
+where a.state = 'unread' group by t.id order by unread desc, t.name limit 40""",
+    },
     "failing_feeds": {
         "title": "Feeds with errors",
         "description": "Feeds whose last check failed, most errors first.",
@@ -116,6 +130,8 @@ HOME = {
     "recent": "recent_from_feeds",
     "tags": "top_tags",
     "failing": "failing_feeds",
+    "unread_feeds": "unread_by_feed",
+    "unread_tags": "unread_by_tag",
 }
 DASHBOARD = {
     "weeks": "articles_per_week_by_feed",

@@ -8,6 +8,7 @@
         require_auth: false           # every page and write needs a login (set by `serve`)
         fetch_saved: true             # download links saved in the browser in the background
         refresh_every: 1800           # seconds between background refreshes (`serve`); 0: off
+        mark_read_on_open: true       # opening an unread article's page marks it read
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     require_auth: bool = False
     fetch_saved: bool = True
     refresh_every: int = 0
+    mark_read_on_open: bool = True
 
     @property
     def guarded(self) -> bool:
@@ -49,6 +51,7 @@ def read(datasette: Any) -> Settings:
         require_auth=bool(raw.get("require_auth", False)),
         fetch_saved=bool(raw.get("fetch_saved", True)),
         refresh_every=_seconds(raw.get("refresh_every")),
+        mark_read_on_open=bool(raw.get("mark_read_on_open", True)),
     )
 
 

@@ -10,7 +10,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 from markupsafe import Markup
@@ -126,6 +126,8 @@ async def home(request: Any, datasette: Any) -> Response:
             "counts": found.pop("counts")[0],
             "tags": found.pop("tags"),
             "failing": found.pop("failing"),
+            "unread_feeds": found.pop("unread_feeds"),
+            "unread_tags": found.pop("unread_tags"),
             "lists": found,
             "query_urls": {k: datasette.urls.query(DATABASE, v) for k, v in queries.HOME.items()},
             "bookmarklet": bookmarklet(request, datasette),
@@ -153,9 +155,21 @@ async def _article_row(datasette: Any, article_id: int) -> dict[str, Any]:
 
 
 async def article(request: Any, datasette: Any) -> Response:
+    from . import reading
+    from .highlights import for_article
+
     article_id = int(request.url_vars["id"])
     row = await _article_row(datasette, article_id)
-    from .highlights import for_article
+    ref = reading.parse_from(request.args.get("from"))
+    # placed in its list before it is marked read: a list of unread articles still holds it
+    near = (
+        await reading.neighbours(datasette, request, ref, article_id)
+        if ref
+        else reading.Neighbours()
+    )
+    # not after one of this page's own buttons (`done`): `Mark unread` must stay unread
+    if settings.read(datasette).mark_read_on_open and not request.args.get("done"):
+        await reading.mark_read_on_open(datasette, row)
 
     marks = await for_article(datasette, article_id)
     return await _render(
@@ -173,6 +187,16 @@ async def article(request: Any, datasette: Any) -> Response:
             ),
             "articles_url": datasette.urls.table(DATABASE, "articles"),
             "action_base": datasette.urls.path(f"/-/articles/{article_id}/"),
+            "reading_from": ref.value if ref else "",
+            "list_url": ref.page_url(datasette) if ref else None,
+            "previous_url": (
+                reading.article_href(datasette, near.previous, ref) if near.previous else None
+            ),
+            "next_unread_url": (
+                reading.article_href(datasette, near.next_unread, ref)
+                if near.next_unread
+                else None
+            ),
         },
     )
 
@@ -207,7 +231,12 @@ async def article_action(request: Any, datasette: Any) -> Response:
         )
     else:
         raise NotFound("Unknown action")
-    return Response.redirect(datasette.urls.path(f"/{DATABASE}/articles/{article_id}"), status=303)
+    # `done`: the article page does not mark it read again (web/reading.py); `from` keeps its list
+    args = {"done": action, **({"from": form["from"]} if form.get("from") else {})}
+    return Response.redirect(
+        datasette.urls.path(f"/{DATABASE}/articles/{article_id}") + "?" + urlencode(args),
+        status=303,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
