@@ -688,3 +688,19 @@ def test_a_feed_labelled_punycode_is_fetched_and_stored_as_utf8(
     assert time.monotonic() - started < 30
     assert rows(db_path, "SELECT title FROM feeds") == [("Crème",)]
     assert rows(db_path, "SELECT title FROM articles") == [("Brûlée",)]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_huge_author_is_read_in_bounded_time(fast: bool) -> None:
+    """feedparser's email pattern is quadratic in a run of [A-Za-z0-9_.+-] (8,000 characters:
+    0.3 s; these would take minutes)."""
+    for author in (
+        "a@" + "b." * 300_000 + "!",
+        "x" * 600_000,
+        "Ann <" + "a" * 300_000 + "@x.test>",
+    ):
+        body = rss(item(1).replace("</title>", f"</title><author>{author}</author>") + item(2))
+        started = time.monotonic()
+        feed = parse_feed(body, url="http://feed.test/rss", fast=fast)
+        assert time.monotonic() - started < 5
+        assert len(feed.entries) == 2 and len(feed.entries[0].author or "") <= 300

@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 import feedparser
+import feedparser.mixin
 
 from ..errors import NotAFeedError, ParseError
+from ..fastparse import MAX_AUTHOR_SCAN
 from ..models import Entry, ParsedFeed
 from ..sanitize import MAX_FIELD, clean_text, safe_url
 from .budget import FAST_MARKUP, SLOW_MARKUP, Cut, cut_document
@@ -25,6 +27,29 @@ _TAIL_CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>", b"</channel>")
 # so feedparser's slower one is switched off.
 feedparser.SANITIZE_HTML = False
 feedparser.RESOLVE_RELATIVE_URIS = True
+
+
+def _bound_author_scan() -> None:
+    """feedparser's _sync_author_detail searches an author for an email with a pattern that is
+    quadratic in its length (a 300,000-character author took minutes): it gets the first
+    MAX_AUTHOR_SCAN characters, as fastparse's replay does."""
+    mixin: Any = feedparser.mixin._FeedParserMixin
+    original = getattr(mixin, "_sync_author_detail", None)
+    if original is None or getattr(original, "bounded", False):
+        return
+
+    def bounded(self: Any, key: str = "author") -> None:
+        context = self._get_context()
+        value = context.get(key)
+        if isinstance(value, str) and len(value) > MAX_AUTHOR_SCAN:
+            context[key] = value[:MAX_AUTHOR_SCAN]
+        original(self, key)
+
+    bounded.bounded = True  # type: ignore[attr-defined]
+    mixin._sync_author_detail = bounded
+
+
+_bound_author_scan()
 
 _FAST_HELPERS: Any = None
 
