@@ -15,9 +15,9 @@ from .body import (
     block_texts,
     body_html,
     body_text,
+    choose_body,
     paragraphs_html,
     prune_body,
-    trafilatura_body,
 )
 from .decode import decode_html, is_html_content_type
 from .figures import find_figures
@@ -81,7 +81,7 @@ def extract_article(
         for el in root.xpath("|".join(f"//{t}" for t in DROP_TAGS)):
             if el.getparent() is not None:
                 el.drop_tree()
-        tbody = trafilatura_body(root, options)
+        tbody = choose_body(root, options)
         if tbody is not None:
             if options.prune_tail:
                 prune_body(tbody)

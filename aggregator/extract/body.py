@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import lxml.etree as etree
 import lxml.html
@@ -28,6 +28,9 @@ class BodyOptions:
     images: bool = False  # keep <img> (and with them, trafilatura keeps captions and credits)
     prune_tail: bool = True  # drop promotion lines and link blocks closing the body
     fast: bool = False  # skip trafilatura's own fallback to its readability and jusText ports
+    # When > 0: also run the balanced mode, and take its body when the first one has fewer
+    # words than this share of it (the first mode dropped part of the article).
+    fallback: float = 0.0
 
 
 DEFAULT_OPTIONS = BodyOptions()
@@ -58,6 +61,24 @@ def trafilatura_body(
         return None
     body = getattr(doc, "body", None) if doc is not None else None
     return body if body is not None and len(body) else None
+
+
+def _words(body: etree._Element | None) -> int:
+    return len(" ".join(body.itertext()).split()) if body is not None else 0
+
+
+def choose_body(
+    root: lxml.html.HtmlElement, options: BodyOptions = DEFAULT_OPTIONS
+) -> etree._Element | None:
+    """trafilatura's body in the chosen mode, or the balanced mode's body when the first is
+    much shorter than it (see BodyOptions.fallback)."""
+    first = trafilatura_body(root, options)
+    if options.fallback <= 0:
+        return first
+    second = trafilatura_body(root, replace(options, mode="balanced"))
+    if second is not None and _words(first) < options.fallback * _words(second):
+        return second
+    return first
 
 
 # Lines that close an article on many sites in English: labels of related links, calls to
