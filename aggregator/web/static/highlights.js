@@ -1,9 +1,9 @@
 /* Highlights on an article page: the stored highlights shown as <mark> in the text, and a
    Highlight button (with a note field) for the words the reader selects. The quotes come from
-   a JSON block of the page (data, not script); the form posts with the page's CSRF token. */
+   the highlights section's data-quotes attribute; the form posts with the page's CSRF token. */
 (function () {
   const body = document.querySelector('.reader-body');
-  const data = document.getElementById('highlights-data');
+  const data = document.getElementById('highlights');
   const form = document.getElementById('highlight-form');
   if (!body) return;
 
@@ -61,7 +61,7 @@
 
   if (data) {
     try {
-      JSON.parse(data.textContent).forEach((h) => markQuote(h.quote, h.id));
+      JSON.parse(data.dataset.quotes || '[]').forEach((h) => markQuote(h.quote, h.id));
     } catch (e) { /* a page without highlights, or one we cannot read: show it as it is */ }
   }
 
