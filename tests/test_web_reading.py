@@ -313,3 +313,40 @@ def test_home_shows_unread_counts_per_feed_and_per_tag(ds: Any, db_file: Path) -
     assert link
     listing = get(ds, html.unescape(link.group(1)))
     assert len(card_ids(listing.text)) == by_tag[1]
+
+
+def test_neighbours_and_mark_all_work_behind_a_login(
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("AGGREGATOR_PASSWORD_HASH", hash_password("s3cret", iterations=1000))
+    guarded = build_datasette(db_file, host="0.0.0.0", allow_hosts=["reader.lan"], auth=True,
+                              fetch_saved=False)
+    host = {"host": "reader.lan"}
+    login = get(guarded, "/-/login", headers=host)
+    cookie = login.cookies["ds_csrftoken"]
+    token = re.search(r'name="csrftoken" value="([^"]+)"', login.text)
+    assert token
+    good = post(
+        guarded,
+        "/-/login",
+        data={"username": "reader", "password": "s3cret", "csrftoken": token.group(1)},
+        cookies={"ds_csrftoken": cookie},
+        headers=host,
+    )
+    cookies = {"ds_actor": good.cookies["ds_actor"], "ds_csrftoken": cookie}
+    listing = get(guarded, f"/aggregator/articles?tags__arraycontains={TAG}", cookies=cookies,
+                  headers=host)
+    ids = card_ids(listing.text)
+    before = states(db_file)
+    page = get(guarded, card_links(listing.text)[0], cookies=cookies, headers=host)
+    assert page.status_code == 200
+    expected = next(i for i in ids[1:] if before[i] == "unread")
+    assert id_of(rel_link(page.text, "next") or "") == expected
+    # without the login the confirmation is not shown and nothing is marked
+    assert get(guarded, "/-/mark-read?from=articles%3Fstate%3Dunread", headers=host
+               ).status_code == 302
+    confirm = get(guarded, f"/-/mark-read?from={quote('articles?tags__arraycontains=' + TAG)}",
+                  cookies=cookies, headers=host)
+    assert confirm.status_code == 200 and "as read</button>" in confirm.text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -32,6 +33,7 @@ MAX_ARGS = 40
 # Rows of one list read to place an article in it, and rows `Mark all as read` changes at once.
 NEIGHBOUR_SCAN_ROWS = 20_000
 MARK_ALL_ROWS = 100_000
+WRITE_BATCH = 1_000
 
 
 @dataclass(frozen=True)
@@ -173,12 +175,24 @@ async def _unread_ids(datasette: Any, request: Any, ref: ListRef) -> list[int]:
 
 
 def _mark_ids_read(db: Any, ids: list[int]) -> int:
+    """Mark these articles read, those still unread: one transaction (the store's per-article
+    writes become savepoints in it)."""
     changed = 0
-    for article_id in ids:
-        current = db.execute("select state from articles where id = ?", [article_id]).fetchone()
-        if current and current[0] == "unread":
-            store.set_state(db, article_id, state="read")
-            changed += 1
+    with store.transaction(db):
+        for article_id in ids:
+            row = db.execute("select state from articles where id = ?", [article_id]).fetchone()
+            if row and row[0] == "unread":
+                store.set_state(db, article_id, state="read")
+                changed += 1
+    return changed
+
+
+async def _mark_read(datasette: Any, ids: list[int]) -> int:
+    """In batches, each its own write, so other writes (a refresh, a star) are not held up."""
+    changed = 0
+    for start in range(0, len(ids), WRITE_BATCH):
+        write = partial(_mark_ids_read, ids=ids[start : start + WRITE_BATCH])
+        changed += int(await views._write(datasette, write))
     return changed
 
 
@@ -190,7 +204,7 @@ async def mark_all(request: Any, datasette: Any) -> Response:
         if ref is None:
             return Response.text("Which list? The form names none.", status=400)
         ids = await _unread_ids(datasette, request, ref)
-        changed = await views._write(datasette, lambda db: _mark_ids_read(db, ids))
+        changed = await _mark_read(datasette, ids)
         target = ref.page_url(datasette)
         return Response.redirect(
             target + ("&" if "?" in target else "?") + f"_marked={int(changed)}", status=303
