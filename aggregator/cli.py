@@ -111,13 +111,10 @@ def _deadline() -> float:
 def _run(coro_factory: Callable[[Any], Any]) -> Any:
     """Run an async service call with a fresh HTTP client (the address policy and proxy of the
     environment)."""
-    from .fetch import AddressPolicy, make_client
-
-    policy = AddressPolicy.from_env()
-    proxy = os.environ.get("AGGREGATOR_PROXY") or None
+    from .fetch import make_env_client
 
     async def main() -> Any:
-        async with make_client(policy=policy, proxy=proxy) as client:
+        async with make_env_client() as client:
             return await coro_factory(client)
 
     import asyncio

@@ -5,7 +5,7 @@ headers, schedule). Nothing is defined here."""
 from __future__ import annotations
 
 from aggregator.models import FetchResult
-from aggregator.net.client import Client, make_client
+from aggregator.net.client import Client, make_client, make_env_client
 from aggregator.net.policy import ALLOW_HOSTS_ENV, AddressPolicy, blocked_reason, resolve_host
 from aggregator.net.request import (
     DEFAULT_MAX_BYTES,
@@ -35,6 +35,7 @@ __all__ = [
     "fetch_url",
     "fetch_url_sync",
     "make_client",
+    "make_env_client",
     "next_check_delay",
     "parse_retry_after",
     "resolve_host",

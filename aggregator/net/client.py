@@ -277,6 +277,17 @@ class Client:
             self.check(host, port, ip)
 
 
+PROXY_ENV = "AGGREGATOR_PROXY"
+
+
+def make_env_client() -> Client:
+    """The client every command and background run uses: the address policy of the environment
+    (AGGREGATOR_ALLOW_HOSTS) and the proxy chosen on purpose in AGGREGATOR_PROXY, if any."""
+    import os
+
+    return make_client(policy=AddressPolicy.from_env(), proxy=os.environ.get(PROXY_ENV) or None)
+
+
 def make_client(
     *,
     policy: AddressPolicy | None = None,

@@ -369,11 +369,10 @@ def fetch_saved_pages(db_path: str, ids: Sequence[int]) -> PageSummary | None:
     environment apply: the URLs came from the web). Blocking; run it off the server's loop.
     Never raises: a page's failure is recorded on its article, and anything else (the database
     gone meanwhile) leaves the pages for the next `fetch`; returns None then."""
-    from ..fetch import AddressPolicy, make_client
+    from ..fetch import make_env_client
 
     async def main() -> PageSummary:
-        proxy = os.environ.get("AGGREGATOR_PROXY") or None
-        async with make_client(policy=AddressPolicy.from_env(), proxy=proxy) as client:
+        async with make_env_client() as client:
             db = store.open_db(db_path, migrate=False)
             try:
                 return await fetch_pages(db, client, only=ids)

@@ -69,21 +69,13 @@ def writer(db_path: str, *, wait: float, what: str) -> Iterator[None]:
         local.release()
 
 
-def make_env_client() -> Client:
-    """An HTTP client with the address policy and proxy of the environment (the addresses come
-    from the web: the policy applies), as the command line makes them."""
-    from ..fetch import AddressPolicy, make_client
-
-    return make_client(
-        policy=AddressPolicy.from_env(), proxy=os.environ.get("AGGREGATOR_PROXY") or None
-    )
-
-
 def run_with_db(
     db_path: str, work: Callable[[sqlite_utils.Database, Client], Coroutine[Any, Any, T]]
 ) -> T:
     """Run `work(db, client)` on a new event loop, with a database connection and an HTTP
     client of its own. Blocking: call it from a worker thread."""
+
+    from ..fetch import make_env_client
 
     async def main() -> T:
         async with make_env_client() as client:
