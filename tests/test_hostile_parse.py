@@ -105,7 +105,9 @@ def test_xml_bombs_and_xxe_are_refused_quickly(fast: bool, secret_file: Path) ->
         started = time.monotonic()
         with pytest.raises(ParseError, match=f"^refused: the document declares {reason}"):
             parse_feed(body, url="http://feed.test/rss", fast=fast)
-        assert time.monotonic() - started < 1, name
+        # bounded, not a speed test (benchmarks/hostile_parse.py has the figures): an expanded
+        # bomb takes minutes and gigabytes, a refusal milliseconds, even on a loaded machine
+        assert time.monotonic() - started < 10, name
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -119,7 +121,7 @@ def test_the_parsers_underneath_never_expand_nested_or_external_entities(
     for name, body in (("billion laughs", billion_laughs()), ("xxe", xxe(secret_file, 9))):
         started = time.monotonic()
         feed = parse_feed(body, url="http://feed.test/rss", fast=fast)
-        assert time.monotonic() - started < 2, name
+        assert time.monotonic() - started < 10, name  # an expanded bomb would take minutes
         entries = {e.url: e for e in feed.entries}
         assert "http://feed.test/p2" in entries  # the honest entry is kept
         for entry in feed.entries:
