@@ -285,34 +285,54 @@ def test_mark_all_as_read_needs_the_token_and_the_same_site(ds: Any, db_file: Pa
     assert states(db_file) == before
 
 
-def test_home_shows_unread_counts_per_feed_and_per_tag(ds: Any, db_file: Path) -> None:
+def expected_unread(db_file: Path) -> tuple[dict[str, int], dict[str, int]]:
     db = store.open_db(db_file, migrate=False)
     try:
-        by_feed = db.execute(
-            "select coalesce(f.title, f.url), count(*) from articles a join feeds f "
-            "on f.id = a.feed_id where a.state = 'unread' group by f.id order by 2 desc limit 1"
-        ).fetchone()
-        by_tag = db.execute(
+        feeds = db.execute(
+            "select feed_title, count(*) from articles where state = 'unread' "
+            "and feed_title is not null group by feed_title"
+        ).fetchall()
+        tags = db.execute(
             "select t.name, count(*) from articles a join articles_tags at on at.article_id = a.id "
-            "join tags t on t.id = at.tag_id where a.state = 'unread' group by t.id "
-            "order by 2 desc limit 1"
-        ).fetchone()
+            "join tags t on t.id = at.tag_id where a.state = 'unread' group by t.id"
+        ).fetchall()
     finally:
         db.conn.close()
+    return {str(k): int(n) for k, n in feeds}, {str(k): int(n) for k, n in tags}
+
+
+def shown_unread(ds: Any) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
     home = get(ds, "/")
     assert home.status_code == 200
     section = home.text.split('id="unread"', 1)[1].split("</section>", 1)[0]
-    feed_row = re.search(
-        rf">{re.escape(html.escape(by_feed[0]))}</a> <span class=\"n\">([0-9,]+)<", section
-    )
-    assert feed_row and int(feed_row.group(1).replace(",", "")) == by_feed[1]
-    tag_row = re.search(rf">{re.escape(by_tag[0])}</a> <span class=\"n\">([0-9,]+)<", section)
-    assert tag_row and int(tag_row.group(1).replace(",", "")) == by_tag[1]
-    # each count links to that feed's or tag's unread articles
-    link = re.search(r'href="([^"]+)">' + re.escape(by_tag[0]) + "</a>", section)
-    assert link
-    listing = get(ds, html.unescape(link.group(1)))
-    assert len(card_ids(listing.text)) == by_tag[1]
+    parts = section.split('class="unread-tags"', 1)
+    row = re.compile(r'<a (?:class="tag" )?href="([^"]+)">([^<]+)</a> <span class="n">([0-9,]+)<')
+    feeds = {html.unescape(t): int(n.replace(",", "")) for _, t, n in row.findall(parts[0])}
+    tags = {html.unescape(t): int(n.replace(",", "")) for _, t, n in row.findall(parts[1])}
+    links = {html.unescape(t): html.unescape(h) for h, t, _ in row.findall(section)}
+    return feeds, tags, links
+
+
+def test_home_shows_unread_counts_per_feed_and_per_tag(ds: Any, db_file: Path) -> None:
+    # most articles unread, then most read: the counts are right either way
+    for round_ in range(2):
+        want_feeds, want_tags = expected_unread(db_file)
+        feeds, tags, links = shown_unread(ds)
+        assert feeds == dict(sorted(want_feeds.items(), key=lambda kv: -kv[1])[:40])
+        assert tags == dict(sorted(want_tags.items(), key=lambda kv: -kv[1])[:40])
+        # each count links to that feed's or tag's unread articles
+        top_feed = max(feeds, key=lambda k: feeds[k])
+        assert len(card_ids(get(ds, links[top_feed]).text)) == feeds[top_feed]
+        top_tag = max(tags, key=lambda k: tags[k])
+        assert len(card_ids(get(ds, links[top_tag]).text)) == tags[top_tag]
+        if round_ == 0:
+            db = store.open_db(db_file, migrate=False)
+            try:
+                unread = [i for i, s in states(db_file).items() if s == "unread"]
+                for article in unread[: len(unread) * 3 // 4]:
+                    store.set_state(db, article, state="read")
+            finally:
+                db.conn.close()
 
 
 def test_neighbours_and_mark_all_work_behind_a_login(

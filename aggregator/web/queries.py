@@ -17,6 +17,16 @@ HOME_LIST_SIZE = 8
 # The dashboard's charts cover the last year of weeks that have articles.
 WEEK = "date({}, 'weekday 0', '-6 days')"
 
+# Unread counts read the smaller side: the unread articles when they are at most half of all,
+# else the others, taken from the totals the store's triggers keep (facet_counts, tags); so the
+# home page stays quick whether most articles are unread or most are read. SQLite evaluates the
+# constant condition once and skips the branch it rules out.
+FEW_UNREAD = (
+    "(select coalesce(sum(case when value = 'unread' then n end), 0) * 2 <= coalesce(sum(n), 0)"
+    " from facet_counts where facet = 'state')"
+)
+NOT_UNREAD = "(state < 'unread' or state > 'unread')"  # two ranges of the state index
+
 QUERIES: dict[str, dict[str, Any]] = {
     "home_counts": {
         "title": "Collection at a glance",
@@ -57,16 +67,31 @@ order by n desc, name limit 40""",
     "unread_by_feed": {
         "title": "Unread, by feed",
         "description": "The 40 feeds with the most unread articles, and how many each has.",
-        "sql": """select f.id, coalesce(f.title, f.url) as title, count(*) as unread
-from articles a join feeds f on f.id = a.feed_id where a.state = 'unread'
-group by f.id order by unread desc, title limit 40""",
+        "sql": f"""select title, unread from (
+  select feed_title as title, count(*) as unread from articles indexed by idx_articles_state
+  where {FEW_UNREAD} and state = 'unread' and feed_title is not null group by feed_title
+  union all
+  select fc.value, fc.n - coalesce(r.n, 0) from facet_counts fc left join (
+    select feed_title, count(*) as n from articles indexed by idx_articles_state
+    where {NOT_UNREAD} group by feed_title) r on r.feed_title = fc.value
+  where not {FEW_UNREAD} and fc.facet = 'feed_title' and fc.n > 0)
+where unread > 0 order by unread desc, title limit 40""",
     },
     "unread_by_tag": {
         "title": "Unread, by tag",
         "description": "The 40 tags with the most unread articles, and how many each has.",
-        "sql": """select t.name, count(*) as unread
-from articles a join articles_tags at on at.article_id = a.id join tags t on t.id = at.tag_id
-where a.state = 'unread' group by t.id order by unread desc, t.name limit 40""",
+        "sql": f"""select name, unread from (
+  select t.name, count(*) as unread from articles_tags at join tags t on t.id = at.tag_id
+  where {FEW_UNREAD} and at.article_id in (
+    select id from articles indexed by idx_articles_state where state = 'unread')
+  group by at.tag_id
+  union all
+  select t.name, t.article_count - coalesce(r.n, 0) from tags t left join (
+    select at.tag_id, count(*) as n from articles_tags at where at.article_id in (
+      select id from articles indexed by idx_articles_state where {NOT_UNREAD})
+    group by at.tag_id) r on r.tag_id = t.id
+  where not {FEW_UNREAD} and t.article_count > 0)
+where unread > 0 order by unread desc, name limit 40""",
     },
     "failing_feeds": {
         "title": "Feeds with errors",
