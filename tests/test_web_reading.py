@@ -370,3 +370,39 @@ def test_neighbours_and_mark_all_work_behind_a_login(
     confirm = get(guarded, f"/-/mark-read?from={quote('articles?tags__arraycontains=' + TAG)}",
                   cookies=cookies, headers=host)
     assert confirm.status_code == 200 and "as read</button>" in confirm.text
+
+
+def test_mark_all_as_read_of_search_results_and_of_a_filtered_table(
+    ds: Any, db_file: Path
+) -> None:
+    before = states(db_file)
+    results = get(ds, "/aggregator/search?q=the&sort=newest")
+    shown = set(card_ids(results.text))
+    form = re.search(r'name="from" value="([^"]+)"', results.text)
+    assert form and shown
+    cookie, token = csrf(ds, f"/-/mark-read?from={quote(html.unescape(form.group(1)))}")
+    done = post(
+        ds,
+        "/-/mark-read",
+        data={"csrftoken": token, "from": html.unescape(form.group(1))},
+        cookies={"ds_csrftoken": cookie},
+    )
+    assert done.status_code == 303 and "/aggregator/search?" in done.headers["location"]
+    after = states(db_file)
+    assert not any(after[i] == "unread" for i in shown)
+    assert {i: s for i, s in after.items() if i not in shown} == {
+        i: s for i, s in before.items() if i not in shown
+    }
+    # the table's full-text filter and a column filter make the list too
+    listing = get(ds, "/aggregator/articles?_search=moon&state=unread")
+    in_list = set(card_ids(listing.text))
+    assert in_list
+    ref = html.unescape(re.search(r'name="from" value="([^"]+)"', listing.text).group(1))
+    assert "_search=moon" in ref
+    post(ds, "/-/mark-read", data={"csrftoken": token, "from": ref},
+         cookies={"ds_csrftoken": cookie})
+    final = states(db_file)
+    assert all(final[i] == "read" for i in in_list)
+    assert {i: s for i, s in final.items() if i not in in_list} == {
+        i: s for i, s in after.items() if i not in in_list
+    }

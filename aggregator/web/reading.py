@@ -58,8 +58,14 @@ class ListRef:
 def _keep(kind: str, key: str) -> bool:
     if kind == "search":
         return key in SEARCH_ARGS
-    # Datasette's rule for filter arguments: no leading `_` unless they contain `__`.
-    return key in TABLE_CONTROL_ARGS or not key.startswith("_") or "__" in key[1:]
+    # Datasette's rule for filter arguments: no leading `_` unless they contain `__`; and the
+    # full-text search of one column, `_search_<column>`.
+    return (
+        key in TABLE_CONTROL_ARGS
+        or key.startswith("_search_")
+        or not key.startswith("_")
+        or "__" in key[1:]
+    )
 
 
 def list_of(kind: str, query_string: str) -> ListRef:
