@@ -14,25 +14,14 @@ from typing import Any
 from .errors import AggregatorError
 from .models import Entry, ParsedFeed
 from .parse import parse_feed
-from .sanitize import count_text_words, reading_time, sanitize_html, sanitized_text, site_of
-
-EXCERPT_CHARS = 300
-
-
-def excerpt_of(text: str, limit: int = EXCERPT_CHARS) -> str | None:
-    if len(text) > 2 * limit + 2:
-        # Collapsing the spaces of a head of the text gives a head of the collapsed text (its
-        # last word maybe cut short): when it is longer than the limit, it decides alone.
-        head = " ".join(text[: 2 * limit + 2].split())
-        if len(head) > limit:
-            return head[:limit].rsplit(" ", 1)[0] + "…"
-    text = " ".join(text.split())
-    if not text:
-        return None
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut + "…"
+from .sanitize import (
+    count_text_words,
+    excerpt_of,
+    reading_time,
+    sanitize_html,
+    sanitized_text,
+    site_of,
+)
 
 
 def prepare_entry(entry: Entry, *, base: str | None = None) -> dict[str, Any]:

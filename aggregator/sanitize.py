@@ -560,3 +560,24 @@ def count_text_words(text: str) -> int:
 def reading_time(words: int) -> int:
     """Minutes at 230 words a minute, at least 1 for any text."""
     return max(1, round(words / 230)) if words else 0
+
+
+# An article's excerpt (feeds and pages alike): the first characters of its text, cut at a word.
+EXCERPT_CHARS = 300
+
+
+def excerpt_of(text: str, limit: int = EXCERPT_CHARS) -> str | None:
+    """The first `limit` characters of `text`, spaces collapsed, cut at a word with an ellipsis."""
+    if len(text) > 2 * limit + 2:
+        # Collapsing the spaces of a head of the text gives a head of the collapsed text (its
+        # last word maybe cut short): when it is longer than the limit, it decides alone.
+        head = " ".join(text[: 2 * limit + 2].split())
+        if len(head) > limit:
+            return head[:limit].rsplit(" ", 1)[0] + "…"
+    text = " ".join(text.split())
+    if not text:
+        return None
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + "…"

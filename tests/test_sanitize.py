@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator import sanitize
-from aggregator.process import excerpt_of
 from aggregator.sanitize import (
     count_text_words,
     count_words,
+    excerpt_of,
     html_to_text,
     sanitize_html,
     sanitized_text,

@@ -7,7 +7,14 @@ tree (parse and bound), metadata (meta tags, JSON-LD), body (the main content).
 from __future__ import annotations
 
 from aggregator.models import Article
-from aggregator.sanitize import clean_text, count_words, html_to_text, reading_time, sanitize_html
+from aggregator.sanitize import (
+    clean_text,
+    count_words,
+    excerpt_of,
+    html_to_text,
+    reading_time,
+    sanitize_html,
+)
 
 from .body import (
     DEFAULT_OPTIONS,
@@ -32,7 +39,6 @@ __all__ = [
     "is_html_content_type",
 ]
 
-EXCERPT_CHARS = 300
 
 
 def find_feed_links(body: bytes | str, *, url: str) -> tuple[str, ...]:
@@ -113,11 +119,7 @@ def extract_article(
     excerpt = meta.excerpt if meta else None
     if not excerpt and text:
         first = text.split("\n\n", 1)[0]
-        excerpt = (
-            first
-            if len(first) <= EXCERPT_CHARS
-            else (first[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…")
-        )
+        excerpt = excerpt_of(first)
     return Article(
         url=url,
         title=(meta.title if meta else None) or clean_text(feed_title) or None,
