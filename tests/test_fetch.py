@@ -1,5 +1,5 @@
 """fetch.py against a real local server: limits, timeouts, redirects, conditional GET, address
-policy. Case numbers refer to shared/docs/reliability.md. Never touches the internet."""
+policy (docs/reliability.md). Never touches the internet."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_deflate_success_wrapped_and_raw(server: LocalServer, wbits: int) -> Non
     assert get(url).content == body
 
 
-def test_empty_body_is_returned_as_empty(server: LocalServer) -> None:  # case 32
+def test_empty_body_is_returned_as_empty(server: LocalServer) -> None:
     url = server.add("/empty", Route(body=b""))
     result = get(url)
     assert result.status == 200 and result.content == b""
@@ -131,13 +131,13 @@ def test_fetch_url_sync_uses_the_env_policy(server: LocalServer) -> None:
 # --------------------------------------------------------------------------- transport faults
 
 
-def test_connection_refused() -> None:  # case 1
+def test_connection_refused() -> None:
     port = hostile.closed_port()
     error = fails(f"http://127.0.0.1:{port}/feed", policy=loopback(port))
     assert str(error) == "connection refused"
 
 
-def test_server_that_never_answers_times_out_on_read() -> None:  # case 2
+def test_server_that_never_answers_times_out_on_read() -> None:
     with hostile.silent_listener() as port:
         started = time.monotonic()
         error = fails(
@@ -159,7 +159,7 @@ def test_connect_timeout_covers_slow_resolution(monkeypatch: pytest.MonkeyPatch)
     assert time.monotonic() - started < 2
 
 
-def test_dribbling_body_is_cut_at_the_deadline(server: LocalServer) -> None:  # case 3
+def test_dribbling_body_is_cut_at_the_deadline(server: LocalServer) -> None:
     url = server.add("/drip", hostile.dribble(interval=0.3))
     started = time.monotonic()
     error = fails(url, deadline=2, read_timeout=5)
@@ -168,13 +168,13 @@ def test_dribbling_body_is_cut_at_the_deadline(server: LocalServer) -> None:  # 
     assert 1.8 < elapsed < 3.5
 
 
-def test_endless_chunked_body_stops_at_the_cap(server: LocalServer) -> None:  # case 5
+def test_endless_chunked_body_stops_at_the_cap(server: LocalServer) -> None:
     url = server.add("/endless", hostile.endless_chunked())
     error = fails(url, TooLargeError, max_bytes=2 * 1024 * 1024, deadline=10)
     assert str(error) == "response too large (over 2 MiB)"
 
 
-def test_huge_content_length_refused_before_reading(server: LocalServer) -> None:  # case 6
+def test_huge_content_length_refused_before_reading(server: LocalServer) -> None:
     url = server.add("/huge", hostile.huge_length())
     started = time.monotonic()
     error = fails(url, TooLargeError, deadline=5)
@@ -182,13 +182,13 @@ def test_huge_content_length_refused_before_reading(server: LocalServer) -> None
     assert time.monotonic() - started < 2  # the server holds the body back for 10 s
 
 
-def test_body_shorter_than_content_length_is_an_error(server: LocalServer) -> None:  # case 7
+def test_body_shorter_than_content_length_is_an_error(server: LocalServer) -> None:
     url = server.add("/short", hostile.short_body())
     error = fails(url)
     assert str(error).startswith("incomplete response")
 
 
-def test_connection_reset_midway_returns_nothing(server: LocalServer) -> None:  # case 38
+def test_connection_reset_midway_returns_nothing(server: LocalServer) -> None:
     url = server.add("/reset", hostile.reset_midway())
     error = fails(url, deadline=5)
     assert str(error) == "connection reset by peer"
@@ -197,7 +197,7 @@ def test_connection_reset_midway_returns_nothing(server: LocalServer) -> None:  
 # --------------------------------------------------------------------------- encodings and bombs
 
 
-def test_gzip_bomb_stops_at_the_cap_with_bounded_memory(server: LocalServer) -> None:  # case 8
+def test_gzip_bomb_stops_at_the_cap_with_bounded_memory(server: LocalServer) -> None:
     bomb = hostile.deflate_bomb(1 << 30, "gzip")  # 1 GiB of zeros in about 1 MiB
     url = server.add("/bomb", Route(body=bomb, headers={"Content-Encoding": "gzip"}))
     tracemalloc.start()
@@ -211,7 +211,7 @@ def test_gzip_bomb_stops_at_the_cap_with_bounded_memory(server: LocalServer) -> 
 
 
 @pytest.mark.parametrize("wrapper", ["zlib", "raw"])
-def test_deflate_bombs_stop_at_the_cap(server: LocalServer, wrapper: str) -> None:  # case 10
+def test_deflate_bombs_stop_at_the_cap(server: LocalServer, wrapper: str) -> None:
     bomb = hostile.deflate_bomb(64 << 20, wrapper)
     url = server.add("/dbomb", Route(body=bomb, headers={"Content-Encoding": "deflate"}))
     error = fails(url, TooLargeError, max_bytes=4 << 20)
@@ -232,14 +232,14 @@ def test_bomb_just_under_the_cap_decodes(server: LocalServer) -> None:
     assert get(url, max_bytes=4 << 20).content == b"\0" * (4 << 20)
 
 
-def test_stacked_encodings_refused(server: LocalServer) -> None:  # case 9
+def test_stacked_encodings_refused(server: LocalServer) -> None:
     body = gzip.compress(gzip.compress(b"\0" * (8 << 20)))
     url = server.add("/gzgz", Route(body=body, headers={"Content-Encoding": "gzip, gzip"}))
     error = fails(url)
     assert str(error) == "stacked content encodings refused: gzip, gzip"
 
 
-def test_invalid_gzip_is_a_clear_error(server: LocalServer) -> None:  # case 11
+def test_invalid_gzip_is_a_clear_error(server: LocalServer) -> None:
     url = server.add(
         "/badgz", Route(body=b"this is not gzip at all", headers={"Content-Encoding": "gzip"})
     )
@@ -254,7 +254,7 @@ def test_truncated_gzip_is_an_error(server: LocalServer) -> None:
 
 
 @pytest.mark.parametrize("coding", ["compress", "br", "zstd"])
-def test_unknown_encoding_refused(server: LocalServer, coding: str) -> None:  # case 12
+def test_unknown_encoding_refused(server: LocalServer, coding: str) -> None:
     url = server.add("/enc", Route(body=RSS, headers={"Content-Encoding": coding}))
     assert str(fails(url)) == f"unsupported content encoding: {coding}"
 
@@ -274,7 +274,7 @@ def test_301_chain_is_permanent(server: LocalServer) -> None:
 @pytest.mark.parametrize("status", [302, 307])
 def test_temporary_redirect_is_followed_not_permanent(
     server: LocalServer, status: int
-) -> None:  # case 21
+) -> None:
     final = server.add("/new", Route(body=RSS))
     server.redirect("/mid", final, status=301)
     start = server.redirect("/old", server.url("/mid"), status=status)
@@ -283,14 +283,14 @@ def test_temporary_redirect_is_followed_not_permanent(
     assert result.permanent_redirect is None
 
 
-def test_redirect_loop(server: LocalServer) -> None:  # case 13
+def test_redirect_loop(server: LocalServer) -> None:
     server.redirect("/a", server.url("/b"), status=302)
     url = server.redirect("/b", server.url("/a"), status=302)
     assert str(fails(url)) == "too many redirects (more than 10)"
     assert len(server.hits("/a")) + len(server.hits("/b")) == 11
 
 
-def test_redirect_chain_of_30(server: LocalServer) -> None:  # case 14
+def test_redirect_chain_of_30(server: LocalServer) -> None:
     for i in range(30):
         server.redirect(f"/r{i}", server.url(f"/r{i + 1}"))
     server.add("/r30", Route(body=RSS))
@@ -304,7 +304,7 @@ def test_redirect_chain_of_30(server: LocalServer) -> None:  # case 14
     "target",
     ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:70/", "javascript:alert(1)"],
 )
-def test_redirect_to_other_schemes_refused(server: LocalServer, target: str) -> None:  # case 15
+def test_redirect_to_other_schemes_refused(server: LocalServer, target: str) -> None:
     url = server.redirect("/go", target)
     error = fails(url)
     scheme = target.split(":", 1)[0]
@@ -315,7 +315,7 @@ def test_start_url_with_other_scheme_refused() -> None:
     assert "scheme that is not allowed: file" in str(fails("file:///etc/passwd"))
 
 
-def test_redirect_to_other_loopback_port_blocked(server: LocalServer) -> None:  # case 16
+def test_redirect_to_other_loopback_port_blocked(server: LocalServer) -> None:
     other = LocalServer(poll_interval=0.05)
     quiet_resets(other)
     other.start()
@@ -330,7 +330,7 @@ def test_redirect_to_other_loopback_port_blocked(server: LocalServer) -> None:  
         other.stop()
 
 
-def test_redirect_to_metadata_address_blocked(server: LocalServer) -> None:  # case 16
+def test_redirect_to_metadata_address_blocked(server: LocalServer) -> None:
     url = server.redirect("/meta", "http://169.254.169.254/latest/meta-data/")
     error = fails(url, BlockedAddressError)
     assert str(error).startswith("blocked address 169.254.169.254 (link-local)")
@@ -344,7 +344,7 @@ def test_redirect_to_metadata_address_blocked(server: LocalServer) -> None:  # c
 )
 def test_loopback_spellings_refused_without_allowlist(
     server: LocalServer, host: str
-) -> None:  # case 17
+) -> None:
     # Only another port is allowlisted: each spelling resolves to 127.0.0.1:PORT and is refused.
     error = fails(
         f"http://{host}:{server.port}/", BlockedAddressError, policy=loopback(server.port + 1)
@@ -355,7 +355,7 @@ def test_loopback_spellings_refused_without_allowlist(
 
 def test_trailing_dot_is_not_the_allowlisted_name(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
-) -> None:  # case 17
+) -> None:
     monkeypatch.setattr(net_policy, "resolve_host", lambda host, port: ["127.0.0.1"])
     policy = AddressPolicy.parse(f"localhost:{server.port}")
     url = server.add("/feed", Route(body=RSS))
@@ -367,7 +367,7 @@ def test_trailing_dot_is_not_the_allowlisted_name(
 
 def test_rebinding_answer_with_one_internal_address_is_refused(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
-) -> None:  # case 18
+) -> None:
     monkeypatch.setattr(net_policy, "resolve_host", lambda host, port: ["93.184.215.14", "127.0.0.1"])
     error = fails(
         f"http://feeds.example:{server.port}/", BlockedAddressError, policy=AddressPolicy()
@@ -378,7 +378,7 @@ def test_rebinding_answer_with_one_internal_address_is_refused(
 
 def test_connects_to_the_checked_ip_with_the_hostname_in_host(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
-) -> None:  # case 18
+) -> None:
     asked: list[str] = []
 
     def resolver(host: str, port: int) -> list[str]:
@@ -398,7 +398,7 @@ def test_unresolvable_host_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None
     assert str(error) == "could not resolve host nothing.example"
 
 
-def test_env_proxy_ignored(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:  # case 19
+def test_env_proxy_ignored(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
     dead = f"http://127.0.0.1:{hostile.closed_port()}"
     for var in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
         monkeypatch.setenv(var, dead)
@@ -406,7 +406,7 @@ def test_env_proxy_ignored(server: LocalServer, monkeypatch: pytest.MonkeyPatch)
     assert get(url).content == RSS
 
 
-def test_configured_dead_proxy_is_a_clear_error(server: LocalServer) -> None:  # case 19
+def test_configured_dead_proxy_is_a_clear_error(server: LocalServer) -> None:
     url = server.add("/feed", Route(body=RSS))
     dead = f"http://127.0.0.1:{hostile.closed_port()}"
     assert str(fails(url, proxy=dead)) == "proxy: connection refused"
@@ -491,7 +491,7 @@ def test_allowlist_bad_entry_is_a_clear_error() -> None:
 # ------------------------------------------------------------------ conditional GET and statuses
 
 
-def test_conditional_get_304(server: LocalServer) -> None:  # case 23
+def test_conditional_get_304(server: LocalServer) -> None:
     lm = "Wed, 01 May 2024 09:30:00 GMT"
     url = server.add("/feed", Route(body=RSS, etag='"v1"', last_modified=lm))
     first = get(url)
@@ -503,7 +503,7 @@ def test_conditional_get_304(server: LocalServer) -> None:  # case 23
     assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == lm
 
 
-def test_expires_zero_drops_validators(server: LocalServer) -> None:  # case 26
+def test_expires_zero_drops_validators(server: LocalServer) -> None:
     url = server.add("/feed", Route(body=RSS, etag='"t1"', headers={"Expires": "0"}))
     result = get(url)
     assert result.content == RSS and result.etag is None and result.last_modified is None
@@ -524,21 +524,21 @@ def test_cloudflare_challenge_named(server: LocalServer) -> None:
     assert str(fails(url, HTTPStatusError)) == "HTTP 403 Forbidden (Cloudflare challenge)"
 
 
-def test_429_retry_after_seconds(server: LocalServer) -> None:  # case 29
+def test_429_retry_after_seconds(server: LocalServer) -> None:
     url = server.add("/slow", Route(status=429, headers={"Retry-After": "120"}))
     error = fails(url, HTTPStatusError)
     assert str(error) == "HTTP 429 Too Many Requests"
     assert error.status == 429 and error.retry_after == 120
 
 
-def test_503_retry_after_http_date(server: LocalServer) -> None:  # case 29
+def test_503_retry_after_http_date(server: LocalServer) -> None:
     when = email.utils.formatdate(time.time() + 3600, usegmt=True)
     url = server.add("/down", Route(status=503, headers={"Retry-After": when}))
     error = fails(url, HTTPStatusError)
     assert error.retry_after is not None and 3590 < error.retry_after <= 3600
 
 
-def test_parse_retry_after() -> None:  # case 29
+def test_parse_retry_after() -> None:
     now = 1_700_000_000.0
     assert fetch.parse_retry_after("120", now) == 120
     assert fetch.parse_retry_after(email.utils.formatdate(now + 600, usegmt=True), now) == 600
