@@ -63,8 +63,7 @@ def _wallabag_expected() -> list[tuple[str, int]]:
     return [(name, count) for name, count in counts.items() if not name.startswith("_")]
 
 
-@pytest.mark.parametrize("name,expected", _wallabag_expected())
-def test_wallabag_fixtures_have_the_expected_counts(name: str, expected: int) -> None:
+def _wallabag_fixture_count(name: str, expected: int) -> None:
     path = corpus("bookmarks", "wallabag-import-fixtures", name)
     data = path.read_bytes()
     if expected == 0:
@@ -83,7 +82,7 @@ def test_wallabag_fixtures_have_the_expected_counts(name: str, expected: int) ->
         assert link.saved_at is None or ISO.fullmatch(link.saved_at)
 
 
-def test_wallabag_fixture_details() -> None:
+def _wallabag_fixture_details() -> None:
     base = ("bookmarks", "wallabag-import-fixtures")
     v2 = read_import(corpus(*base, "wallabag-v2.json").read_bytes())
     first = v2.links[0]
@@ -135,7 +134,7 @@ def test_wallabag_fixture_details() -> None:
     assert readability.links[0].excerpt and "&#x2019;" not in readability.links[0].excerpt
 
 
-def test_firefox_html_export_323_links_in_25_folders() -> None:
+def _firefox_html_export_323_links_in_25_folders() -> None:
     data = corpus("bookmarks", "osint-bookmarks-firefox-export", "bookmarks.html").read_bytes()
     text = data.decode("utf-8")
     anchors = re.findall(r'<DT><A HREF="([^"]*)"', text)
@@ -159,7 +158,7 @@ def test_firefox_html_export_323_links_in_25_folders() -> None:
     assert not any("data:" in (link.note or "") for link in batch.links)  # ICONs ignored
 
 
-def test_linkding_files_and_png() -> None:
+def _linkding_files_and_png() -> None:
     base = ("bookmarks", "linkding")
     valid = read_import(corpus(*base, "simple_valid_import_file.html").read_bytes())
     assert [link.url for link in valid.links] == [f"https://example.com/{i}" for i in (1, 2, 3)]
@@ -180,7 +179,7 @@ def test_linkding_files_and_png() -> None:
         read_import(png, filename="invalid_import_file.png")
 
 
-def test_pocket_api_json() -> None:
+def _pocket_api_json() -> None:
     data = corpus("bookmarks", "pocket-to-sqlite", "pocket.json").read_bytes()
     assert detect_format(data) == "pocket"
     batch = read_import(data)
@@ -191,10 +190,7 @@ def test_pocket_api_json() -> None:
     assert link.state == "unread" and link.excerpt
 
 
-@pytest.mark.parametrize(
-    "name,outlines", [("subscriptions.opml", 710), ("subscriptions.2017-09-05.f8b670c.opml", 707)]
-)
-def test_aramzs_opml(name: str, outlines: int) -> None:
+def _aramzs_opml(name: str, outlines: int) -> None:
     import listparser
 
     data = corpus("opml", "aramzs-subscriptions", name).read_bytes()
@@ -214,7 +210,7 @@ def test_aramzs_opml(name: str, outlines: int) -> None:
     assert first.site_url == "http://readwrite.com"
 
 
-def test_all_plenaryapp_opml_files_parse() -> None:
+def _all_plenaryapp_opml_files_parse() -> None:
     root = corpus("opml", "plenaryapp-awesome-rss-feeds")
     files = sorted(root.rglob("*.opml"))
     assert len(files) == 118
@@ -679,3 +675,21 @@ def test_csv_export_guards_formulas_in_every_text_cell() -> None:
     assert row["note"] == "'+1+1" and row["excerpt"] == "'-1" and row["author"] == "'\tname"
     assert row["word_count"] == "-5"  # a number stays a number
     assert row["url"] == article["url"]
+
+
+def test_the_bookmark_and_opml_corpora() -> None:
+    """Every real export file of the corpora with its expected count and details (one test:
+    without AGGREGATOR_CORPORA it is skipped once; tests/data/formats covers each format)."""
+    corpus("bookmarks")
+    for name, expected in _wallabag_expected():
+        _wallabag_fixture_count(name, expected)
+    _wallabag_fixture_details()
+    _firefox_html_export_323_links_in_25_folders()
+    _linkding_files_and_png()
+    _pocket_api_json()
+    for name, outlines in (
+        ("subscriptions.opml", 710),
+        ("subscriptions.2017-09-05.f8b670c.opml", 707),
+    ):
+        _aramzs_opml(name, outlines)
+    _all_plenaryapp_opml_files_parse()

@@ -71,7 +71,7 @@ def write(path: Path, text: str) -> Path:
 # --- OPML: the real 700-feed file -------------------------------------------------------------
 
 
-def test_real_700_feed_opml_imports_twice_without_duplicates(db_path: Path, tmp_path: Path) -> None:
+def _real_700_feed_opml_imports_twice(db_path: Path, tmp_path: Path) -> None:
     import listparser
 
     opml = corpus("opml", "aramzs-subscriptions", "subscriptions.opml")
@@ -243,8 +243,7 @@ WALLABAG_FILES = [
 ]
 
 
-@pytest.mark.parametrize("name,fmt", WALLABAG_FILES)
-def test_wallabag_fixture_imports_the_expected_count(name: str, fmt: str, db_path: Path) -> None:
+def _wallabag_fixture_imports_the_expected_count(name: str, fmt: str, db_path: Path) -> None:
     folder = corpus("bookmarks", "wallabag-import-fixtures")
     expected = json.loads((folder / "expected_counts.json").read_text())[name]
     out = run("import", str(folder / name)).output
@@ -255,7 +254,7 @@ def test_wallabag_fixture_imports_the_expected_count(name: str, fmt: str, db_pat
     assert_consistent(db_path)
 
 
-def test_wallabag_content_state_and_stars_are_kept(db_path: Path) -> None:
+def _wallabag_content_state_and_stars_are_kept(db_path: Path) -> None:
     folder = corpus("bookmarks", "wallabag-import-fixtures")
     links = []
     for name in ("wallabag-v2.json", "wallabag-v2-read.json"):
@@ -281,7 +280,7 @@ def test_wallabag_content_state_and_stars_are_kept(db_path: Path) -> None:
     assert any(link.content_html for link in links)
 
 
-def test_real_firefox_export_keeps_every_link_with_folders_as_tags(db_path: Path) -> None:
+def _real_firefox_export_keeps_every_link(db_path: Path) -> None:
     path = corpus("bookmarks", "osint-bookmarks-firefox-export", "bookmarks.html")
     out = run("import", str(path)).output
     assert out.splitlines()[-1] == (
@@ -315,7 +314,7 @@ def _bad_files(tmp_path: Path) -> list[tuple[Path, str]]:
     ]
 
 
-def test_bad_files_fail_cleanly_and_import_nothing(db_path: Path, tmp_path: Path) -> None:
+def _bad_files_fail_cleanly_and_import_nothing(db_path: Path, tmp_path: Path) -> None:
     run("import", str(write(tmp_path / "ok.csv", POCKET_CSV)))
     before = dump(db_path)
     cases = _bad_files(tmp_path)
@@ -705,3 +704,27 @@ def test_csv_export_guards_spreadsheet_formulas(db_path: Path, tmp_path: Path) -
     assert c["title"] == "Plain = fine"
     cells = [cell for row in table.values() for cell in row.values()]
     assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells)
+
+
+def test_the_real_export_files_import_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The corpora's real export files through `aggregator import`, each into a database of its
+    own (one test: without AGGREGATOR_CORPORA it is skipped once; tests/data/formats holds a
+    file of our own per format meanwhile)."""
+    corpus("bookmarks")
+    corpus("opml")
+
+    def fresh(label: str) -> tuple[Path, Path]:
+        folder = tmp_path / label
+        folder.mkdir()
+        db = folder / "aggregator.db"
+        monkeypatch.setenv("AGGREGATOR_DB", str(db))
+        return db, folder
+
+    _real_700_feed_opml_imports_twice(*fresh("opml"))
+    for name, fmt in WALLABAG_FILES:
+        _wallabag_fixture_imports_the_expected_count(name, fmt, fresh(name)[0])
+    _wallabag_content_state_and_stars_are_kept(fresh("wallabag")[0])
+    _real_firefox_export_keeps_every_link(fresh("firefox")[0])
+    _bad_files_fail_cleanly_and_import_nothing(*fresh("bad"))
