@@ -11,10 +11,8 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from datasette.app import Datasette
 from aggregator import store
 from aggregator.web import facets, queries
 from aggregator.web.app import build_datasette, load_metadata, packaged_metadata
+from tests.serving import running
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,12 +32,6 @@ BIN = Path(sys.executable).parent
 
 def get(ds: Any, path: str, **kwargs: Any) -> Any:
     return asyncio.run(ds.client.get(path, **kwargs))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -58,42 +51,19 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def plain_datasette(sample_db: Path) -> Iterator[str]:
     """`datasette aggregator.db -m metadata.yml`, started from another folder than the
     repository: nothing is found through the current directory."""
-    port = free_port()
-    log = sample_db.parent / "datasette.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "datasette"),
-                str(sample_db),
-                "-m",
-                str(ROOT / "metadata.yml"),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=sample_db.parent,
-            env=os.environ.copy(),
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("datasette did not start: " + log.read_text())
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running(
+        lambda port: [
+            str(BIN / "datasette"),
+            str(sample_db),
+            "-m",
+            str(ROOT / "metadata.yml"),
+            "--port",
+            str(port),
+        ],
+        cwd=sample_db.parent,
+        log_path=sample_db.parent / "datasette.log",
+    ) as base:
+        yield base
 
 
 def test_plain_datasette_serves_the_articles_page_with_its_facets(plain_datasette: str) -> None:

@@ -7,17 +7,15 @@ pytest's own temporary folders; its path is printed at the end of the run)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.serving import aggregator_command, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -40,61 +38,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     setattr(item, f"rep_{report.when}", report)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path, server: Any) -> Iterator[str]:
     """`aggregator serve` over the shipped sample; the local test server is allowed for fetches."""
     db = tmp_path / "browser.db"
-    script = Path(sys.executable).parent / "aggregator"
-    exe = (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-c", "from aggregator.cli import cli; cli()"]
-    )
+    exe = aggregator_command()
     subprocess.run(
         [*exe, "--db", str(db), "load-sample", str(ROOT / "data" / "sample")],
         check=True,
         capture_output=True,
         cwd=ROOT,
     )
-    port = free_port()
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen(
-        [*exe, "--db", str(db), "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    with running(
+        lambda port: [*exe, "--db", str(db), "serve", "--port", str(port)],
         cwd=ROOT,
-        env=os.environ.copy(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(
-                    "aggregator serve did not start: "
-                    + (tmp_path / "serve.log").read_text(errors="replace")
-                )
-            time.sleep(0.2)
+        log_path=tmp_path / "serve.log",
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this thread

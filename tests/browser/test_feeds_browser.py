@@ -6,20 +6,17 @@ screenshots of the feeds pages in the screenshots folder."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.browser.conftest import ROOT, free_port
+from tests.browser.conftest import ROOT
 from tests.httpserver import LocalServer, Route
+from tests.serving import aggregator_command, running
 
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
@@ -63,41 +60,13 @@ def serve_site(server: LocalServer, title: str, items: list[str]) -> str:
 def serving(tmp_path: Path, *options: str) -> Iterator[str]:
     """`aggregator serve` on a new, empty database, with `options`."""
     db = tmp_path / "feeds-browser.db"
-    script = Path(sys.executable).parent / "aggregator"
-    exe = (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-c", "from aggregator.cli import cli; cli()"]
-    )
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [*exe, "--db", str(db), "serve", "--port", str(port), *options],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=os.environ.copy(),
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("serve did not start: " + log_path.read_text())
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running(
+        lambda port: [*aggregator_command(), "--db", str(db), "serve", "--port", str(port), *options],
+        cwd=ROOT,
+        log_path=log_path,
+    ) as base:
+        yield base
     assert "Traceback" not in log_path.read_text(errors="replace"), log_path.read_text()
 
 
