@@ -192,8 +192,8 @@ ranked AS MATERIALIZED (
 SELECT a.id, a.title, a.url, a.site, a.feed_title, a.author, a.published, a.tags,
   a.reading_time, a.state, a.starred, a.saved,
   aggregator_search_snippet(a.text, :q,
-    coalesce(a.title, '') || ' · ' || coalesce(a.author, '') || ' · '
-    || coalesce(a.feed_title, '')) AS snippet, ranked.score AS rank
+    coalesce(a.title, '') || coalesce(' · ' || nullif(a.author, ''), '')
+    || coalesce(' · ' || nullif(a.feed_title, ''), '')) AS snippet, ranked.score AS rank
 FROM (SELECT id, min(score) AS score FROM ranked GROUP BY id
       ORDER BY score, id DESC LIMIT {limit}) ranked
 JOIN articles a ON a.id = ranked.id
