@@ -19,7 +19,6 @@ import click
 from . import store
 from .errors import AggregatorError
 from .pipeline.limits import CONCURRENCY, DEADLINE, PAGE_CONCURRENCY, PER_HOST
-from .query import parse_query
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -381,6 +380,8 @@ def search(
 ) -> None:
     """Full-text search, as the web's search page does it: words, "a phrase", prefix*,
     a OR b, -word, tag:NAME, feed:TITLE, site:HOST."""
+    from .query import parse_query  # here: only `search` needs the query language
+
     for note in parse_query(query).notes:
         click.echo(note, err=True)
     rows = store.search_articles(

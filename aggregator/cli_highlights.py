@@ -9,7 +9,6 @@ import click
 
 from . import store
 from .cli import _article, _db, cli
-from .formats.markdown import escape_md, highlight_lines
 
 
 @cli.command()
@@ -41,6 +40,10 @@ def highlights(ctx: click.Context, tags: tuple[str, ...], url: str | None, fmt: 
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if fmt == "md":
+        # here, not at the top: every command loads this module, and the formats package
+        # (lxml, nh3) would add ~50 ms to `fetch` and the others
+        from .formats.markdown import escape_md, highlight_lines
+
         by_article: dict[int, list[dict[str, object]]] = {}
         for row in rows:
             by_article.setdefault(int(row["article_id"]), []).append(row)
