@@ -245,6 +245,8 @@ async def subscribe(
             todo.append((i, url))
     cores = os.cpu_count() or 1
     pool = parsers() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
+    if pool is not None:
+        pool.start()  # every URL brings a body to parse: the workers load while they download
     batch = Batch(db)
 
     def handle(item: tuple[int, str], found: _Found) -> None:

@@ -39,14 +39,20 @@ class Workers:
         self.warm = warm
         self._pool: pebble.ProcessPool | None = None
 
-    async def run(self, function: Callable[..., _T], *args: Any) -> _T:
-        """`function(*args)` in a worker; raises OverBudget past the budget, and whatever the
-        function raised (or pebble's ProcessExpired when the worker died under it)."""
+    def start(self) -> pebble.ProcessPool:
+        """Start the workers now (they load their modules while the first downloads are on
+        the wire) rather than on the first call."""
         if self._pool is None:
             from pebble import ProcessPool
 
             self._pool = ProcessPool(max_workers=self.count, initializer=self.warm)
-        future = self._pool.schedule(function, args=args, timeout=self.budget)
+            self._pool.schedule(_nothing)  # pebble forks all its workers on the first task
+        return self._pool
+
+    async def run(self, function: Callable[..., _T], *args: Any) -> _T:
+        """`function(*args)` in a worker; raises OverBudget past the budget, and whatever the
+        function raised (or pebble's ProcessExpired when the worker died under it)."""
+        future = self.start().schedule(function, args=args, timeout=self.budget)
         try:
             result: _T = await asyncio.wrap_future(future)
         except TimeoutError:
@@ -93,11 +99,16 @@ async def parse_body(
     return Prepared(feed=None, error=error, error_type="ParseError")
 
 
-def _start_parser() -> None:
-    """Initializer of a parsing worker: it ends with its parent, and loads the parser first."""
-    from ..process import exit_with_parent
+def _nothing() -> None:
+    return None
 
-    exit_with_parent()
+
+def _start_parser() -> None:
+    """Initializer of a parsing worker: it ends with its parent, and loads the parser before
+    its first feed, whose budget would otherwise pay for the imports."""
+    from .. import process
+
+    process.exit_with_parent()
 
 
 def _start_extractor() -> None:
