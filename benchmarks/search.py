@@ -8,15 +8,22 @@ one request at a time, p50 and p95 of:
               of 30, 15, 10, 2, 1 and 0.5 % and between 0.05 and 0.01 % (DF_LEVELS); with
               --drop-caches, one query per shape again right after the OS page cache is dropped
   table       the articles table page with its default facets (/aggregator/articles)
-  tag page    the page a tag link leads to (/aggregator/articles?tags__arraycontains=T, with
-              _nocount=1 for a tag on more than aggregator.web.facets.BIG_TAG articles, as the
-              links are made) for the most used, a middling and a rare tag
+  tag page    the page a tag link leads to (the link the whole table's tags facet makes for
+              the tag, as the server makes it) for the most used, a middling and a rare tag
 and the same searches through `store.search_articles` (what `aggregator search` runs) in
 process, plus a few `aggregator search` runs as a user starts them (process startup included).
 Checks that the table page's facet_results hold every configured facet (a facet that passes
-facet_time_limit_ms is silently missing) and prints which are missing if any.
+facet_time_limit_ms is silently missing) and prints which are missing if any. The server runs
+without its background refresh (`--refresh-every 0`): its first run, a minute after start, would
+fetch the collection's feeds while the pages are measured.
+
+With --compare-with CHECKOUT (another checkout of the project with its own .venv), that
+checkout's `aggregator serve` runs beside this one (on --compare-db, default --db) and the table
+and tag pages are measured on both, alternating request by request, so both see the same load.
 
     .venv/bin/python benchmarks/search.py --db /tmp/agg-1m.db [--runs 5]
+    .venv/bin/python benchmarks/search.py --db NEW.db --pages-only \
+        --compare-with ../before --compare-db OLD.db --runs 10
 """
 
 from __future__ import annotations
@@ -40,7 +47,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from aggregator import store  # noqa: E402
-from aggregator.web.facets import tag_query  # noqa: E402
 
 # Document frequencies the mix draws its words at (the share of articles a word is in).
 DF_LEVELS = (0.30, 0.15, 0.10, 0.02, 0.01, 0.005, 0.0003)
@@ -114,7 +120,7 @@ def get(url: str) -> tuple[float, bytes]:
     return time.perf_counter() - started, body
 
 
-def stats(seconds: list[float]) -> dict[str, float]:
+def stats(seconds: list[float]) -> dict[str, Any]:
     ms = sorted(s * 1000 for s in seconds)
     p95 = ms[min(len(ms) - 1, max(0, round(0.95 * len(ms)) - 1))]
     return {
@@ -125,12 +131,14 @@ def stats(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def serve(db: str, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/aggregator"), "--db", db, "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def serve(db: str, port: int, checkout: Path = ROOT) -> subprocess.Popen[bytes]:
+    command = [str(checkout / ".venv/bin/aggregator"), "--db", db, "serve", "--port", str(port)]
+    options = subprocess.run(
+        [*command[:-2], "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    if "--refresh-every" in options:  # a checkout older than the background refresh has none
+        command += ["--refresh-every", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -144,6 +152,47 @@ def serve(db: str, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("serve did not answer in 120 s")
+
+
+def tag_link(base: str, tag: str) -> str:
+    """The page the whole table's tags facet links to for `tag` (as this server makes it)."""
+    data = json.loads(get(f"{base}/articles.json?_facet_size=max&_size=1")[1])
+    toggle = next(
+        r["toggle_url"] for r in data["facet_results"]["tags"]["results"] if r["value"] == tag
+    )
+    url = urllib.parse.urlsplit(toggle)
+    pairs = [
+        (k, v)
+        for k, v in urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+        if k not in ("_facet_size", "_size")
+    ]
+    return f"{base}/articles?{urllib.parse.urlencode(pairs)}"
+
+
+def pages(
+    bases: dict[str, str], tags: dict[str, str], runs: int
+) -> dict[str, dict[str, list[float]]]:
+    """Seconds per request of the table page and the tag pages on each server; the servers take
+    turns request by request (the first one first in even rounds, last in odd ones)."""
+    urls = {
+        name: {
+            "table page + facets": f"{base}/articles",
+            **{f"{label} page": tag_link(base, tag) for label, tag in tags.items()},
+        }
+        for name, base in bases.items()
+    }
+    for by_page in urls.values():
+        for url in by_page.values():
+            get(url)  # each page once before timing: its schema and pages read
+    seconds: dict[str, dict[str, list[float]]] = {
+        name: {page: [] for page in by_page} for name, by_page in urls.items()
+    }
+    order = list(bases)
+    for i in range(runs * 2):
+        for page in urls[order[0]]:
+            for name in order if i % 2 == 0 else order[::-1]:
+                seconds[name][page].append(get(urls[name][page])[0])
+    return seconds
 
 
 def main() -> None:
@@ -172,6 +221,20 @@ def main() -> None:
         help="do not read the database file through once before measuring (by default it is, "
         "so the figures are those of a collection in use, whose pages the OS has cached)",
     )
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="measure only the table and tag pages (no searches, no `aggregator search`)",
+    )
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        help="another checkout of the project (with its .venv) whose server is measured beside "
+        "this one on the table and tag pages",
+    )
+    parser.add_argument(
+        "--compare-db", help="the collection the --compare-with checkout serves (default: --db)"
+    )
     args = parser.parse_args()
     if not Path(args.db).exists():
         raise SystemExit(f"{args.db} does not exist: make it with make_collection.py")
@@ -184,25 +247,32 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}/aggregator"
     out: dict[str, Any] = {}
+    compared: dict[str, Any] = {}
     db = store.open_db(args.db)
     tag_rows = db.execute(
         "SELECT name, article_count FROM tags ORDER BY article_count DESC"
     ).fetchall()
-    counts = dict(tag_rows)
     tags = {
         "top tag": tag_rows[0][0],
         "middling tag": tag_rows[len(tag_rows) // 10][0],
         "rare tag": tag_rows[-1][0],
     }
     articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-    levels = vocabulary_levels(db, args.words)
-    mix = queries(levels)
-    print("words by document frequency:", json.dumps(levels))
+    levels = vocabulary_levels(db, args.words) if not args.pages_only else {}
+    mix = queries(levels) if not args.pages_only else {}
+    if levels:
+        print("words by document frequency:", json.dumps(levels))
     proc = serve(args.db, port)
+    other = None
+    bases = {"this": base}
+    if args.compare_with:
+        other_port = free_port()
+        other = serve(args.compare_db or args.db, other_port, args.compare_with.resolve())
+        bases["compared"] = f"http://127.0.0.1:{other_port}/aggregator"
     try:
         get(f"{base}/search?q=warmup")  # first request opens and caches the schema
         get(f"{base}/articles")
-        for sort in ("relevance", "newest"):
+        for sort in ("relevance", "newest") if not args.pages_only else ():
             search_all: list[float] = []
             for kind, qs in mix.items():
                 seconds = []
@@ -216,16 +286,18 @@ def main() -> None:
                 out[f"http search {sort}: {kind}"] = stats(seconds)
                 search_all += seconds
             out[f"http search {sort}: whole mix"] = stats(search_all)
-        seconds = [get(f"{base}/articles")[0] for _ in range(args.runs * 2)]
-        out["http table page + facets"] = stats(seconds)
+        timed = pages(bases, tags, args.runs)
+        for name, by_page in timed.items():
+            into = out if name == "this" else compared
+            for page, seconds in by_page.items():
+                into[f"http {page}"] = stats(seconds)
+                label = page.removesuffix(" page")
+                if label in tags:
+                    into[f"http {page}"]["tag"] = tags[label]
         data = json.loads(get(f"{base}/articles.json")[1])
         wanted = ["tags", "feed_title", "site", "author", "state", "starred", "published_month"]
         missing = [f for f in wanted if f not in data.get("facet_results", {})]
-        out["http table page + facets"]["facets_missing"] = missing  # type: ignore[assignment]
-        for label, tag in tags.items():
-            url = f"{base}/articles?" + tag_query(tag, counts[tag])
-            seconds = [get(url)[0] for _ in range(args.runs * 2)]
-            out[f"http {label} page"] = {**stats(seconds), "tag": tag}  # type: ignore[dict-item]
+        out["http table page + facets"]["facets_missing"] = missing
         if args.drop_caches:  # last: every later read of the file is cold too
             for sort in ("relevance", "newest"):
                 cold: list[float] = []
@@ -235,8 +307,10 @@ def main() -> None:
                     cold.append(get(url)[0])
                 out[f"http search {sort}: after dropping the OS cache"] = stats(cold)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for running in (proc, other):
+            if running is not None:
+                running.terminate()
+                running.wait(10)
     cli_all: list[float] = []
     for kind, qs in mix.items():
         seconds = []
@@ -249,9 +323,10 @@ def main() -> None:
                     raise SystemExit(f"search_articles found nothing for {q!r}")
         out[f"search_articles: {kind}"] = stats(seconds)
         cli_all += seconds
-    out["search_articles: all kinds"] = stats(cli_all)
+    if cli_all:
+        out["search_articles: all kinds"] = stats(cli_all)
     seconds = []
-    for q in [qs[0] for qs in mix.values()][: args.cli_runs]:
+    for q in [qs[0] for qs in mix.values()][: args.cli_runs]:  # none with --pages-only
         started = time.perf_counter()
         subprocess.run(
             [str(ROOT / ".venv/bin/aggregator"), "--db", args.db, "search", q],
@@ -260,7 +335,8 @@ def main() -> None:
             env={**os.environ},
         )
         seconds.append(time.perf_counter() - started)
-    out["`aggregator search` process (startup included)"] = stats(seconds)
+    if seconds:
+        out["`aggregator search` process (startup included)"] = stats(seconds)
 
     print(f"{articles:,} articles in {args.db}; {args.runs} runs of each request")
     print(f"{'measure':<48} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
@@ -274,6 +350,12 @@ def main() -> None:
             f"{name:<48} {m['n']:>4} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} "
             f"{m['max_ms']:>8.1f}{extra}"
         )
+    if compared:
+        print(f"beside it, {args.compare_with} on {args.compare_db or args.db}, same requests:")
+        print(f"{'measure':<48} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'this/that':>9}")
+        for name, m in compared.items():
+            ratio = out[name]["p50_ms"] / m["p50_ms"]
+            print(f"{name:<48} {m['n']:>4} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} {ratio:>9.2f}")
     for error in ERRORS:
         print("error:", error)
     print(
@@ -283,6 +365,8 @@ def main() -> None:
                 "articles": articles,
                 "runs": args.runs,
                 **out,
+                **({"compared": {"checkout": str(args.compare_with), **compared}}
+                   if compared else {}),
                 "errors": ERRORS,
             }
         )

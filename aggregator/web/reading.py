@@ -20,13 +20,14 @@ from datasette.utils.asgi import Response
 
 from .. import store
 from . import views
+from .facets import TAG_PARAM
 from .settings import DATABASE
 
 # The lists an article can be opened from, and the page each one's JSON comes from.
 KINDS = {"articles": "articles", "search": "search"}
 # Arguments of the table page that change which rows it lists or their order; others (page
 # tokens, facets, shapes, columns) do not make another list.
-TABLE_CONTROL_ARGS = {"_search", "_sort", "_sort_desc", "_where"}
+TABLE_CONTROL_ARGS = {"_search", "_sort", "_sort_desc", "_where", TAG_PARAM}
 SEARCH_ARGS = {"q", "tag", "feed", "sort"}
 MAX_FROM = 2_000  # characters of a `from` argument
 MAX_ARGS = 40
