@@ -17,9 +17,10 @@ facet_time_limit_ms is silently missing) and prints which are missing if any. Th
 without its background refresh (`--refresh-every 0`): its first run, a minute after start, would
 fetch the collection's feeds while the pages are measured.
 
-With --compare-with CHECKOUT (another checkout of the project with its own .venv), that
-checkout's `aggregator serve` runs beside this one (on --compare-db, default --db) and the table
-and tag pages are measured on both, alternating request by request, so both see the same load.
+With --compare-with CHECKOUT (another checkout of the project with its own .venv; repeatable),
+that checkout's `aggregator serve` runs beside this one (on its --compare-db, default --db) and
+the table and tag pages are measured on every server, in turns request by request, so all see
+the same load.
 
     .venv/bin/python benchmarks/search.py --db /tmp/agg-1m.db [--runs 5]
     .venv/bin/python benchmarks/search.py --db NEW.db --pages-only \
@@ -229,11 +230,17 @@ def main() -> None:
     parser.add_argument(
         "--compare-with",
         type=Path,
+        action="append",
+        default=[],
         help="another checkout of the project (with its .venv) whose server is measured beside "
-        "this one on the table and tag pages",
+        "this one on the table and tag pages (repeatable)",
     )
     parser.add_argument(
-        "--compare-db", help="the collection the --compare-with checkout serves (default: --db)"
+        "--compare-db",
+        action="append",
+        default=[],
+        help="the collection each --compare-with checkout serves, in the same order "
+        "(default: --db)",
     )
     args = parser.parse_args()
     if not Path(args.db).exists():
@@ -247,7 +254,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}/aggregator"
     out: dict[str, Any] = {}
-    compared: dict[str, Any] = {}
+    compared: dict[str, dict[str, Any]] = {}
     db = store.open_db(args.db)
     tag_rows = db.execute(
         "SELECT name, article_count FROM tags ORDER BY article_count DESC"
@@ -263,13 +270,14 @@ def main() -> None:
     if levels:
         print("words by document frequency:", json.dumps(levels))
     proc = serve(args.db, port)
-    other = None
+    others: list[subprocess.Popen[bytes]] = []
     bases = {"this": base}
-    if args.compare_with:
-        other_port = free_port()
-        other = serve(args.compare_db or args.db, other_port, args.compare_with.resolve())
-        bases["compared"] = f"http://127.0.0.1:{other_port}/aggregator"
     try:
+        for i, checkout in enumerate(args.compare_with):
+            other_port = free_port()
+            other_db = args.compare_db[i] if i < len(args.compare_db) else args.db
+            others.append(serve(other_db, other_port, checkout.resolve()))
+            bases[f"{checkout} on {other_db}"] = f"http://127.0.0.1:{other_port}/aggregator"
         get(f"{base}/search?q=warmup")  # first request opens and caches the schema
         get(f"{base}/articles")
         for sort in ("relevance", "newest") if not args.pages_only else ():
@@ -288,7 +296,7 @@ def main() -> None:
             out[f"http search {sort}: whole mix"] = stats(search_all)
         timed = pages(bases, tags, args.runs)
         for name, by_page in timed.items():
-            into = out if name == "this" else compared
+            into = out if name == "this" else compared.setdefault(name, {})
             for page, seconds in by_page.items():
                 into[f"http {page}"] = stats(seconds)
                 label = page.removesuffix(" page")
@@ -307,10 +315,9 @@ def main() -> None:
                     cold.append(get(url)[0])
                 out[f"http search {sort}: after dropping the OS cache"] = stats(cold)
     finally:
-        for running in (proc, other):
-            if running is not None:
-                running.terminate()
-                running.wait(10)
+        for running in (proc, *others):
+            running.terminate()
+            running.wait(10)
     cli_all: list[float] = []
     for kind, qs in mix.items():
         seconds = []
@@ -350,10 +357,10 @@ def main() -> None:
             f"{name:<48} {m['n']:>4} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} "
             f"{m['max_ms']:>8.1f}{extra}"
         )
-    if compared:
-        print(f"beside it, {args.compare_with} on {args.compare_db or args.db}, same requests:")
+    for other_name, other_out in compared.items():
+        print(f"beside it, {other_name}, the same requests in turns:")
         print(f"{'measure':<48} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'this/that':>9}")
-        for name, m in compared.items():
+        for name, m in other_out.items():
             ratio = out[name]["p50_ms"] / m["p50_ms"]
             print(f"{name:<48} {m['n']:>4} {m['p50_ms']:>8.1f} {m['p95_ms']:>8.1f} {ratio:>9.2f}")
     for error in ERRORS:
@@ -365,8 +372,7 @@ def main() -> None:
                 "articles": articles,
                 "runs": args.runs,
                 **out,
-                **({"compared": {"checkout": str(args.compare_with), **compared}}
-                   if compared else {}),
+                **({"compared": compared} if compared else {}),
                 "errors": ERRORS,
             }
         )
