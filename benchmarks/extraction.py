@@ -34,6 +34,7 @@ import sys
 import time
 import unicodedata
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,24 +42,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregator.extract import BodyOptions, extract_article  # noqa: E402
+from aggregator.extract.classifier import BlockModel  # noqa: E402
 
 _ENV = os.environ.get("AGGREGATOR_CORPORA")
 DEFAULT_CORPORA = Path(_ENV) / "extraction" if _ENV else None
 
 # Every setting of the body extractor that was chosen by looking at benchmark scores, as the
-# candidates a fold chooses among. "shipped" is what extract_article uses by default.
+# candidates a fold chooses among. "shipped" is what extract_article uses by default: the
+# learned block classifier (benchmarks/train_blocks.py); on the scrapinghub pages its held-out
+# rows come from the fold models trained without the page's fold (FOLD_MODELS).
 CANDIDATES: dict[str, BodyOptions] = {
     "shipped": BodyOptions(),
-    "precision, no prune": BodyOptions(prune_tail=False),
-    "precision, images": BodyOptions(images=True),
-    "balanced": BodyOptions(mode="balanced"),
-    "balanced, no prune": BodyOptions(mode="balanced", prune_tail=False),
-    "recall": BodyOptions(mode="recall"),
+    "precision, tail prune (shipped before)": BodyOptions(learned=False, prune_tail=True),
+    "precision, no prune": BodyOptions(learned=False),
+    "precision, images": BodyOptions(learned=False, images=True, prune_tail=True),
+    "balanced": BodyOptions(learned=False, mode="balanced", prune_tail=True),
+    "balanced, no prune": BodyOptions(learned=False, mode="balanced"),
+    "recall": BodyOptions(learned=False, mode="recall", prune_tail=True),
     # trafilatura without its own fallback, and with ours: the balanced body when the
     # precision body is under 70 % of its length (best whole-set F1, not kept: see the docs)
-    "fast precision": BodyOptions(fast=True),
-    "fast precision, balanced below 0.7": BodyOptions(fast=True, fallback=0.7),
+    "fast precision": BodyOptions(learned=False, fast=True, prune_tail=True),
+    "fast precision, balanced below 0.7": BodyOptions(
+        learned=False, fast=True, fallback=0.7, prune_tail=True
+    ),
 }
+FOLD_MODELS = Path(__file__).with_name("block_model_folds.json")
 FOLDS = 5
 
 # --- the scrapinghub evaluation, as its evaluate.py computes it ------------------------------
@@ -144,24 +152,50 @@ def _load_scrapinghub(corpus: Path, every: int) -> tuple[dict[str, Any], dict[st
     return truth, pages
 
 
+def _fold_models() -> dict[int, BlockModel]:
+    if not FOLD_MODELS.exists():
+        return {}
+    data = json.loads(FOLD_MODELS.read_text(encoding="utf-8"))
+    return {int(fold): BlockModel.from_json(model) for fold, model in data.items()}
+
+
 def _rows(
-    truth: dict[str, Any], pages: dict[str, bytes], options: BodyOptions
+    truth: dict[str, Any],
+    pages: dict[str, bytes],
+    options: BodyOptions,
+    models: dict[int, BlockModel] | None = None,
 ) -> tuple[dict[str, TpFpFn], float]:
-    """Per-page tp/fp/fn of one candidate, and the CPU seconds extract_article took."""
+    """Per-page tp/fp/fn of one candidate, and the CPU seconds extract_article took. With
+    `models` (fold -> model), each page is extracted by the model of its own fold, one that
+    never saw it."""
     rows: dict[str, TpFpFn] = {}
     seconds = 0.0
+    for k, page in list(pages.items())[:1]:
+        # once, untimed: the first call loads what every later page reuses (jusText's
+        # stoplists, trafilatura's settings), a cost per process, not per page
+        extract_article(page, url=truth[k]["url"], options=options)
     for k, page in pages.items():
+        page_options = options
+        if models is not None:
+            page_options = replace(options, model=models[fold_of(k)])
         start = time.process_time()
         # The benchmark pages are UTF-8 (upstream reads them so); we still sniff as for any page.
-        text = extract_article(page, url=truth[k]["url"], options=options).text
+        text = extract_article(page, url=truth[k]["url"], options=page_options).text
         seconds += time.process_time() - start
         rows[k] = shingle_matching(truth[k].get("articleBody", ""), text)
     return rows, seconds
 
 
-def cross_validate(rows: dict[str, dict[str, TpFpFn]], folds: int = FOLDS) -> dict[str, Any]:
+def cross_validate(
+    rows: dict[str, dict[str, TpFpFn]],
+    folds: int = FOLDS,
+    held_out: dict[str, dict[str, TpFpFn]] | None = None,
+) -> dict[str, Any]:
     """For each fold: the candidate with the best F1 on the other folds, scored on this one.
-    `rows` maps candidate -> page id -> tp/fp/fn (every candidate over the same pages)."""
+    `rows` maps candidate -> page id -> tp/fp/fn (every candidate over the same pages);
+    `held_out` replaces a learned candidate's rows by those of its fold models, for choosing
+    (the model trained on a fold's pages scores them) and for the held-out score."""
+    held_out = held_out or {}
     ids = sorted(next(iter(rows.values())))
     held: list[dict[str, Any]] = []
     pooled: list[TpFpFn] = []
@@ -170,10 +204,13 @@ def cross_validate(rows: dict[str, dict[str, TpFpFn]], folds: int = FOLDS) -> di
         train = [k for k in ids if fold_of(k, folds) != fold]
         if not test:
             continue
+        # choosing on the training folds: a learned candidate is judged by the model trained on
+        # them (it has seen those pages: an optimistic choice, never an optimistic score)
         best = max(rows, key=lambda c: metrics_from_tp_fp_fns([rows[c][k] for k in train])["f1"])
-        score = metrics_from_tp_fp_fns([rows[best][k] for k in test])
+        scored = held_out.get(best, rows[best])
+        score = metrics_from_tp_fp_fns([scored[k] for k in test])
         held.append({"fold": fold, "pages": len(test), "chosen": best, **score})
-        pooled.extend(rows[best][k] for k in test)
+        pooled.extend(scored[k] for k in test)
     f1s = [h["f1"] for h in held]
     return {
         "folds": held,
@@ -196,6 +233,12 @@ def run_scrapinghub(
     seconds: dict[str, float] = {}
     for name, options in candidates.items():
         rows[name], seconds[name] = _rows(truth, pages, options)
+    held_out: dict[str, dict[str, TpFpFn]] = {}
+    models = _fold_models()
+    if models and every == 1:
+        for name, options in candidates.items():
+            if options.learned and options.model is None:
+                held_out[name] = _rows(truth, pages, options, models)[0]
     first = next(iter(candidates))
     result: dict[str, Any] = {
         "pages": len(pages),
@@ -209,8 +252,11 @@ def run_scrapinghub(
             for name, r in rows.items()
         },
     }
+    result["held_out_models"] = {
+        name: metrics_from_tp_fp_fns(list(r.values())) for name, r in held_out.items()
+    }
     if len(candidates) > 1:
-        result["cross_validation"] = cross_validate(rows)
+        result["cross_validation"] = cross_validate(rows, held_out=held_out)
     reference = corpus / "output" / "trafilatura.json"
     if reference.exists():
         data = json.loads(reference.read_text(encoding="utf-8"))
@@ -438,6 +484,11 @@ def _print_scrapinghub(r: dict[str, Any]) -> None:
                 f"    {name:<28} F1={c['f1']:.4f}  P={c['precision']:.4f}  "
                 f"R={c['recall']:.4f}  {c['pages_per_second']:.1f} pages/s"
             )
+    for name, h in r.get("held_out_models", {}).items():
+        print(
+            f"  {name}, every page by the fold model that never saw it: F1={h['f1']:.4f}  "
+            f"P={h['precision']:.4f}  R={h['recall']:.4f}"
+        )
     cv = r.get("cross_validation")
     if cv:
         print(

@@ -1,10 +1,13 @@
 """Article extraction: web page bytes -> Article (main text, sanitised HTML, metadata, feed links).
 
 Pure: no network, no SQL, no files. The steps live in submodules: decode (bytes -> text),
-tree (parse and bound), metadata (meta tags, JSON-LD), body (the main content).
+tree (parse and bound), metadata (meta tags, JSON-LD), body (the main content: trafilatura's
+blocks, chosen by the learned classifier of blocks, classifier and block_model).
 """
 
 from __future__ import annotations
+
+import lxml.html
 
 from aggregator.models import Article
 from aggregator.sanitize import (
@@ -37,8 +40,8 @@ __all__ = [
     "extract_article",
     "find_feed_links",
     "is_html_content_type",
+    "prepare_page",
 ]
-
 
 
 def find_feed_links(body: bytes | str, *, url: str) -> tuple[str, ...]:
@@ -47,6 +50,25 @@ def find_feed_links(body: bytes | str, *, url: str) -> tuple[str, ...]:
     html = decode_html(body) if isinstance(body, bytes) else body
     root = parse_html(html)
     return feed_links_of(root, url) if root is not None else ()
+
+
+def prepare_page(
+    html: str, *, url: str
+) -> tuple[lxml.html.HtmlElement, Metadata, tuple[str, ...]] | None:
+    """The page's bounded tree without <base>, scripts, styles and embeds, with its metadata
+    and feed links read before those go; None for a page without markup or text."""
+    root = parse_html(html[:MAX_CHARS])
+    if root is None:
+        return None
+    for base in root.xpath("//base"):
+        base.drop_tree()
+    bound_tree(root)
+    meta = Metadata(root, url)
+    feed_links = feed_links_of(root, url)
+    for el in root.xpath("|".join(f"//{t}" for t in DROP_TAGS)):
+        if el.getparent() is not None:
+            el.drop_tree()
+    return root, meta, feed_links
 
 
 def extract_article(
@@ -73,21 +95,13 @@ def extract_article(
     benchmark's comparisons; callers keep the default.
     """
     html = decode_html(body, http_charset=http_charset) if isinstance(body, bytes) else body
-    html = html[:MAX_CHARS]
-    root = parse_html(html)
+    page = prepare_page(html, url=url)
     meta: Metadata | None = None
     content_html = text = ""
     feed_links: tuple[str, ...] = ()
-    if root is not None:
-        for base in root.xpath("//base"):
-            base.drop_tree()
-        bound_tree(root)
-        meta = Metadata(root, url)
-        feed_links = feed_links_of(root, url)
-        for el in root.xpath("|".join(f"//{t}" for t in DROP_TAGS)):
-            if el.getparent() is not None:
-                el.drop_tree()
-        tbody = choose_body(root, options)
+    if page is not None:
+        root, meta, feed_links = page
+        tbody = choose_body(root, options, title=meta.title or "")
         if tbody is not None:
             if options.prune_tail:
                 prune_body(tbody)

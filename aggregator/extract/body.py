@@ -1,10 +1,12 @@
-"""The article body: trafilatura's main-content tree, pruned of closing boilerplate, as HTML and
-as plain text. The only trafilatura user.
+"""The article body: trafilatura's recall-mode tree with the blocks the learned classifier
+keeps (or one of the earlier settings the benchmark compares), as HTML and as plain text. The
+only trafilatura user.
 
 Pure: works on a tree the caller has already bounded."""
 
 from __future__ import annotations
 
+import functools
 import re
 from copy import deepcopy
 from dataclasses import dataclass, replace
@@ -15,18 +17,26 @@ import trafilatura
 from trafilatura.htmlprocessing import convert_to_html
 from trafilatura.xml import xmltotxt
 
+from .blocks import EMPTY, PROMO, Reference, block_features, block_text, source_elements
+from .classifier import BlockModel
 from .figures import Figure, insert_figures
 
 
 @dataclass(frozen=True)
 class BodyOptions:
-    """How the body is chosen. The defaults are what `extract_article` ships; the other values
-    exist so that `benchmarks/extraction.py` can choose among them inside cross-validation folds
+    """How the body is chosen. The defaults are what `extract_article` ships: the learned
+    block classifier. The other values are the earlier settings, kept so that
+    `benchmarks/extraction.py` can compare them inside cross-validation folds
     (docs/benchmarks.md records which choice won and by how much)."""
+
+    # Keep the blocks of trafilatura's recall body that the block classifier keeps (`model`,
+    # or the shipped one); the fields below apply when this is off.
+    learned: bool = True
+    model: BlockModel | None = None
 
     mode: str = "precision"  # trafilatura's favour: "precision", "balanced" or "recall"
     images: bool = False  # keep <img> (and with them, trafilatura keeps captions and credits)
-    prune_tail: bool = True  # drop promotion lines and link blocks closing the body
+    prune_tail: bool = False  # drop promotion lines and link blocks closing the body
     fast: bool = False  # skip trafilatura's own fallback to its readability and jusText ports
     # When > 0: also run the balanced mode, and take its body when the first one has fewer
     # words than this share of it (the first mode dropped part of the article).
@@ -67,11 +77,92 @@ def _words(body: etree._Element | None) -> int:
     return len(" ".join(body.itertext()).split()) if body is not None else 0
 
 
-def choose_body(
-    root: lxml.html.HtmlElement, options: BodyOptions = DEFAULT_OPTIONS
+def _chars(body: etree._Element) -> int:
+    return sum(len(t.strip()) for t in body.itertext())
+
+
+# Characters under which a body is short: trafilatura's own threshold (ten times its minimum
+# extraction size) for trusting its recall mode without comparing it with other extractors.
+SHORT_BODY = 2_500
+MIN_WORDS = 3  # fewer words are a label or stray bytes, not an article
+
+
+@functools.cache
+def shipped_model() -> BlockModel:
+    """The trained weights (block_model.py), loaded on first use: a model trained on other
+    features than blocks.FEATURES fails here, loudly, and not at import (so that
+    benchmarks/train_blocks.py can still run to replace it)."""
+    from .block_model import MODEL
+
+    return MODEL
+
+
+_RECALL = BodyOptions(learned=False, mode="recall", fast=True)
+_PRECISION = BodyOptions(learned=False, mode="precision", fast=True)
+_EARLIER = BodyOptions(learned=False)  # precision with trafilatura's fallback (shipped before)
+
+
+@dataclass
+class Candidates:
+    """What the classifier chooses from: trafilatura's recall body (fast mode: without its
+    fallback to other extractors), the features of its blocks, and the precision body they
+    were compared with (with trafilatura's fallback when the recall body is `short`)."""
+
+    body: etree._Element
+    rows: list[list[float]]
+    precision: etree._Element | None
+    short: bool
+
+
+def learned_candidates(root: lxml.html.HtmlElement, *, title: str = "") -> Candidates | None:
+    """The recall body and its blocks' features; None when trafilatura finds no body."""
+    recall = trafilatura_body(root, _RECALL)
+    if recall is None:
+        return None
+    short = _chars(recall) < SHORT_BODY
+    precision = trafilatura_body(root, _EARLIER if short else _PRECISION)
+    reference = Reference.of(block_text(b) for b in precision) if precision is not None else EMPTY
+    rows = block_features(recall, reference, title=title, sources=source_elements(root, recall))
+    return Candidates(recall, rows, precision, short)
+
+
+def learned_body(
+    root: lxml.html.HtmlElement, *, title: str = "", model: BlockModel | None = None
 ) -> etree._Element | None:
-    """trafilatura's body in the chosen mode, or the balanced mode's body when the first is
-    much shorter than it (see BodyOptions.fallback)."""
+    """The recall body with only the blocks the classifier keeps; all of it when the
+    classifier keeps nothing (a page unlike the training pages is better whole than empty).
+    When the recall body is short, trafilatura's fast mode may have missed the article: the
+    precision body with trafilatura's fallback (the setting shipped before, tail pruned) wins
+    when it holds more words."""
+    found = learned_candidates(root, title=title)
+    if found is None:
+        earlier = trafilatura_body(root, _EARLIER)
+        if earlier is not None:
+            prune_body(earlier)
+        return earlier
+    body = found.body
+    keeps = (model or shipped_model()).keeps(found.rows)
+    if any(keeps):
+        for child, keep in zip(list(body), keeps, strict=False):
+            if not keep:
+                body.remove(child)
+    if found.short:
+        if found.precision is None:
+            # nothing for the precision mode and a scrap for the recall mode: no article
+            return body if _words(body) >= MIN_WORDS else None
+        prune_body(found.precision)
+        if _words(found.precision) > _words(body):
+            return found.precision
+    return body
+
+
+def choose_body(
+    root: lxml.html.HtmlElement, options: BodyOptions = DEFAULT_OPTIONS, *, title: str = ""
+) -> etree._Element | None:
+    """The learned body, or trafilatura's body in the chosen mode, or the balanced mode's body
+    when the first is much shorter than it (see BodyOptions.fallback)."""
+    if options.learned:
+        return learned_body(root, title=title, model=options.model)
     first = trafilatura_body(root, options)
     if options.fallback <= 0:
         return first
@@ -79,18 +170,6 @@ def choose_body(
     if second is not None and _words(first) < options.fallback * _words(second):
         return second
     return first
-
-
-# Lines that close an article on many sites in English: labels of related links, calls to
-# follow, subscribe or share, and copyright lines. Generic phrases only; none taken from a page
-# of the benchmark (an earlier list had some and was cut back to these).
-_PROMO = re.compile(
-    r"^(?:related(?: (?:articles?|stories|posts|reading|content|coverage))?\s*:|"
-    r"(?:read|see|watch) (?:more|also|next)\b|more (?:from|on|about)\b|"
-    r"(?:follow|like) us\b|(?:subscribe|sign up)\b|click here\b|"
-    r"(?:copyright|©)|all rights reserved|share (?:this|on)\b)",
-    re.I,
-)
 
 
 def _link_share(el: etree._Element) -> float:
@@ -105,7 +184,7 @@ def _is_tail_boilerplate(el: etree._Element) -> bool:
     text = " ".join("".join(el.itertext()).split())
     if not text:
         return True
-    if len(text) < 400 and _PROMO.match(text):
+    if len(text) < 400 and PROMO.match(text):
         return True
     # a run of links (related stories, tags, share buttons) closing the article
     return el.tag in ("list", "p", "head", "item") and _link_share(el) > 0.8 and len(text) < 1000
