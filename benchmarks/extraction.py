@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from aggregator.extract import BodyOptions, extract_article  # noqa: E402
 from aggregator.extract.classifier import BlockModel  # noqa: E402
+from benchmarks.extraction_hostile import run_hostile  # noqa: E402
 
 _ENV = os.environ.get("AGGREGATOR_CORPORA")
 DEFAULT_CORPORA = Path(_ENV) / "extraction" if _ENV else None
@@ -427,40 +428,6 @@ def run_leakage(
             "without_dropped": c[2] / c[3] if c[3] else 0.0,
             "with_snippets": c[1],
             "without_snippets": c[3],
-        }
-    return result
-
-
-# --- hostile pages: CPU time of generated pages (the tests assert the results) -------------
-
-_KEEPER = "The keeper climbed the stairs at dusk to light the lamp, as every keeper before him. "
-
-
-def hostile_pages() -> dict[str, bytes]:
-    """Generated pages in the shapes tests/test_extract.py asserts results for."""
-    deep = "<div>" * 20_000 + f"<p>{_KEEPER * 5}</p>" + "</div>" * 20_000
-    links = "".join(f'<a href="/p/{i}">link number {i}</a> ' for i in range(100_000))
-    paras = "".join(f"<p>Paragraph {i} of the long story, {_KEEPER}</p>" for i in range(100_000))
-    row = "<tr>" + "<td>cell</td>" * 50 + "</tr>"
-    return {
-        "a 9 MB single line": b"<html><body><p>" + b"word " * 1_800_000 + b"</p></body></html>",
-        "9 MB of text, no tags": b"word " * 1_800_000,
-        "20,000 nested divs": f"<html><body>{deep}</body></html>".encode(),
-        "100,000 links": f"<html><body><article><p>{_KEEPER}</p>{links}</article>".encode(),
-        "100,000 paragraphs": f"<html><body><article>{paras}</article></body></html>".encode(),
-        "a table of 250,000 cells": f"<table>{row * 5000}</table>".encode(),
-    }
-
-
-def run_hostile() -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, body in hostile_pages().items():
-        start = time.process_time()
-        article = extract_article(body, url="https://hostile.example/")
-        result[name] = {
-            "bytes": len(body),
-            "seconds": time.process_time() - start,
-            "text_chars": len(article.text),
         }
     return result
 
