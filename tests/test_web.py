@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import sqlite3
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -20,6 +21,7 @@ from aggregator import service, store
 from aggregator.cli import cli
 from aggregator.errors import AggregatorError
 from aggregator.web.app import build_datasette, check_exposure
+from aggregator.web.text import PREVIEW_CHARS
 from tests.httpserver import Route
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,6 +193,22 @@ PAGES = [
     "/aggregator/feeds/1",
     "/aggregator/tags",
 ]
+
+
+def test_datasettes_own_table_page_shows_tag_links_and_short_previews(
+    ds: Any, db_file: Path
+) -> None:
+    long = "A very long description of this feed. " * 40 + "THE END"
+    with sqlite3.connect(db_file) as conn:
+        conn.execute(
+            "update feeds set description = ?, tags = ? where id = 1",
+            [long, '["slow", "reading"]'],
+        )
+    page = get(ds, "/aggregator/feeds").text
+    assert '<a class="tag" href="/aggregator/articles?_tag=slow">slow</a>' in page
+    preview = re.search(r'<span class="preview">([^<]*)</span>', page)
+    assert preview and preview.group(1).startswith("A very long description")
+    assert len(preview.group(1)) <= PREVIEW_CHARS + 1 and "THE END" not in page
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -73,7 +73,7 @@ def render_cell(
     if column == "snippet":
         return text.marked_snippet(value)
     if table in ("articles", "feeds") and column == "tags" and isinstance(value, str):
-        return tag_links(datasette, value)
+        return text.Deferred(lambda: tag_links(datasette, value))
     if table == "articles" and column == "title":
         keys = row.keys() if hasattr(row, "keys") else []
         if "id" in keys:
@@ -81,7 +81,7 @@ def render_cell(
             return Markup(f'<a class="title" href="{href}">{escape(value or "(untitled)")}</a>')
     if column in LONG_COLUMNS and isinstance(value, str) and len(value) > text.PREVIEW_CHARS:
         # Raw HTML and long text would swamp the table: a short plain-text preview instead.
-        return text.preview(value, is_html=column == "content_html")
+        return text.Deferred(lambda: text.preview(value, is_html=column == "content_html"))
     return None
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -77,6 +78,30 @@ def preview(value: str, *, is_html: bool) -> Markup:
     text = re.sub(r"<[^>]*>", " ", head) if is_html else head
     text = re.sub(r"\s+", " ", html.unescape(text)).strip()
     return Markup(f'<span class="preview">{escape(text[:PREVIEW_CHARS])}…</span>')
+
+
+class Deferred:
+    """Cell HTML made only if a template writes it out. Datasette renders every cell of a
+    table page through `render_cell`, but the articles pages show cards made from the rows, so
+    the cells' previews and tag links would be made for nothing (~100 previews and 50 tag
+    lists a page). Jinja and markupsafe write it through `__html__`, as they do Markup."""
+
+    __slots__ = ("_make", "_made")
+
+    def __init__(self, make: Callable[[], Markup]) -> None:
+        self._make = make
+        self._made: Markup | None = None
+
+    def __html__(self) -> Markup:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __str__(self) -> str:
+        return str(self.__html__())
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def facet_sort(facets: Any, order: list[str]) -> list[Any]:
