@@ -4,11 +4,9 @@ and no configured facet is missing from a real page. No timings here (see benchm
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,11 +16,10 @@ from aggregator.web.app import build_datasette
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import make_collection  # noqa: E402
 
+from tests.webclient import get
+
 FACETS = ("tags", *store.FACET_COLUMNS)
 
-
-def get(ds: Any, path: str) -> Any:
-    return asyncio.run(ds.client.get(path))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ silently missing. No timings."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -27,11 +26,10 @@ from aggregator.web.app import build_datasette
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import make_collection  # noqa: E402
 
-FACETS = ("tags", "feed_title", "site", "author", "state", "starred", "published_month")
+from tests.webclient import get
 
+FACETS = ("tags", *store.FACET_COLUMNS)
 
-def get(ds: Any, path: str) -> Any:
-    return asyncio.run(ds.client.get(path))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ database file: every page and renderer, the attack article, the Host guard, CSRF
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -23,6 +22,7 @@ from aggregator.errors import AggregatorError
 from aggregator.web.app import build_datasette, check_exposure
 from aggregator.web.text import PREVIEW_CHARS
 from tests.httpserver import Route
+from tests.webclient import get, post
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -59,16 +59,7 @@ ATTACK_FEED = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
 
-
-def get(ds: Any, path: str, **kwargs: Any) -> Any:
-    return run(ds.client.get(path, **kwargs))
-
-
-def post(ds: Any, path: str, **kwargs: Any) -> Any:
-    return run(ds.client.post(path, **kwargs))
 
 
 def make_sample(directory: Path) -> Path:

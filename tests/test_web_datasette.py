@@ -5,7 +5,6 @@ the home and dashboard numbers are canned queries with their own JSON and CSV.""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import os
@@ -15,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,13 +23,11 @@ from aggregator import store
 from aggregator.web import facets, queries
 from aggregator.web.app import build_datasette, load_metadata, packaged_metadata
 from tests.serving import running
+from tests.webclient import get
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-
-def get(ds: Any, path: str, **kwargs: Any) -> Any:
-    return asyncio.run(ds.client.get(path, **kwargs))
 
 
 @pytest.fixture(scope="module")

@@ -28,18 +28,7 @@ from aggregator.web.app import build_datasette
 from aggregator.web.feeds import every_text, plain_error
 from tests.conftest import rows
 from tests.httpserver import LocalServer, Route
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
-def get(ds: Any, path: str, **kwargs: Any) -> Any:
-    return run(ds.client.get(path, **kwargs))
-
-
-def post(ds: Any, path: str, **kwargs: Any) -> Any:
-    return run(ds.client.post(path, **kwargs))
+from tests.webclient import get, post, run
 
 
 def rss(server: LocalServer, title: str, items: list[str]) -> bytes:

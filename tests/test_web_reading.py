@@ -5,7 +5,6 @@ changed), and the home page's unread counts per feed and per tag."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from pathlib import Path
@@ -18,22 +17,14 @@ import yaml
 from aggregator import service, store
 from aggregator.web import facets, reading
 from aggregator.web.app import build_datasette, packaged_metadata
+from tests.webclient import get, post
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 TAG = "science"
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
 
-
-def get(ds: Any, path: str, **kwargs: Any) -> Any:
-    return run(ds.client.get(path, **kwargs))
-
-
-def post(ds: Any, path: str, **kwargs: Any) -> Any:
-    return run(ds.client.post(path, **kwargs))
 
 
 @pytest.fixture
