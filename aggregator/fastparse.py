@@ -94,6 +94,10 @@ _VOID_END_TAG_ASCII = re.compile(
     r"</(?:area|b(?:asefont|ase|r)|c(?:ol|ommand)|embed|frame|hr|i(?:mg|nput|sindex)|keygen|"
     r"link|meta|param|source|track|wbr)\b"
 )
+# Markup (a `<`, or two `&`) one document may hand to feedparser's relative-URI resolver, about
+# 7 µs each (sgmllib): under a second. Past it, a value is kept as the feed wrote it (a body's links
+# are still made absolute by the sanitiser; an end tag of a void element then reads as a <br>).
+RESOLVER_BUDGET = 100_000
 # Keys aggregator.parse reads: an unknown element that would land on one of them is not replayed.
 _READ_KEYS = {
     "title",
@@ -285,6 +289,7 @@ class _Replay:
         self.no_content_type = False
         self.contentparams: dict[str, Any] = {}
         self.exact_bodies = True  # feedparser's serialisation of bodies (see finish)
+        self.resolver_left = RESOLVER_BUDGET
         # urljoin(base, uri) is uri for a plain absolute URL unless the base makes urljoin
         # raise (feedparser then gives ''): joining one such URL onto the base tells which.
         self.plain_base = helpers.urljoin(url, "http://a/") == "http://a/"
@@ -315,9 +320,12 @@ class _Replay:
             # skip it: their links are made absolute against the same base when they are
             # sanitised, and their text is the same. It is kept for short fields and for an
             # entry without a link, whose key may be a hash of its content.
-            out = self.h.resolve_relative_uris(
-                out, self.base, "utf-8", params.get("type", "text/html")
-            )
+            cost = out.count("<") + out.count("&") // 2
+            if cost <= self.resolver_left:
+                self.resolver_left -= cost
+                out = self.h.resolve_relative_uris(
+                    out, self.base, "utf-8", params.get("type", "text/html")
+                )
         if out.isascii():
             return out  # both steps below leave ASCII as it is
         try:

@@ -4,10 +4,15 @@ Both parsers spend their time per tag: feedparser about 20-35 µs (a 15 MB body 
 take two minutes), fastparse a few µs and an ElementTree node each; feedparser's relative-URI
 resolver also reads escaped markup (`&lt;p&gt;`, two ampersands a tag) and is slow on bare
 ampersands (3 million: 5 s); its strict parser spends about 4 µs an attribute (more on crowded
-tags: 30,000 tags of 60 attributes took 7.5 s). So a document's markup is its `<`, half its `&`
-and a quarter of its attributes (`="`). It is cut at an entry boundary and closed once it has
-more than `max_entries` entries or more markup than its parser's budget; the entries before the
-cut are kept. A document whose markup before its first entry passes the budget is refused.
+tags: 30,000 tags of 60 attributes took 7.5 s). So for feedparser a document's markup is its `<`,
+half its `&` and a quarter of its attributes (`="`). fastparse builds nodes only for the
+document's own elements: markup inside CDATA sections and escaped markup are text to it, which
+the sanitiser reads in linear time (a 15 MB feed of CDATA bodies costs about a second), so its
+budget counts the `<` and attributes outside CDATA sections (`structure_only`); the bodies it
+still hands to feedparser's resolver have a budget of their own (fastparse.RESOLVER_BUDGET).
+A document is cut at an entry boundary and closed once it has more than `max_entries` entries
+or more markup than its parser's budget; the entries before the cut are kept. A document whose
+markup before its first entry passes the budget is refused.
 """
 
 from __future__ import annotations
@@ -29,9 +34,13 @@ class Cut:
     warning: str | None = None
 
 
-def cut_document(body: bytes, *, max_entries: int, max_markup: int, url: str) -> Cut:
+def cut_document(
+    body: bytes, *, max_entries: int, max_markup: int, url: str, structure_only: bool = False
+) -> Cut:
     """`body` cut before its first entry past `max_entries` or past `max_markup` tags, and
-    closed; ParseError when there is no entry to cut before."""
+    closed; ParseError when there is no entry to cut before. With `structure_only`, markup
+    inside CDATA sections and ampersands are not counted."""
+    _markup = _Structure(body).markup if structure_only else _all_markup
     tags = _markup(body, 0, len(body))
     # Each entry takes at least 6 bytes and a "<": a body too short or with too few "<" to
     # hold more than max_entries of them is not scanned.
@@ -52,10 +61,44 @@ def cut_document(body: bytes, *, max_entries: int, max_markup: int, url: str) ->
     return Cut(body)
 
 
-def _markup(body: bytes, start: int, end: int) -> int:
+def _all_markup(body: bytes, start: int, end: int) -> int:
     amps = body.count(b"&", start, end)
     attributes = body.count(b'="', start, end) + body.count(b"='", start, end)
     return body.count(b"<", start, end) + amps // 2 + attributes // 4
+
+
+def _tags(body: bytes, start: int, end: int) -> int:
+    attributes = body.count(b'="', start, end) + body.count(b"='", start, end)
+    return body.count(b"<", start, end) + attributes // 4
+
+
+class _Structure:
+    """Counts of tags outside CDATA sections, for ranges asked in increasing order (the calls
+    of one cut_document), in time linear in the body."""
+
+    def __init__(self, body: bytes) -> None:
+        self.sections: list[tuple[int, int]] = []
+        at = body.find(b"<![CDATA[")
+        while at >= 0:
+            end = body.find(b"]]>", at + 9)
+            end = len(body) if end < 0 else end + 3
+            self.sections.append((at, end))
+            at = body.find(b"<![CDATA[", end)
+        self.first = 0  # sections before it end before every range still to be asked
+
+    def markup(self, body: bytes, start: int, end: int) -> int:
+        if start == 0 and end == len(body):  # the whole body: asked once, first
+            return _tags(body, 0, end) - sum(_tags(body, a, b) for a, b in self.sections)
+        total = _tags(body, start, end)
+        i = self.first
+        while i < len(self.sections) and self.sections[i][0] < end:
+            a, b = self.sections[i]
+            if b > start:
+                total -= _tags(body, max(a, start), min(b, end))
+            if b <= end:
+                self.first = i + 1
+            i += 1
+        return total
 
 
 def _cut_before(body: bytes, entry: re.Match[bytes] | None, why: str, url: str) -> Cut:

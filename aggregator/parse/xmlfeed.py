@@ -93,7 +93,9 @@ def parse_xml_feed(
     when no parser finds a feed in it."""
     safe = prepare_xml(body, url=url, charset=charset)
     warnings = list(safe.warnings)
-    cut = cut_document(safe.body, max_entries=max_entries, max_markup=FAST_MARKUP, url=url)
+    cut = cut_document(
+        safe.body, max_entries=max_entries, max_markup=FAST_MARKUP, url=url, structure_only=fast
+    )
     # The bytes are UTF-8 now: say so to both parsers, or feedparser would read a document
     # without a content type as ISO-8859-1, and one served as text/xml as US-ASCII.
     content_type, charset = content_type or "application/xml", "utf-8"
