@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .. import store
@@ -27,11 +28,22 @@ class Batch:
     commit per feed cost more than its inserts (docs/benchmarks.md). A crash loses at most the
     open batch, whose feeds (validators included) are fetched again by the next run."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, *, thread: bool = False) -> None:
         self.db = db
         self._outer: contextlib.AbstractContextManager[None] | None = None
         self._began = self._last = 0.0
         self._count = 0
+        # With `thread`, every write of the run happens on one writer thread: SQLite releases
+        # the GIL while it works (the full-text index above all), so the event loop goes on
+        # downloading on the other core meanwhile.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="writer") if thread else None
+
+    async def run(self, write: Callable[[], None]) -> None:
+        """`write()` on the writer thread (inline without one); its exception is raised here."""
+        if self._writer is None:
+            write()
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._writer, write)
 
     @contextlib.contextmanager
     def feed(self) -> Iterator[None]:
@@ -60,8 +72,14 @@ class Batch:
         if outer is not None:
             outer.__exit__(None, None, None)
 
+    def close(self) -> None:
+        """The last commit, once every write of the run has ended."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        self.commit()
+
     async def ticker(self) -> None:
-        """Commits an open batch while no feed ends (slow servers), from the loop's thread."""
+        """Commits an open batch while no feed ends (slow servers), on the writing thread."""
         while True:
             await asyncio.sleep(BATCH_IDLE)
-            self.commit_if_due()
+            await self.run(self.commit_if_due)

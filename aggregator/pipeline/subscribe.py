@@ -247,7 +247,7 @@ async def subscribe(
     pool = parsers() if len(todo) >= POOL_THRESHOLD and cores > 1 else None
     if pool is not None:
         pool.start()  # every URL brings a body to parse: the workers load while they download
-    batch = Batch(db)
+    batch = Batch(db, thread=True)
 
     def handle(item: tuple[int, str], found: _Found) -> None:
         res = results[item[0]]
@@ -271,12 +271,12 @@ async def subscribe(
             concurrency=concurrency,
             per_host=per_host,
             step=lambda item: _discover(client, item[1], pool),
-            then=handle,
+            then=lambda item, found: batch.run(lambda: handle(item, found)),
             on_error=_failed,
         )
     finally:
         ticker.cancel()
-        batch.commit()
+        batch.close()
         if pool is not None:
             pool.close()
     return results
