@@ -288,6 +288,22 @@ def test_a_bulk_save_indexes_tags_and_search_and_is_idempotent(db: Any) -> None:
     assert list(db.conn.iterdump()) == before
 
 
+def test_a_link_saved_in_bulk_is_stored_as_one_saved_alone(db: Any) -> None:
+    """The bulk insert names only the columns a link sets; every other column must come out
+    as the one-by-one path stores it."""
+    values = {"title": "Same", "note": "n", "saved_at": "2024-01-01T00:00:00Z"}
+    links = [{"url": f"https://example.org/{i}", "tags": ["t"], **values} for i in range(1200)]
+    assert store.save_links_bulk(db, links) == (1200, 0)
+    alone, _ = store.save_link(db, "https://example.org/alone", tags=["t"], **values)
+    varying = {"id", "url", "first_seen_at", "updated_at"}
+    columns = [r[1] for r in db.execute("PRAGMA table_xinfo(articles)") if r[1] not in varying]
+    select = f"SELECT {', '.join(columns)} FROM articles WHERE id = ?"
+    bulk_row = dict(zip(columns, db.execute(select, [1]).fetchone(), strict=True))
+    alone_row = dict(zip(columns, db.execute(select, [alone]).fetchone(), strict=True))
+    assert bulk_row == alone_row
+    assert bulk_row["categories"] == "[]" and bulk_row["word_count"] == 0
+
+
 def test_bulk_ingest_skips_known_urls_and_joins_feeds(db: Any) -> None:
     feed_id, _ = store.add_feed(db, "https://example.org/feed")
     records = [

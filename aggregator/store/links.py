@@ -16,7 +16,14 @@ from .articles import (
     tags_json,
 )
 from .connection import _one, _rows, chunks, marks, now_iso, site_of, transaction
-from .rows import INSERT_ARTICLE, MAX_TEXT_CHARS, article_row, bounded, bounded_text
+from .rows import (
+    INSERT_ARTICLE,
+    MAX_TEXT_CHARS,
+    article_row,
+    bounded,
+    bounded_text,
+    insert_columns,
+)
 from .schema import (
     FACET_INSERT_TRIGGER,
     FTS_INSERT_TRIGGER,
@@ -179,7 +186,8 @@ def save_links_bulk(
         sites: dict[str, str | None] = {}
         changed: list[dict[str, Any]] = []
         retitled: list[dict[str, Any]] = []
-        fresh: list[tuple[Any, ...]] = []  # rows in the order of _BULK_INSERT's columns
+        fresh: list[tuple[Any, ...]] = []  # rows of article_row
+        link_keys: Iterable[str] = ()  # what each new row's values set (the same for all)
         fresh_tags: list[list[tuple[int, str]]] = []
         old_pairs: list[tuple[int, int]] = []
         for url, link in merged.items():
@@ -194,31 +202,29 @@ def save_links_bulk(
                 if key not in sites:
                     sites[key] = site_of(url)
                 state = link.get("state")
-                fresh.append(
-                    article_row(
-                        {
-                            "url": url,
-                            "title": link.get("title"),
-                            "sort_date": min(when, now),
-                            "first_seen_at": now,
-                            "site": sites[key],
-                            "saved": 1,
-                            "saved_at": when,
-                            "note": link.get("note"),
-                            "state": state if state in ARTICLE_STATES else "unread",
-                            "starred": int(bool(link.get("starred"))),
-                            "excerpt": link.get("excerpt"),
-                            "fetch_status": "ok" if content else "pending",
-                            "full_text": int(bool(content)),
-                            "updated_at": now,
-                            "text": content.get("text"),
-                            "content_html": content.get("content_html"),
-                            "word_count": content.get("word_count"),
-                            "reading_time": content.get("reading_time"),
-                            "tags": json_of.get(tag_key, "[]"),
-                        }
-                    )
-                )
+                values = {
+                    "url": url,
+                    "title": link.get("title"),
+                    "sort_date": min(when, now),
+                    "first_seen_at": now,
+                    "site": sites[key],
+                    "saved": 1,
+                    "saved_at": when,
+                    "note": link.get("note"),
+                    "state": state if state in ARTICLE_STATES else "unread",
+                    "starred": int(bool(link.get("starred"))),
+                    "excerpt": link.get("excerpt"),
+                    "fetch_status": "ok" if content else "pending",
+                    "full_text": int(bool(content)),
+                    "updated_at": now,
+                    "text": content.get("text"),
+                    "content_html": content.get("content_html"),
+                    "word_count": content.get("word_count"),
+                    "reading_time": content.get("reading_time"),
+                    "tags": json_of.get(tag_key, "[]"),
+                }
+                fresh.append(article_row(values))
+                link_keys = values.keys()
                 fresh_tags.append(tags)
                 continue
             old_pairs += [(int(row["id"]), tag_id) for tag_id, _ in tags]
@@ -269,7 +275,8 @@ def save_links_bulk(
                 trigger_off(db, FTS_INSERT_TRIGGER, when=many) as index_after,
                 trigger_off(db, FACET_INSERT_TRIGGER, when=many) as count_after,
             ):
-                db.conn.executemany(INSERT_ARTICLE, fresh)
+                insert, pick = insert_columns(link_keys)
+                db.conn.executemany(insert, map(pick, fresh))
                 if count_after:
                     count_facets(db, from_id=first_id)
                 if index_after:
