@@ -25,6 +25,10 @@ store.store_entries(db, feed_id, [{{"key": "k1", "url": "http://example.org/1", 
     "site": "example.org"}}])
 store.feeds_due(db)
 assert "sqlite_utils" not in sys.modules, "sqlite_utils imported"
+# what opening and a refresh do not need is loaded on first use (start-up time)
+for name in ("links", "bulk", "highlights", "safety", "search", "ranking"):
+    assert "aggregator.store." + name not in sys.modules, name
+assert store.save_links_bulk and store.writer_lock and store.safety.quick_check
 print(db.execute("SELECT count(*) FROM articles").fetchone()[0])
 """
     out = subprocess.run(

@@ -25,7 +25,6 @@ from .articles import (
     set_state,
     store_entries,
 )
-from .bulk import FTS_AUTOMERGE, bulk_settings, store_articles_bulk
 from .connection import (
     PAGE_SIZE,
     TEMP_STORE_MEMORY,
@@ -49,22 +48,6 @@ from .feeds import (
     retitle_articles,
     update_feed,
 )
-from .highlights import (
-    add_highlight,
-    highlights_by_article,
-    list_highlights,
-    reanchor,
-    remove_highlight,
-)
-from .links import save_link, save_links_bulk
-from .safety import (
-    LOCK_WAIT,
-    backup_database,
-    check_before_writing,
-    check_database,
-    quick_check,
-    writer_lock,
-)
 from .schema import (
     FACET_COLUMNS,
     FTS_COLUMNS,
@@ -76,9 +59,27 @@ from .schema import (
     open_db,
 )
 
-# Search and ranking are loaded on first use: they bring the query language (aggregator.query),
-# which a command that only writes never needs (see "Store start-up" in docs/benchmarks.md).
+# Loaded on first use: search and ranking bring the query language (aggregator.query), which a
+# command that only writes never needs; links, bulk writes, highlights and the safety checks
+# (with fcntl) are not needed to open the database and read what is due. Together they were
+# ~2 ms of a ~9 ms open (see "Store start-up" in docs/benchmarks.md).
 _LAZY = {
+    "FTS_AUTOMERGE": "bulk",
+    "bulk_settings": "bulk",
+    "store_articles_bulk": "bulk",
+    "add_highlight": "highlights",
+    "highlights_by_article": "highlights",
+    "list_highlights": "highlights",
+    "reanchor": "highlights",
+    "remove_highlight": "highlights",
+    "save_link": "links",
+    "save_links_bulk": "links",
+    "LOCK_WAIT": "safety",
+    "backup_database": "safety",
+    "check_before_writing": "safety",
+    "check_database": "safety",
+    "quick_check": "safety",
+    "writer_lock": "safety",
     "DEFAULT_SORT": "search",
     "SEARCH_PAGE": "search",
     "SORTS": "search",
@@ -93,8 +94,27 @@ _LAZY = {
     "refresh_best_lists": "ranking",
 }
 
+_LAZY_MODULES = frozenset(_LAZY.values())
+
 if TYPE_CHECKING:
+    from .bulk import FTS_AUTOMERGE, bulk_settings, store_articles_bulk
+    from .highlights import (
+        add_highlight,
+        highlights_by_article,
+        list_highlights,
+        reanchor,
+        remove_highlight,
+    )
+    from .links import save_link, save_links_bulk
     from .ranking import BEST_LIST_MIN_DOCS, best_lists_due, refresh_best_lists
+    from .safety import (
+        LOCK_WAIT,
+        backup_database,
+        check_before_writing,
+        check_database,
+        quick_check,
+        writer_lock,
+    )
     from .search import (
         DEFAULT_SORT,
         SEARCH_PAGE,
@@ -109,6 +129,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:  # `store.safety`: the module itself
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

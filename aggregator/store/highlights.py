@@ -106,8 +106,16 @@ def add_highlight(
         cursor = db.execute(
             "INSERT INTO highlights (article_id, quote, quote_key, note, position, anchored, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [article_id, quote, key, note, position, int(position is not None),
-             created_at or now, now],
+            [
+                article_id,
+                quote,
+                key,
+                note,
+                position,
+                int(position is not None),
+                created_at or now,
+                now,
+            ],
         )
         return int(cursor.lastrowid or 0), True
 

@@ -327,9 +327,7 @@ def search_articles(
     if not parse_query(full).match:
         return []
     register_search_functions(db.conn)
-    rows = _rows(
-        db, search_sql(limit=limit), {"q": full, "sort": sort, "tag": "", "feed": ""}
-    )
+    rows = _rows(db, search_sql(limit=limit), {"q": full, "sort": sort, "tag": "", "feed": ""})
     for row in rows:
         row["tags"] = json.loads(row["tags"] or "[]")
         row["saved"] = bool(row["saved"])
