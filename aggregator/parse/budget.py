@@ -40,6 +40,10 @@ def cut_document(
     """`body` cut before its first entry past `max_entries` or past `max_markup` tags, and
     closed; ParseError when there is no entry to cut before. With `structure_only`, markup
     inside CDATA sections and ampersands are not counted."""
+    # Every unit of markup takes at least one byte of its own and every entry six: most
+    # documents are too short to pass either limit, and need no counting at all.
+    if len(body) <= max_markup and len(body) // 6 <= max_entries:
+        return Cut(body)
     _markup = _Structure(body).markup if structure_only else _all_markup
     tags = _markup(body, 0, len(body))
     # Each entry takes at least 6 bytes and a "<": a body too short or with too few "<" to
