@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from aggregator.extract import BodyOptions, extract_article  # noqa: E402
 from aggregator.extract.classifier import BlockModel  # noqa: E402
+from benchmarks.extraction_corpora import Case, leakage_cases, readability_cases  # noqa: E402
 from benchmarks.extraction_hostile import run_hostile  # noqa: E402
 
 _ENV = os.environ.get("AGGREGATOR_CORPORA")
@@ -340,28 +341,19 @@ def _norm(value: str | None) -> str:
     return " ".join(re.findall(r"\w+", value))
 
 
-def _html_text(html: str) -> str:
-    import lxml.html
-
-    root = lxml.html.fromstring(html or "<div></div>")
-    return " ".join(t for t in root.itertext() if t.strip())
-
-
 def run_readability(
     corpus: Path, *, options: BodyOptions = CANDIDATES["shipped"]
 ) -> dict[str, Any]:
-    cases = sorted(p for p in (corpus / "test-pages").iterdir() if p.is_dir())
+    cases = list(readability_cases(corpus))
     title_ok = title_n = by_ok = by_n = by_extra = by_none_n = 0
     rows: list[TpFpFn] = []
     seconds = 0.0
     for case in cases:
-        expected = json.loads((case / "expected-metadata.json").read_text(encoding="utf-8"))
-        source = gzip.decompress((case / "source.html.gz").read_bytes())
+        expected = case.expected
         start = time.process_time()
-        article = extract_article(source, url=f"http://fakehost/{case.name}/", options=options)
+        article = extract_article(case.source, url=case.url, options=options)
         seconds += time.process_time() - start
-        reference = _html_text((case / "expected.html").read_text(encoding="utf-8"))
-        rows.append(shingle_matching(reference, article.text))
+        rows.append(shingle_matching(case.reference, article.text))
         if expected.get("title"):
             title_n += 1
             title_ok += _norm(article.title) == _norm(expected["title"])
@@ -391,34 +383,38 @@ def _ws(text: str) -> str:
     return " ".join(text.split())
 
 
+def snippet_counts(case: Case, text: str, counts: list[int]) -> None:
+    """Adds to `counts` (with kept, with total, without dropped, without total) what `text`
+    does with the case's snippets."""
+    flat = _ws(text)
+    for snippet in case.with_snippets:
+        counts[0] += _ws(snippet) in flat
+        counts[1] += 1
+    for snippet in case.without_snippets:
+        counts[2] += _ws(snippet) not in flat
+        counts[3] += 1
+
+
 def run_leakage(
     corpus: Path, *, reference: bool = True, options: BodyOptions = CANDIDATES["shipped"]
 ) -> dict[str, Any]:
-    data = json.loads((corpus / "evaldata.subset.json").read_text(encoding="utf-8"))
+    cases = list(leakage_cases(corpus))
     # per extractor: with-snippets kept, with total, without-snippets dropped, without total
     counts = {"ours": [0, 0, 0, 0], "trafilatura": [0, 0, 0, 0]}
     if reference:
         import trafilatura
     seconds = 0.0
-    for url, case in sorted(data.items()):
-        raw = gzip.decompress((corpus / case["file"]).read_bytes())
+    for case in cases:
         start = time.process_time()
-        texts = {"ours": extract_article(raw, url=url, options=options).text}
+        texts = {"ours": extract_article(case.source, url=case.url, options=options).text}
         seconds += time.process_time() - start
         if reference:
-            texts["trafilatura"] = trafilatura.extract(raw, url=url) or ""
+            texts["trafilatura"] = trafilatura.extract(case.source, url=case.url) or ""
         for name, text in texts.items():
-            flat = _ws(text)
-            c = counts[name]
-            for snippet in case.get("with", []):
-                c[0] += _ws(snippet) in flat
-                c[1] += 1
-            for snippet in case.get("without", []):
-                c[2] += _ws(snippet) not in flat
-                c[3] += 1
+            snippet_counts(case, text, counts[name])
     result: dict[str, Any] = {
-        "pages": len(data),
-        "pages_per_second": len(data) / seconds if seconds else 0.0,
+        "pages": len(cases),
+        "pages_per_second": len(cases) / seconds if seconds else 0.0,
     }
     for name, c in counts.items():
         if name == "trafilatura" and not reference:
