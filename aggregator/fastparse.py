@@ -94,9 +94,10 @@ _VOID_END_TAG_ASCII = re.compile(
     r"</(?:area|b(?:asefont|ase|r)|c(?:ol|ommand)|embed|frame|hr|i(?:mg|nput|sindex)|keygen|"
     r"link|meta|param|source|track|wbr)\b"
 )
-# Markup (a `<`, or two `&`) one document may hand to feedparser's relative-URI resolver, about
-# 7 µs each (sgmllib): under a second. Past it, a value is kept as the feed wrote it (a body's links
-# are still made absolute by the sanitiser; an end tag of a void element then reads as a <br>).
+# Markup (a `<`, or two `&`) one document may hand to feedparser's relative-URI resolver, which
+# is slow (sgmllib; docs/benchmarks.md, hostile feed documents). Past it, a value is kept as the
+# feed wrote it (a body's links are still made absolute by the sanitiser; an end tag of a void
+# element then reads as a <br>).
 RESOLVER_BUDGET = 100_000
 # Keys aggregator.parse reads: an unknown element that would land on one of them is not replayed.
 _READ_KEYS = {

@@ -7,7 +7,7 @@ ampersands (3 million: 5 s); its strict parser spends about 4 µs an attribute (
 tags: 30,000 tags of 60 attributes took 7.5 s). So for feedparser a document's markup is its `<`,
 half its `&` and a quarter of its attributes (`="`). fastparse builds nodes only for the
 document's own elements: markup inside CDATA sections and escaped markup are text to it, which
-the sanitiser reads in linear time (a 15 MB feed of CDATA bodies costs about a second), so its
+the sanitiser reads in linear time, so its
 budget counts the `<` and attributes outside CDATA sections (`structure_only`); the bodies it
 still hands to feedparser's resolver have a budget of their own (fastparse.RESOLVER_BUDGET).
 A document is cut at an entry boundary and closed once it has more than `max_entries` entries
