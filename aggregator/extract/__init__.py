@@ -65,7 +65,7 @@ def prepare_page(
     bound_tree(root)
     meta = Metadata(root, url)
     feed_links = feed_links_of(root, url)
-    for el in root.xpath("|".join(f"//{t}" for t in DROP_TAGS)):
+    for el in list(root.iter(DROP_TAGS)):
         if el.getparent() is not None:
             el.drop_tree()
     return root, meta, feed_links

@@ -7,6 +7,7 @@ site, a class name or a phrase of a page."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -110,7 +111,7 @@ def _share_in(words: list[str], pool: frozenset[tuple[str, ...]], joined: str) -
     if len(words) < 4:
         return 1.0 if f" {' '.join(words)} " in joined else 0.0
     own = shingles(words)
-    return sum(1 for s in own if s in pool) / len(own)
+    return len(own & pool) / len(own)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,13 @@ class Reference:
 
 
 EMPTY = Reference(frozenset(), " ")
+
+
+def _nearest(kept: list[int], i: int) -> int:
+    """Distance from block i to the nearest block of `kept` (sorted), _NEAR when none."""
+    at = bisect.bisect_left(kept, i)
+    near = [abs(kept[j] - i) for j in (at - 1, at) if 0 <= j < len(kept)]
+    return min(near, default=_NEAR)
 
 
 def block_text(block: etree._Element) -> str:
@@ -187,7 +195,7 @@ def block_features(
         tag = str(block.tag)
         level = _HEAD_LEVEL.fullmatch(block.get("rend") or "")
         nw = max(1, len(w))
-        near = min((abs(i - j) for j in kept), default=_NEAR)
+        near = _nearest(kept, i)
         row = [
             *(1.0 if tag == t else 0.0 for t in _TAGS),
             float(level.group(1)) if tag == "head" and level else 0.0,
@@ -199,7 +207,7 @@ def block_features(
             1.0 if _SENTENCE_END.search(text) else 0.0,
             sum(1 for x in text.split() if x[:1].isupper()) / nw,
             len(_DIGIT.findall(text)) / max(1, c),
-            min(20.0, sum(len(x) for x in w) / nw),
+            min(20.0, sum(map(len, w)) / nw),
             1.0 if c < 400 and PROMO.match(text) else 0.0,
             in_p[i],
             len(title_words & set(w)) / nw
@@ -342,6 +350,11 @@ _BLOCK_TAGS = frozenset(
 
 
 def _key(text: str) -> str:
+    """The first _KEY characters of the text, spaces collapsed. Collapsing a prefix of the text
+    gives a prefix of the collapsed text, so a long text node is only split near its start."""
+    head = " ".join(text[: 4 * _KEY].split())
+    if len(head) >= _KEY or len(text) <= 4 * _KEY:
+        return head[:_KEY]
     return " ".join(text.split())[:_KEY]
 
 
@@ -360,7 +373,7 @@ def source_elements(root: etree._Element, body: etree._Element) -> list[etree._E
     where: dict[str, list[int]] = {}
     order: list[etree._Element] = []
     for text in _TEXTS(root):
-        key = _key(str(text))
+        key = _key(text)
         if key not in wanted:
             continue
         owner = text.getparent() if isinstance(text, etree._ElementUnicodeResult) else None
