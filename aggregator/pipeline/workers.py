@@ -33,10 +33,18 @@ class Workers:
     task). `warm` runs in each worker before its first task: imports paid there do not count
     against an item's budget."""
 
-    def __init__(self, count: int, *, budget: float, warm: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        budget: float,
+        warm: Callable[[], None],
+        preload: tuple[str, ...] = (),
+    ) -> None:
         self.count = max(1, count)
         self.budget = budget
         self.warm = warm
+        self.preload = preload  # modules a fork server loads once for all its workers
         self._pool: pebble.ProcessPool | None = None
 
     def start(self) -> pebble.ProcessPool:
@@ -45,9 +53,27 @@ class Workers:
         if self._pool is None:
             from pebble import ProcessPool
 
-            self._pool = ProcessPool(max_workers=self.count, initializer=self.warm)
+            self._pool = ProcessPool(
+                max_workers=self.count, initializer=self.warm, context=self._context()
+            )
             self._pool.schedule(_nothing)  # pebble forks all its workers on the first task
         return self._pool
+
+    def _context(self) -> Any:
+        """How workers are started. A fork copies the whole process, the locks its other
+        threads hold at that moment included, which a child may then wait on for ever; so a
+        process with more than one thread (the web server) forks its workers from a fork
+        server, a clean process started for the purpose, and a single-threaded command (the
+        CLI starts its pools before it starts any thread) forks them directly, which costs
+        less."""
+        import multiprocessing
+        import threading
+
+        if threading.active_count() == 1:
+            return multiprocessing.get_context("fork")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(self.preload))  # only before it first starts
+        return context
 
     async def run(self, function: Callable[..., _T], *args: Any) -> _T:
         """`function(*args)` in a worker; raises OverBudget past the budget, and whatever the
@@ -69,12 +95,22 @@ class Workers:
 
 def parsers(count: int | None = None) -> Workers:
     """Workers for feed parsing (one per core by default)."""
-    return Workers(count or os.cpu_count() or 1, budget=PARSE_BUDGET, warm=_start_parser)
+    return Workers(
+        count or os.cpu_count() or 1,
+        budget=PARSE_BUDGET,
+        warm=_start_parser,
+        preload=("aggregator.process",),
+    )
 
 
 def extractors(count: int, *, budget: float = EXTRACT_BUDGET) -> Workers:
     """Workers for page extraction."""
-    return Workers(count, budget=budget, warm=_start_extractor)
+    return Workers(
+        count,
+        budget=budget,
+        warm=_start_extractor,
+        preload=("aggregator.process", "aggregator.extract"),
+    )
 
 
 async def parse_body(
