@@ -599,11 +599,13 @@ def save(
     now: bool,
 ) -> None:
     """Save links to read later (downloaded by the next fetch, or now with --now)."""
+    from .sanitize import normalise_input_url  # not the service facade: no network stack
+
     db = _db(ctx)
     bad = 0
     ids: list[int] = []
     for raw in urls:
-        url = service.normalise_input_url(raw)
+        url = normalise_input_url(raw)
         if url is None:
             click.echo(f"Error: not an http(s) URL: {raw}", err=True)
             bad += 1
@@ -624,7 +626,9 @@ def _article(ctx: click.Context, url: str) -> int:
     db = _db(ctx)
     article_id = store.article_id_for_url(db, url)
     if article_id is None:
-        normal = service.normalise_input_url(url)
+        from .sanitize import normalise_input_url
+
+        normal = normalise_input_url(url)
         article_id = store.article_id_for_url(db, normal) if normal else None
     if article_id is None:
         raise click.ClickException(f"no article with URL {url}")

@@ -197,6 +197,19 @@ def _is_plain(s: str) -> bool:
     return not b.translate(None, _PRINTABLE_UTF8) and not _ODD_UTF8.search(b)
 
 
+def normalise_input_url(url: str) -> str | None:
+    """A URL as a person types it (`example.org/feed`, spaces around it) as a safe absolute
+    http(s) URL, or None."""
+    url = url.strip()
+    if (
+        url
+        and "://" not in url
+        and not url.startswith(("javascript:", "data:", "file:", "mailto:"))
+    ):
+        url = "https://" + url
+    return safe_url(url)
+
+
 def safe_url(url: str | None, base: str | None = None) -> str | None:
     """An absolute http(s) URL, or None for anything else (javascript:, data:, file:, junk)."""
     if not url:

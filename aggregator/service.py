@@ -17,12 +17,8 @@ from .pipeline.refresh import (
     refresh_feeds,
 )
 from .pipeline.sample import load_sample
-from .pipeline.subscribe import (
-    SubscribeResult,
-    normalise_input_url,
-    subscribe,
-    unsubscribe,
-)
+from .pipeline.subscribe import SubscribeResult, subscribe, unsubscribe
+from .sanitize import normalise_input_url
 
 __all__ = [
     "CONCURRENCY",

@@ -17,6 +17,7 @@ from .. import store
 from ..errors import AggregatorError, NotAFeedError
 from ..fetch import FEED_ACCEPT, Client, fetch_url
 from ..models import FetchResult
+from ..sanitize import normalise_input_url
 from .batch import Batch
 from .boundary import describe, is_run_failure
 from .fulltext import mark_for_full_text
@@ -50,19 +51,6 @@ class SubscribeResult:
     created: bool = False
     entries: int = 0
     error: str | None = None
-
-
-def normalise_input_url(url: str) -> str | None:
-    url = url.strip()
-    if (
-        url
-        and "://" not in url
-        and not url.startswith(("javascript:", "data:", "file:", "mailto:"))
-    ):
-        url = "https://" + url
-    from ..sanitize import safe_url
-
-    return safe_url(url)
 
 
 def _platform_candidates(url: str) -> list[str]:
