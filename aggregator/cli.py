@@ -41,10 +41,43 @@ else:
 DEFAULT_DB = "data/aggregator.db"
 
 
+class Command(click.Command):
+    """A command whose text arguments are text: bytes a terminal sent that are not UTF-8 reach
+    Python as lone surrogates, which SQLite and every encoder refuse; they are read as
+    windows-1252, as a Latin-1 terminal meant them. File names (click.Path) are left as they are:
+    the file system takes them back."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .encodings import stray_bytes_as_cp1252
+
+        for param in self.params:
+            value = ctx.params.get(param.name or "")
+            if isinstance(param.type, click.Path) or value is None:
+                continue
+            if isinstance(value, str):
+                ctx.params[param.name or ""] = stray_bytes_as_cp1252(value)
+            elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                ctx.params[param.name or ""] = tuple(stray_bytes_as_cp1252(v) for v in value)
+        return super().invoke(ctx)
+
+
 class Group(click.Group):
     """Turns every known error into `Error: <one line>` and exit code 1, never a traceback."""
 
+    command_class = Command
+
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        except click.ClickException as exc:  # its message may quote what was typed
+            message = shown(exc.message, limit=MAX_ERROR)
+            if message == exc.message:
+                raise
+            if isinstance(exc, click.UsageError):
+                raise click.UsageError(message, exc.ctx) from None
+            raise click.ClickException(message) from None
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AggregatorError as exc:
@@ -57,6 +90,15 @@ class Group(click.Group):
             raise click.ClickException(
                 f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
             ) from None
+
+
+MAX_ERROR = 500  # characters of an error line: a message quotes arguments, which may be huge
+
+
+def shown(text: str, *, limit: int = 200) -> str:
+    """`text` as part of one line of output: line breaks made spaces, cut at `limit`."""
+    text = " ".join(str(text).splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @click.group(cls=Group)
@@ -158,7 +200,7 @@ def subscribe(
     for res in results:
         if res.error:
             failed += 1
-            click.echo(f"Error: {res.url}: {res.error}", err=True)
+            click.echo(f"Error: {shown(res.url)}: {shown(res.error, limit=MAX_ERROR)}", err=True)
         elif res.created:
             name = res.title or res.feed_url
             click.echo(f"Subscribed to {name} <{res.feed_url}> ({res.entries} entries)")
@@ -541,7 +583,7 @@ def load_sample(ctx: click.Context, directory: str) -> None:
 
 
 @cli.command("import")
-@click.argument("file")
+@click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--format",
     "fmt",
@@ -607,7 +649,7 @@ def save(
     for raw in urls:
         url = normalise_input_url(raw)
         if url is None:
-            click.echo(f"Error: not an http(s) URL: {raw}", err=True)
+            click.echo(f"Error: not an http(s) URL: {shown(raw)}", err=True)
             bad += 1
             continue
         article_id, created = store.save_link(db, url, tags=tags, note=note, title=title)

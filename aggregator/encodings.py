@@ -145,3 +145,19 @@ def known_codec(name: str | None) -> str | None:
     except (LookupError, ValueError):
         return None
     return codec if codec in _CODECS else None
+
+
+# The bytes 0x80-0xFF that were not UTF-8, as Python's surrogateescape hands them on (U+DC80 to
+# U+DCFF: in a decoded body, in a command-line argument from a Latin-1 terminal), read as
+# windows-1252; the five bytes windows-1252 leaves out become U+FFFD.
+_STRAY_BYTES = {
+    0xDC00 + b: bytes([b]).decode("cp1252", errors="replace") for b in range(0x80, 0x100)
+}
+_LONE_SURROGATES = {code: "\ufffd" for code in range(0xD800, 0xDC80)}
+
+
+def stray_bytes_as_cp1252(text: str) -> str:
+    """`text` with each escaped stray byte read as windows-1252 and any other lone surrogate
+    (which no encoder accepts) made U+FFFD."""
+    return text.translate(_STRAY_BYTES).translate(_LONE_SURROGATES)
+

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ..encodings import codec_for_label
+from ..encodings import codec_for_label, stray_bytes_as_cp1252
 from ..errors import ParseError
 
 MAX_DECLARATIONS = 64  # entity declarations in one document (real feeds: a handful)
@@ -56,9 +56,6 @@ _DECLARED = re.compile(rb"""\bencoding\s*=\s*["']([^"'>]*)["']""")
 # first line with a greedy pattern (`<?.*encoding=...`) that would otherwise find a label
 # anywhere on a one-line document.
 UTF8_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
-# Bytes that are not UTF-8, after surrogateescape, read as windows-1252 (what a declared UTF-8
-# document with stray Latin-1 bytes means); the five bytes windows-1252 leaves out become U+FFFD.
-_ESCAPED = {0xDC00 + b: bytes([b]).decode("cp1252", errors="replace") for b in range(0x80, 0x100)}
 
 
 def transcode(body: bytes, *, charset: str | None = None) -> SafeXml:
@@ -113,7 +110,8 @@ def transcode(body: bytes, *, charset: str | None = None) -> SafeXml:
         codec = declared[0][1]
         return _relabel(body.decode(codec, errors="replace"), codec, warnings)
     warnings.append("bytes that are not UTF-8 read as windows-1252")
-    text = body.decode("utf-8", errors="surrogateescape").translate(_ESCAPED)
+    # what a declared UTF-8 document with stray Latin-1 bytes means
+    text = stray_bytes_as_cp1252(body.decode("utf-8", errors="surrogateescape"))
     return _relabel(text, "utf-8", warnings)
 
 
