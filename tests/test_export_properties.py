@@ -81,7 +81,7 @@ def test_every_format_is_readable_and_json_round_trips(
     assert sorted(r["url"] for r in table) == sorted(r["url"] for r in rows)
     for row in table:
         for value in row.values():
-            assert not (value or " ")[0] in "=+-@\t\r", row  # formulas guarded
+            assert (value or " ")[0] not in "=+-@\t\r", row  # formulas guarded
     for fmt in ("atom", "opml"):
         etree.fromstring(_cli(first, "export", "--format", fmt).encode("utf-8"))
     for fmt in ("html", "netscape", "md"):
