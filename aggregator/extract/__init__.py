@@ -62,7 +62,7 @@ def prepare_page(
         return None
     for base in root.xpath("//base"):
         base.drop_tree()
-    bound_tree(root)
+    bound_tree(root, source_chars=min(len(html), MAX_CHARS))
     meta = Metadata(root, url)
     feed_links = feed_links_of(root, url)
     for el in list(root.iter(DROP_TAGS)):

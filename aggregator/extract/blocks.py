@@ -100,7 +100,8 @@ def shingles(words: Sequence[str], n: int = 4) -> set[tuple[str, ...]]:
     """Word n-grams of a text (the whole text when it is shorter than n words)."""
     if len(words) < n:
         return {tuple(words)} if words else set()
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    # the shifted copies are shorter: zip stops at the last whole n-gram
+    return set(zip(*(words[i:] for i in range(n)), strict=False))
 
 
 def _share_in(words: list[str], pool: frozenset[tuple[str, ...]], joined: str) -> float:

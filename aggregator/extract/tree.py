@@ -127,10 +127,12 @@ def loose_text(root: etree._Element) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def bound_tree(root: lxml.html.HtmlElement) -> None:
+def bound_tree(root: lxml.html.HtmlElement, *, source_chars: int = MAX_CHARS) -> None:
     """Keep pathological pages cheap: keep the first MAX_NODES elements, flatten subtrees
     nested deeper than MAX_DEPTH into their text and cut giant text nodes, so extraction time
-    stays bounded."""
+    stays bounded. `source_chars`, the length of the HTML parsed, bounds every text node (no
+    text is longer than the markup it came from): giant ones are only looked for when it
+    allows them."""
     _cut_after(root, MAX_NODES)
     for el in _TOO_DEEP(root):
         if isinstance(el, etree._Element):
@@ -138,7 +140,7 @@ def bound_tree(root: lxml.html.HtmlElement) -> None:
             for child in list(el):
                 el.remove(child)
             el.text = text
-    for text in _LONG_TEXT(root):
+    for text in _LONG_TEXT(root) if source_chars > MAX_TEXT_NODE else ():
         parent = getattr(text, "getparent", lambda: None)()
         if parent is None:
             continue
