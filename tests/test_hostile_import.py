@@ -549,3 +549,13 @@ def test_long_runs_of_spaces_and_escaped_quotes_take_linear_time(tmp_path: Path)
         )
         assert done.returncode == code, done.stderr
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_file_is_read_up_to_the_cap_and_refused(db_path: Path) -> None:
+    """A device or a pipe has no size to check before reading: `import /dev/zero` read for ever
+    (23 GB of memory in a minute); it is read one byte past the cap and refused in one line."""
+    result = run("import", "/dev/zero", ok=False)
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: zero: larger than 256 MiB; split the file"
+    assert not db_path.exists()  # refused before the database is opened

@@ -54,12 +54,16 @@ class ImportSummary:
 def read_import_file(path: str | Path, *, format: str = "auto") -> ImportBatch:
     """Read and recognise an import file whole; nothing is stored. Raises AggregatorError, with
     one line, for a file that is unusable as a whole (whatever the reader raised)."""
-    from ..formats import check_import_size, read_import
+    from ..formats import MAX_IMPORT_BYTES, check_import_size, read_import
 
     path = Path(path)
     try:
         check_import_size(path.stat().st_size, path.name)  # before reading it whole
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            # a pipe or a device (/dev/zero) says nothing of its size: read one byte past the
+            # cap at most, and refuse what passes it
+            data = file.read(MAX_IMPORT_BYTES + 1)
+        check_import_size(len(data), path.name)
     except IsADirectoryError:
         raise AggregatorError(f"cannot import {path}: it is a folder") from None
     except OSError as exc:
