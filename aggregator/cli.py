@@ -448,7 +448,7 @@ def export(
     help="Address to listen on. Beyond loopback a login is required: set "
     "AGGREGATOR_PASSWORD_HASH to the output of `datasette hash-password`.",
 )
-@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--metadata",
     type=click.Path(exists=True, dir_okay=False),

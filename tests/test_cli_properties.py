@@ -141,3 +141,10 @@ def test_an_error_quoting_a_huge_argument_stays_one_short_line(sample_db: Path) 
     assert result.exit_code == 1
     (line,) = result.output.splitlines()
     assert line.startswith("Error: not subscribed: xxx") and len(line) <= 600
+
+
+def test_a_port_out_of_range_is_a_usage_error(sample_db: Path) -> None:
+    """uvicorn raised OverflowError from bind() for port 99999, after the server had started."""
+    result = CliRunner().invoke(cli, ["--db", str(sample_db), "serve", "--port", "99999"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'--port': 99999 is not in the range 0<=x<=65535" in result.output
