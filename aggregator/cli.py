@@ -84,9 +84,12 @@ def _db(ctx: click.Context) -> sqlite_utils.Database:
 def _deadline() -> float:
     """Seconds one feed request may take in all: DEADLINE, or env AGGREGATOR_DEADLINE."""
     try:
-        return max(1.0, float(os.environ.get("AGGREGATOR_DEADLINE") or DEADLINE))
+        seconds = float(os.environ.get("AGGREGATOR_DEADLINE") or DEADLINE)
     except ValueError:
-        raise click.ClickException("AGGREGATOR_DEADLINE must be a number of seconds") from None
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:  # nan and inf too: a deadline is a number of seconds
+        raise click.ClickException("AGGREGATOR_DEADLINE must be a number of seconds up to 3600")
+    return max(1.0, seconds)
 
 
 def _run(coro_factory: Callable[[Any], Any]) -> Any:

@@ -148,3 +148,14 @@ def test_a_port_out_of_range_is_a_usage_error(sample_db: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(sample_db), "serve", "--port", "99999"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "'--port': 99999 is not in the range 0<=x<=65535" in result.output
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "0", "abc", "1e400", "3601"])
+def test_a_deadline_that_is_not_a_number_of_seconds_is_refused(
+    sample_db: Path, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`inf` (or 1e400) gave requests no deadline at all, `nan` silently one second."""
+    monkeypatch.setenv("AGGREGATOR_DEADLINE", value)
+    result = CliRunner().invoke(cli, ["--db", str(sample_db), "fetch"])
+    assert result.exit_code == 1
+    assert result.output == "Error: AGGREGATOR_DEADLINE must be a number of seconds up to 3600\n"
