@@ -15,6 +15,8 @@ from ..query import parse_query
 from ..store import register_search_functions
 from . import (
     adding,
+    arguments,
+    errors,
     exports,
     facets,
     feeds,
@@ -48,6 +50,11 @@ LIST_TEMPLATES = {
 def hookimpl(fn: F) -> F:
     """Datasette's hook marker, typed (it returns the function it marks)."""
     return cast(F, _hookimpl(fn))
+
+
+def hookimpl_first(fn: F) -> F:
+    """The marker for a hook that must run before Datasette's own implementations of it."""
+    return cast(F, _hookimpl(tryfirst=True)(fn))
 
 
 def tag_path(datasette: Any, name: str, count: int | None = None) -> str:
@@ -98,13 +105,21 @@ def prepare_connection(conn: Any, database: str) -> None:
 
 
 @hookimpl
+def handle_exception(datasette: Any, request: Any, exception: Exception) -> Any:
+    return errors.handle(datasette, request, exception)
+
+
+@hookimpl
 def register_facet_classes() -> list[type]:
     return [facets.CountedFacet]
 
 
-@hookimpl
+# first: Datasette's own filters (`_through`) read their arguments when they run
+@hookimpl_first
 def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> Any:
     async def inner() -> Any:
+        if database == DATABASE:  # before any SQL is made of them (web/arguments.py)
+            await arguments.check(request, datasette.get_database(database), table)
         return await facets.tag_filter(request, database, table, datasette)
 
     return inner
@@ -187,9 +202,9 @@ def extra_template_vars(template: str, view_name: str, request: Any, datasette: 
 def register_routes(datasette: Any) -> list[tuple[str, Any]]:
     return [
         (r"^/$", views.home),
-        (r"^/aggregator/articles/(?P<id>\d+)$", views.article),
+        (r"^/aggregator/articles/(?P<id>[0-9]{1,18})$", views.article),
         *highlights.routes(),
-        (r"^/-/articles/(?P<id>\d+)/(?P<action>[a-z]+)$", views.article_action),
+        (r"^/-/articles/(?P<id>[0-9]{1,18})/(?P<action>[a-z]{1,20})$", views.article_action),
         (r"^/-/save$", views.save),
         *reading.routes(),
         (r"^/-/dashboard$", views.dashboard),

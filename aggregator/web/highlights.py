@@ -122,8 +122,8 @@ async def markdown(request: Any, datasette: Any) -> Response:
 
 def routes() -> list[tuple[str, Any]]:
     return [
-        (r"^/-/articles/(?P<id>\d+)/highlight$", add),
-        (r"^/-/highlights/(?P<id>\d+)/delete$", remove),
+        (r"^/-/articles/(?P<id>[0-9]{1,18})/highlight$", add),
+        (r"^/-/highlights/(?P<id>[0-9]{1,18})/delete$", remove),
         (r"^/-/highlights$", page),
         (r"^/-/highlights\.md$", markdown),
     ]

@@ -30,7 +30,7 @@ KINDS = {"articles": "articles", "search": "search"}
 TABLE_CONTROL_ARGS = {"_search", "_sort", "_sort_desc", "_where", TAG_PARAM}
 SEARCH_ARGS = {"q", "tag", "feed", "sort"}
 MAX_FROM = 2_000  # characters of a `from` argument
-MAX_ARGS = 40
+MAX_ARGS = 40  # arguments of a list a `from` names; more name no list (never a broader one)
 # Rows of one list read to place an article in it, and rows `Mark all as read` changes at once.
 NEIGHBOUR_SCAN_ROWS = 20_000
 MARK_ALL_ROWS = 100_000
@@ -72,7 +72,7 @@ def _keep(kind: str, key: str) -> bool:
 def list_of(kind: str, query_string: str) -> ListRef:
     """The list a page of `kind` shows, from its query string."""
     pairs = parse_qsl(query_string, keep_blank_values=False)
-    return ListRef(kind, tuple((k, v) for k, v in pairs if _keep(kind, k))[:MAX_ARGS])
+    return ListRef(kind, tuple((k, v) for k, v in pairs if _keep(kind, k)))
 
 
 def parse_from(value: str | None) -> ListRef | None:
@@ -82,7 +82,10 @@ def parse_from(value: str | None) -> ListRef | None:
     kind, _, query = value.partition("?")
     if kind not in KINDS:
         return None
-    return list_of(kind, query)
+    ref = list_of(kind, query)
+    # cut short, the list would lose filters and hold more articles than the page showed:
+    # `Mark all as read` would mark those too
+    return ref if len(ref.args) <= MAX_ARGS else None
 
 
 def _json_path(datasette: Any, ref: ListRef, extra: dict[str, str]) -> str:

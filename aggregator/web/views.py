@@ -16,6 +16,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .. import store
 from . import queries, settings
+from .errors import one_line
 from .security import foreign_write
 from .settings import DATABASE
 
@@ -254,7 +255,8 @@ async def save(request: Any, datasette: Any) -> Response:
                 request,
                 "aggregator_save.html",
                 {
-                    "error": f"Not a web address that can be saved: {raw or '(empty)'}",
+                    "error": "Not a web address that can be saved: "
+                    + (one_line(raw, 100) or "(empty)"),
                     "form": form,
                 },
                 status=400,
