@@ -524,3 +524,82 @@ def test_a_list_with_more_arguments_than_kept_is_never_marked_as_a_broader_list(
     assert error_of(response) == "Which list? The form names none."
     after = get(ds, "/aggregator/articles.json?state=unread&_size=max&_col=state").json()
     assert after["rows"] == before["rows"]
+
+
+header_text = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
+    max_size=60,
+)
+
+
+@SETTINGS
+@given(
+    path=st.sampled_from(
+        ["/", "/aggregator/articles", "/aggregator/articles/1", "/-/feeds", "/-/save"]
+    ),
+    cookies=st.dictionaries(
+        st.sampled_from(["ds_csrftoken", "ds_messages", "ds_actor", "x"]), header_text, max_size=3
+    ),
+    headers=st.dictionaries(
+        st.sampled_from(["origin", "sec-fetch-site", "content-type", "accept", "referer"]),
+        header_text,
+        max_size=3,
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_any_cookies_and_headers_get_a_page_or_a_short_refusal(
+    ds: Any, path: str, cookies: dict[str, str], headers: dict[str, str], method: str
+) -> None:
+    # a raw Cookie header: the client's cookie jar would refuse some of these values
+    jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    sent = {
+        k: v.encode("latin-1") for k, v in {**headers, **({"cookie": jar} if jar else {})}.items()
+    }
+    if method == "GET":
+        response = get(ds, path, headers=sent)
+    else:
+        response = post(ds, path, headers=sent, content=b"url=x&csrftoken=y")
+    humane(ds, response, f"{method} {path} {sent!r}")
+
+
+def test_a_form_refused_for_its_token_says_to_reload(ds: Any, visitor: dict[str, Any]) -> None:
+    """Datasette's CSRF middleware answered these "form-urlencoded POST field did not match
+    cookie"; the plugin's routes check the token themselves."""
+    wrong = post(
+        ds,
+        "/-/save",
+        data={"csrftoken": "x", "url": "https://a.example/"},
+        cookies=visitor["cookies"],
+    )
+    assert (wrong.status_code, error_of(wrong)) == (
+        403,
+        "CSRF token missing or wrong: reload the page and try again",
+    )
+    # a token of another server (or of this one before a restart): equal in cookie and form
+    other = build_datasette(":memory:", fetch_saved=False).sign("x", "csrftoken")
+    expired = post(
+        ds,
+        "/-/save",
+        data={"csrftoken": other, "url": "https://a.example/"},
+        cookies={"ds_csrftoken": other},
+    )
+    assert (expired.status_code, error_of(expired)) == (
+        403,
+        "This form has expired: reload the page and try again",
+    )
+
+
+def test_a_cookie_that_is_not_utf8_does_not_break_the_pages(
+    ds: Any, visitor: dict[str, Any]
+) -> None:
+    """Another program on localhost (any port) can set cookies of any bytes for it."""
+    jar = f"other=\xe9t\xe9; ds_csrftoken={visitor['cookies']['ds_csrftoken']}"
+    cookie = {"cookie": jar.encode("latin-1")}
+    assert get(ds, "/", headers=cookie).status_code == 200
+    saved = post(
+        ds,
+        "/-/save",
+        headers=cookie,
+        data={"csrftoken": visitor["token"], "url": "https://cookie.example/"},
+    )
+    assert saved.status_code == 303

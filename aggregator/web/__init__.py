@@ -214,14 +214,23 @@ def register_routes(datasette: Any) -> list[tuple[str, Any]]:
     ]
 
 
+# The plugin's write routes: each checks the CSRF token itself (views.check_csrf_token).
+WRITE_ROUTES = ("/-/save", "/-/subscribe", "/-/import", "/-/mark-read")
+WRITE_PREFIXES = ("/-/feeds/", "/-/articles/", "/-/highlights/")
+
+
 @hookimpl
 def skip_csrf(datasette: Any, scope: Any) -> bool:
-    """The import form's upload skips Datasette's own CSRF check, which fails on every
-    multipart body (asgi-csrf 0.11 calls python-multipart with an argument it no longer takes);
-    the import route checks the token and the origin itself, as every write route does."""
-    return bool(
-        scope.get("type") == "http" and scope.get("path") == datasette.urls.path("/-/import")
-    )
+    """Datasette's CSRF middleware is skipped on the plugin's write routes, which check the
+    token and the origin themselves with a message a person can act on (views.checked_form).
+    The import form's upload needs it too: asgi-csrf 0.11 fails on every multipart body (it
+    calls python-multipart with an argument it no longer takes)."""
+    if scope.get("type") != "http":
+        return False
+    path = str(scope.get("path", ""))
+    ours = [datasette.urls.path(p) for p in WRITE_ROUTES]
+    prefixes = tuple(datasette.urls.path(p) for p in WRITE_PREFIXES)
+    return path in ours or path.startswith(prefixes)
 
 
 @hookimpl

@@ -51,7 +51,7 @@ async def subscribe(request: Any, datasette: Any) -> Response:
         return await _render(
             datasette, request, "aggregator_subscribe.html", {"form": form, "result": None}
         )
-    form = await checked_form(request)
+    form = await checked_form(request, datasette)
     address = form.get("url", "").strip()
     tags = _tags(form.get("tags", ""))
     if not address:
@@ -222,7 +222,7 @@ async def import_page(request: Any, datasette: Any) -> Response:
     refuse_foreign_write(request)
     with tempfile.TemporaryDirectory(prefix="aggregator-upload-") as folder:
         upload = await read_upload(request, MAX_IMPORT_BYTES, Path(folder))
-        check_csrf_token(request, upload.fields.get("csrftoken", ""))
+        check_csrf_token(request, datasette, upload.fields.get("csrftoken", ""))
         problem = upload.problem
         fmt = upload.fields.get("format", "auto")
         if fmt != "auto" and fmt not in FORMATS:

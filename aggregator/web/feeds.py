@@ -195,7 +195,7 @@ async def feed_action(request: Any, datasette: Any) -> Response:
 async def _act(request: Any, datasette: Any, feed_id: int, action: str) -> Response:
     if action not in ACTIONS:
         raise NotFound("Unknown action")
-    form = await checked_form(request)
+    form = await checked_form(request, datasette)
     feed = await _feed(datasette, feed_id)
     name = feed["title"] or feed["url"]
     if action == "pause":
@@ -301,7 +301,7 @@ def start_run(datasette: Any, *, every_feed: bool, what: str) -> bool:
 
 
 async def refresh_all(request: Any, datasette: Any) -> Response:
-    await checked_form(request)
+    await checked_form(request, datasette)
     if start_run(datasette, every_feed=True, what="refresh of every feed"):
         datasette.add_message(request, "Refreshing every feed; the progress is shown below.")
     else:

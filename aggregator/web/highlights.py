@@ -33,7 +33,7 @@ def _article_path(datasette: Any, article_id: int, message: str = "") -> str:
 async def add(request: Any, datasette: Any) -> Response:
     """POST quote (and note) from a selection of the article's text."""
     article_id = int(request.url_vars["id"])
-    form = await checked_form(request)
+    form = await checked_form(request, datasette)
     quote, note = form.get("quote", ""), form.get("note") or None
     if not (await _rows(datasette, "select 1 from articles where id = :id", {"id": article_id})):
         raise NotFound("No such article")
@@ -56,7 +56,7 @@ async def add(request: Any, datasette: Any) -> Response:
 
 async def remove(request: Any, datasette: Any) -> Response:
     highlight_id = int(request.url_vars["id"])
-    await checked_form(request)
+    await checked_form(request, datasette)
     rows = await _rows(
         datasette, "select article_id from highlights where id = :id", {"id": highlight_id}
     )

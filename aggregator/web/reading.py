@@ -209,7 +209,7 @@ async def _mark_read(datasette: Any, ids: list[int]) -> int:
 async def mark_all(request: Any, datasette: Any) -> Response:
     """GET: the confirmation (how many unread articles of the list); POST: mark them read."""
     if request.method == "POST":
-        form = await views.checked_form(request)
+        form = await views.checked_form(request, datasette)
         ref = parse_from(form.get("from"))
         if ref is None:
             return Response.text("Which list? The form names none.", status=400)

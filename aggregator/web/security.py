@@ -84,6 +84,20 @@ async def _plain(
     await send({"type": "http.response.body", "body": text.encode()})
 
 
+def utf8_cookies(value: bytes) -> bytes:
+    """The Cookie header without its pairs that are not UTF-8: any program on the same host
+    name (another port of localhost) can set a cookie of any bytes, and Datasette's CSRF
+    middleware fails on the whole request when it cannot decode the header."""
+    kept = []
+    for pair in value.split(b";"):
+        try:
+            pair.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        kept.append(pair.strip())
+    return b"; ".join(p for p in kept if p)
+
+
 def foreign_write(method: str, headers: dict[bytes, bytes]) -> str | None:
     """Why a state-changing request must be refused as cross-site, or None. Browsers send
     Sec-Fetch-Site and Origin on form posts; a request without them (curl, tests) passes here
@@ -142,6 +156,12 @@ def wrap_app(
                 "Forbidden: unknown Host name. Add it with `aggregator serve --allow-host NAME`.\n",
             )
             return
+        cookie = headers.get(b"cookie")
+        if cookie is not None and utf8_cookies(cookie) != cookie:
+            cleaned = utf8_cookies(cookie)
+            kept = [(k, v) for k, v in scope.get("headers") or [] if k.lower() != b"cookie"]
+            scope = {**scope, "headers": kept + ([(b"cookie", cleaned)] if cleaned else [])}
+            headers = _headers(scope)
         method = scope.get("method", "GET").upper()
         reason = foreign_write(method, headers) if security_headers else None
         if reason:

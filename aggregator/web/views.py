@@ -84,19 +84,27 @@ def refuse_foreign_write(request: Any) -> None:
         raise Forbidden(reason)
 
 
-def check_csrf_token(request: Any, token: str) -> None:
-    """Refuse a write unless it carries Datasette's CSRF cookie and the matching `csrftoken`
-    field (Datasette's own check skips requests that carry no cookie at all)."""
+def check_csrf_token(request: Any, datasette: Any, token: str) -> None:
+    """Refuse a write unless it carries Datasette's CSRF cookie, signed by this server, and the
+    matching `csrftoken` field. The plugin's write routes check this themselves instead of
+    Datasette's CSRF middleware (the `skip_csrf` hook), whose refusals read "form-urlencoded
+    POST field did not match cookie": here a person is told what to do."""
+    from itsdangerous import BadSignature
+
     cookie = request.cookies.get("ds_csrftoken", "")
     if not cookie or not token or not secrets.compare_digest(cookie, token):
         raise Forbidden("CSRF token missing or wrong: reload the page and try again")
+    try:
+        datasette.unsign(cookie, "csrftoken")
+    except BadSignature:  # a token of another server, or of this one before it restarted
+        raise Forbidden("This form has expired: reload the page and try again") from None
 
 
-async def checked_form(request: Any) -> dict[str, str]:
+async def checked_form(request: Any, datasette: Any) -> dict[str, str]:
     """The POSTed form, refused when cross-site or without the CSRF token."""
     refuse_foreign_write(request)
     form = await request.post_vars()
-    check_csrf_token(request, form.get("csrftoken", ""))
+    check_csrf_token(request, datasette, form.get("csrftoken", ""))
     return dict(form)
 
 
@@ -210,7 +218,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
 async def article_action(request: Any, datasette: Any) -> Response:
     article_id = int(request.url_vars["id"])
     action = request.url_vars["action"]
-    form = await _checked_form(request)
+    form = await _checked_form(request, datasette)
     row = await _article_row(datasette, article_id)
     if action in ACTIONS:
         kwargs = ACTIONS[action]
@@ -243,7 +251,7 @@ async def save(request: Any, datasette: Any) -> Response:
     from ..service import normalise_input_url
 
     if request.method == "POST":
-        form = await _checked_form(request)
+        form = await _checked_form(request, datasette)
         raw = form.get("url", "").strip()
         url = normalise_input_url(raw) if raw else None
         tags = store.normalise_tags(form.get("tags", "").split(","))
