@@ -18,6 +18,8 @@ from . import facets
 MAX_FILTERS = 30
 # Arguments Datasette reads as a column name (their values), and those whose name carries one.
 COLUMN_VALUES = ("_sort", "_sort_desc", "_facet", "_facet_array", "_facet_date")
+# Arguments whose values become SQL or full-text syntax, not bound values.
+SQL_VALUES = ("_search", "_sort", "_facet", "_col", "_nocol", "_where", "_through", "_fts")
 NAME_SHOWN = 60  # characters of a name repeated in a message
 
 
@@ -39,7 +41,9 @@ async def check(request: Any, database: Any, table: str) -> None:
     """Raise BadRequest, with a sentence for the person, when the table page's arguments cannot
     give a page; return quietly otherwise."""
     pairs = [(k, v) for k in request.args for v in request.args.getlist(k)]
-    if any("\x00" in k or "\x00" in v for k, v in pairs):
+    # values of filters are bound as parameters (a NUL finds nothing); names, sorts and
+    # searches become SQL or FTS5 syntax, where a NUL is an error
+    if any("\x00" in k or ("\x00" in v and k.startswith(SQL_VALUES)) for k, v in pairs):
         raise BadRequest("The address contains a NUL character, which no filter or search uses.")
     count = len(facets.narrowing_args(request))
     if count > MAX_FILTERS:
