@@ -341,6 +341,36 @@ def test_the_feeds_page_sorts_by_name_status_and_unread(
     )
 
 
+def test_unread_counts_past_the_time_limit_leave_the_feeds_listed_with_a_note(
+    ds: Any, db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a collection too large to count its unread articles within Datasette's time limit,
+    the page still lists every feed, without the counts, and says why."""
+    from datasette.database import Database, QueryInterrupted
+
+    db = store.open_db(db_file)
+    store.add_feed(db, "https://b.example/feed", title="Bravo")
+    store.add_feed(db, "https://a.example/feed", title="Alpha")
+    db.conn.close()
+    execute = Database.execute
+
+    async def slow_unread(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if "state = 'unread'" in sql and "group by feed_id" in sql:
+            raise QueryInterrupted(Exception("interrupted"), sql, {})
+        return await execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(Database, "execute", slow_unread)
+    page = get(ds, "/-/feeds?sort=unread")
+    assert page.status_code == 200
+    assert list(feed_rows(ds, page.text)) == ["Alpha", "Bravo"]
+    assert "Unread articles were not counted this time" in page.text
+    assert "The feeds are in order of name." in page.text
+    assert 'class="n-unread"' not in page.text
+    monkeypatch.setattr(Database, "execute", execute)
+    counted = get(ds, "/-/feeds").text
+    assert "not counted" not in counted and counted.count('class="n-unread">0<') == 2
+
+
 def test_the_opml_export_lists_every_subscription(ds: Any, db_file: Path) -> None:
     db = store.open_db(db_file)
     store.add_feed(db, "https://a.example/feed", title="Alpha & Co", tags=["news"])

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
 
 from .. import store
@@ -28,11 +29,14 @@ SORTS = {
 FEEDS_SQL = """
 select f.id, f.url, f.title, f.site_url, f.tags, f.status, f.full_text, f.last_error,
   f.last_error_at, f.error_count, f.last_fetched_at, f.last_success_at, f.next_check_at, f.note,
-  f.article_count as articles, coalesce(u.n, 0) as unread
-from feeds f left join (
-  select feed_id, count(*) as n from articles where state = 'unread' and feed_id is not null
-  group by feed_id) u on u.feed_id = f.id
+  f.article_count as articles, {unread} as unread
+from feeds f {join}
 order by {order}"""
+# The unread counts read every unread article (about 0.4 s of CPU for 300,000 articles, most
+# unread): past Datasette's time limit the page lists the feeds without them, and says so.
+UNREAD_JOIN = """left join (
+  select feed_id, count(*) as n from articles where state = 'unread' and feed_id is not null
+  group by feed_id) u on u.feed_id = f.id"""
 FULL_TEXT = {"auto": None, "always": 1, "never": 0}
 FULL_TEXT_LABELS = {None: "auto", 1: "always", 0: "never"}
 ACTIONS = ("refresh", "pause", "resume", "unsubscribe", "fulltext")
@@ -137,7 +141,14 @@ async def feeds_page(request: Any, datasette: Any) -> Response:
     sort = request.args.get("sort", "name")
     if sort not in SORTS:
         sort = "name"
-    rows = await _rows(datasette, FEEDS_SQL.format(order=SORTS[sort]))
+    counted = True
+    try:
+        sql = FEEDS_SQL.format(unread="coalesce(u.n, 0)", join=UNREAD_JOIN, order=SORTS[sort])
+        rows = await _rows(datasette, sql)
+    except QueryInterrupted:
+        counted = False
+        order = SORTS["name" if sort == "unread" else sort]
+        rows = await _rows(datasette, FEEDS_SQL.format(unread="null", join="", order=order))
     articles_url = datasette.urls.table(DATABASE, "articles")
     for row in rows:
         row["tag_list"] = [
@@ -156,6 +167,7 @@ async def feeds_page(request: Any, datasette: Any) -> Response:
         "aggregator_feeds.html",
         {
             "feeds": rows,
+            "unread_counted": counted,
             "sort": sort,
             "sort_q": f"?sort={sort}",
             "sorts": list(SORTS),
