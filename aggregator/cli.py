@@ -526,7 +526,7 @@ def load_sample(ctx: click.Context, directory: str) -> None:
 
 
 @cli.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # a path: left as the file system gave it
 @click.option(
     "--format",
     "fmt",
