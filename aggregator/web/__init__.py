@@ -5,6 +5,7 @@ configuration (web/settings.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -214,9 +215,12 @@ def register_routes(datasette: Any) -> list[tuple[str, Any]]:
     ]
 
 
-# The plugin's write routes: each checks the CSRF token itself (views.check_csrf_token).
-WRITE_ROUTES = ("/-/save", "/-/subscribe", "/-/import", "/-/mark-read")
-WRITE_PREFIXES = ("/-/feeds/", "/-/articles/", "/-/highlights/")
+# The plugin's write routes (their paths below the base URL): each checks the CSRF token
+# itself (views.check_csrf_token).
+WRITE_ROUTES = re.compile(
+    r"/-/(save|subscribe|import|mark-read|feeds/refresh-all|feeds/[0-9]{1,18}/[a-z]{1,20}"
+    r"|articles/[0-9]{1,18}/[a-z]{1,20}|highlights/[0-9]{1,18}/delete)"
+)
 
 
 @hookimpl
@@ -227,10 +231,9 @@ def skip_csrf(datasette: Any, scope: Any) -> bool:
     calls python-multipart with an argument it no longer takes)."""
     if scope.get("type") != "http":
         return False
+    base = datasette.urls.path("/")
     path = str(scope.get("path", ""))
-    ours = [datasette.urls.path(p) for p in WRITE_ROUTES]
-    prefixes = tuple(datasette.urls.path(p) for p in WRITE_PREFIXES)
-    return path in ours or path.startswith(prefixes)
+    return path.startswith(base) and bool(WRITE_ROUTES.fullmatch("/" + path[len(base) :]))
 
 
 @hookimpl

@@ -83,7 +83,7 @@ def test_highlights_made_by_cli_and_by_selection(
 
 def test_a_highlight_post_without_the_token_is_refused(page: Any, served: str) -> None:
     url = open_article(page, served)
-    article_id = url.rstrip("/").rsplit("/", 1)[1]
+    article_id = url.split("?")[0].rstrip("/").rsplit("/", 1)[1]
     response = page.request.post(
         served + f"/-/articles/{article_id}/highlight", form={"quote": "quiet"}
     )
