@@ -114,7 +114,9 @@ def parse_query(text: str | None) -> ParsedQuery:
     parts = [
         g[0].fts() if len(g) == 1 else "(" + " OR ".join(t.fts() for t in g) + ")" for g in groups
     ]
-    match = " ".join(parts)
+    # FTS5 joins phrases side by side with an implicit AND, but not a parenthesised OR group:
+    # `("solar" OR "wind") "panels"` is a syntax error; AND is spelled out beside one
+    match = (" AND " if any(len(g) > 1 for g in groups) else " ").join(parts)
     if len(parts) > 1 and negative:
         match = f"({match})"
     for t in negative:

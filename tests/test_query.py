@@ -18,7 +18,12 @@ def test_words_phrases_prefixes_and_exclusions() -> None:
     assert parse_query('solar -battery -"car port"').match == (
         '"solar" NOT "battery" NOT "car port"'
     )
-    assert parse_query("solar OR wind panels").match == '("solar" OR "wind") "panels"'
+    assert parse_query("solar OR wind panels").match == '("solar" OR "wind") AND "panels"'
+    # a word before an OR group, two groups, and an exclusion after them: all FTS5 syntax
+    for text in ("panels solar OR wind", "a OR b c OR d", "a OR b c -d"):
+        sqlite3.connect(":memory:").execute(
+            "CREATE VIRTUAL TABLE t USING fts5(body)"
+        ).connection.execute("SELECT 1 FROM t WHERE t MATCH ?", [parse_query(text).match])
 
 
 def test_filters_are_taken_out_of_the_words() -> None:
