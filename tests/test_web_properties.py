@@ -606,3 +606,26 @@ def test_a_cookie_that_is_not_utf8_does_not_break_the_pages(
         data={"csrftoken": visitor["token"], "url": "https://cookie.example/"},
     )
     assert saved.status_code == 303
+
+
+def test_a_post_to_a_page_that_takes_no_form_is_a_405(ds: Any, visitor: dict[str, Any]) -> None:
+    """Datasette 0.65 answered a POST to a table page or a read-only canned query with a 500,
+    and asgi-csrf answered others "Unknown content-type"."""
+    for path in ("/aggregator/articles", "/aggregator/search.json", "/", "/aggregator/articles/1"):
+        response = post(ds, path, data={"csrftoken": "x"}, cookies=visitor["cookies"])
+        assert (response.status_code, response.text) == (
+            405,
+            "Method not allowed: this page takes no form.\n",
+        ), path
+
+
+def test_a_refused_subscription_says_why_on_one_line(ds: Any, visitor: dict[str, Any]) -> None:
+    response = post(
+        ds,
+        "/-/subscribe",
+        data={"csrftoken": visitor["token"], "url": 'http://127.0.0.1:9/\n "'},
+        cookies=visitor["cookies"],
+    )
+    assert response.status_code == 422
+    message = error_of(response)
+    assert message.startswith("Nothing was subscribed: ") and "\n" not in message

@@ -16,6 +16,7 @@ from datasette.utils.asgi import Response
 
 from .. import store
 from . import refresher, settings
+from .errors import one_line
 from .settings import DATABASE
 from .views import _render, check_csrf_token, checked_form, refuse_foreign_write
 
@@ -37,7 +38,7 @@ def _tags(value: str) -> list[str]:
 def result_line(res: Any) -> tuple[str, bool]:
     """What subscribing to one address gave, in one line, and whether it worked."""
     if res.error:
-        return f"Nothing was subscribed: {res.error}", False
+        return f"Nothing was subscribed: {one_line(str(res.error))}", False
     name = res.title or res.feed_url
     if res.created:
         n = res.entries
