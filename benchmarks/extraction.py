@@ -274,15 +274,16 @@ def run_through_pipeline(corpus: Path, *, every: int = 1, copies: int = 1) -> di
     """The same pages and score as `run_scrapinghub`, but as a user gets them: every page is
     served (decompressed, as text/html without a charset) by a local HTTP server on 127.0.0.1,
     saved with `aggregator save`, downloaded and extracted by `aggregator fetch`, and the `text`
-    stored in the database is scored. Wall-clock seconds cover save and fetch. `copies` serves
-    each page under that many addresses (a 1,000-page fetch is `--copies 11`)."""
+    stored in the database is scored. Wall-clock seconds cover save and fetch, each the
+    `aggregator` command in a process of its own, as a user runs it (run in this process, beside
+    the server's thread, the CLI would start its workers from a fork server:
+    pipeline/workers.py). `copies` serves each page under that many addresses (a 1,000-page
+    fetch is `--copies 11`)."""
     import os
     import sqlite3
+    import subprocess
     import tempfile
 
-    from click.testing import CliRunner
-
-    from aggregator.cli import cli
     from tests.httpserver import LocalServer, Route
 
     truth_all = json.loads((corpus / "ground-truth.json").read_text(encoding="utf-8"))
@@ -301,12 +302,12 @@ def run_through_pipeline(corpus: Path, *, every: int = 1, copies: int = 1) -> di
                 )
         with tempfile.TemporaryDirectory() as tmp:
             db = str(Path(tmp) / "aggregator.db")
-            runner = CliRunner()
+            command = [sys.executable, "-c", "from aggregator.cli import cli; cli()", "--db", db]
             start = time.monotonic()
             for args in (["save", *urls.values(), "--tag", "benchmark"], ["fetch"]):
-                result = runner.invoke(cli, ["--db", db, *args], catch_exceptions=False)
-                if result.exit_code != 0:
-                    raise RuntimeError(f"aggregator {args[0]} failed: {result.output}")
+                result = subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT)
+                if result.returncode != 0:
+                    raise RuntimeError(f"aggregator {args[0]} failed: {result.stderr[-2000:]}")
             seconds = time.monotonic() - start
             conn = sqlite3.connect(db)
             try:
