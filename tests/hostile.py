@@ -221,3 +221,28 @@ class RawRoutes:
     def close(self) -> None:
         self._stop.set()
         self._sock.close()
+
+
+def raw_response(
+    status: int, headers: list[tuple[str, str]], body: bytes, *, content_type: str
+) -> bytes:
+    """A whole HTTP/1.1 response as bytes, header values written as Latin-1 whatever they hold;
+    Content-Length and Content-Type are added unless `headers` names them."""
+    head = [f"HTTP/1.1 {status} Status".encode()]
+    if not any(name == "Content-Length" for name, _ in headers):
+        head.append(b"Content-Length: " + str(len(body)).encode())
+    if not any(name == "Content-Type" for name, _ in headers):
+        head.append(b"Content-Type: " + content_type.encode())
+    head += [f"{name}: {value}".encode("latin-1") for name, value in headers]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def verbatim(response: bytes) -> Handler:
+    """A route that sends `response` as it is and closes the connection."""
+
+    def send(h: BaseHTTPRequestHandler) -> None:
+        h.close_connection = True
+        h.wfile.write(response)
+        h.wfile.flush()
+
+    return send

@@ -10,7 +10,6 @@ import asyncio
 import gzip
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from aggregator import service, store
 from aggregator.fetch import AddressPolicy, make_client
 from tests.conftest import DATA, rows
+from tests.hostile import raw_response, verbatim
 from tests.httpserver import LocalServer
 
 HTML = "text/html; charset=utf-8"
@@ -80,13 +80,7 @@ def responses(draw: st.DrawFn) -> bytes:
     status = draw(st.sampled_from([200, 200, 200, 203, 206, 301, 302, 404, 410, 429, 500]))
     body = draw(_BODIES)
     headers = draw(st.lists(_HEADER, max_size=4, unique_by=lambda h: h[0]))
-    head = [f"HTTP/1.1 {status} Status".encode()]
-    if not any(name == "Content-Length" for name, _ in headers):
-        head.append(b"Content-Length: " + str(len(body)).encode())
-    if not any(name == "Content-Type" for name, _ in headers):
-        head.append(b"Content-Type: text/html")
-    head += [f"{name}: {value}".encode("latin-1") for name, value in headers]
-    return b"\r\n".join(head) + b"\r\n\r\n" + body
+    return raw_response(status, headers, body, content_type="text/html")
 
 
 @settings(
@@ -100,13 +94,7 @@ def test_generated_page_responses_never_stop_the_honest_page(
 ) -> None:
     db_path: Path = tmp_path_factory.mktemp("pages") / "aggregator.db"
     honest = server.add_file("/honest.html", DATA / "pages" / "article.html", content_type=HTML)
-
-    def generated(h: Any) -> None:
-        h.close_connection = True
-        h.wfile.write(response)
-        h.wfile.flush()
-
-    other = server.add("/generated", generated)
+    other = server.add("/generated", verbatim(response))
     db = store.open_db(db_path)
     try:
         for url in (honest, other):

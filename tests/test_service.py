@@ -20,6 +20,7 @@ from aggregator import service, store
 from aggregator.fetch import AddressPolicy, make_client
 from aggregator.pipeline.limits import run_limited
 from tests.conftest import DATA, rows, run
+from tests.hostile import raw_response, verbatim
 from tests.httpserver import LocalServer, Route
 
 RSS = "application/rss+xml"
@@ -396,13 +397,7 @@ def responses(draw: st.DrawFn) -> bytes:
     status = draw(st.sampled_from([200, 200, 200, 203, 204, 304, 404, 410, 429, 500, 503]))
     body = draw(_BODIES)
     headers = draw(st.lists(_HEADER, max_size=4))
-    head = [f"HTTP/1.1 {status} Status".encode()]
-    if not any(name == "Content-Length" for name, _ in headers):
-        head.append(b"Content-Length: " + str(len(body)).encode())
-    if not any(name == "Content-Type" for name, _ in headers):
-        head.append(b"Content-Type: application/rss+xml")
-    head += [f"{name}: {value}".encode("latin-1") for name, value in headers]
-    return b"\r\n".join(head) + b"\r\n\r\n" + body
+    return raw_response(status, headers, body, content_type="application/rss+xml")
 
 
 @settings(
@@ -425,13 +420,7 @@ def test_generated_responses_never_stop_the_honest_feed(
                 subscribed = await service.subscribe(db, client, [honest, bad], full_text=False)
                 assert [r.error for r in subscribed] == [None, None]
                 server.add("/honest.xml", Route(body=rss("good", ["one", "two"]), content_type=RSS))
-
-                def hostile(h: Any) -> None:
-                    h.close_connection = True
-                    h.wfile.write(response)
-                    h.wfile.flush()
-
-                server.add("/bad.xml", hostile)
+                server.add("/bad.xml", verbatim(response))
                 return await service.refresh_feeds(db, client, all=True, deadline=3.0)
         finally:
             db.conn.close()
