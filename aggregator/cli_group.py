@@ -21,13 +21,13 @@ class Command(click.Command):
         from .encodings import stray_bytes_as_cp1252
 
         for param in self.params:
-            value = ctx.params.get(param.name or "")
-            if isinstance(param.type, click.Path) or value is None:
+            name, value = param.name, ctx.params.get(param.name or "")
+            if name is None or isinstance(param.type, click.Path):
                 continue
             if isinstance(value, str):
-                ctx.params[param.name or ""] = stray_bytes_as_cp1252(value)
+                ctx.params[name] = stray_bytes_as_cp1252(value)
             elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-                ctx.params[param.name or ""] = tuple(stray_bytes_as_cp1252(v) for v in value)
+                ctx.params[name] = tuple(stray_bytes_as_cp1252(v) for v in value)
         return super().invoke(ctx)
 
 
