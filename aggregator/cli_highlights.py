@@ -8,7 +8,8 @@ import json
 import click
 
 from . import store
-from .cli import _article, _db, cli
+from .cli import _db, cli
+from .cli_links import _article
 
 
 @cli.command()

@@ -16,135 +16,32 @@ the shared corpora.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 import xml.parsers.expat as expat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
-# Namespaces feedparser treats as "no prefix" (its `namespaces` map to '').
-_NO_PREFIX = {
-    "http://backend.userland.com/rss",
-    "http://blogs.law.harvard.edu/tech/rss",
-    "http://purl.org/rss/1.0/",
-    "http://my.netscape.com/rdf/simple/0.9/",
-    "http://example.com/newformat#",
-    "http://example.com/necho",
-    "http://purl.org/echo/",
-    "uri/of/echo/namespace#",
-    "http://purl.org/pie/",
-    "http://purl.org/atom/ns#",
-    ATOM_NS.lower(),
-    "http://purl.org/rss/1.0/modules/rss091#",
-}
-# The prefixed namespaces replayed here (others are read only when feedparser has no handler
-# for the element, as plain values).
-_PREFIXES = {
-    "http://purl.org/dc/elements/1.1/": "dc",
-    "http://purl.org/dc/terms/": "dcterms",
-    "http://purl.org/rss/1.0/modules/content/": "content",
-    "http://search.yahoo.com/mrss/": "media",
-    "http://search.yahoo.com/mrss": "media",
-    "http://wellformedweb.org/commentAPI/": "wfw",
-    "http://purl.org/rss/1.0/modules/slash/": "slash",
-    "http://purl.org/rss/1.0/modules/syndication/": "sy",
-    "http://rssnamespace.org/feedburner/ext/1.0": "feedburner",
-    "http://purl.org/syndication/thread/1.0": "thr",
-    "http://www.georss.org/georss": "georss",
-    "http://www.itunes.com/DTDs/PodCast-1.0.dtd": "itunes",
-    "http://purl.org/rss/1.0/modules/rss091#": "",
-}
-_CAN_BE_RELATIVE_URI = {
-    "comments",
-    "docs",
-    "href",
-    "icon",
-    "id",
-    "link",
-    "logo",
-    "url",
-    "wfw_comment",
-    "wfw_commentrss",
-}
-_CAN_CONTAIN_RELATIVE_URIS = {
-    "content",
-    "copyright",
-    "description",
-    "info",
-    "rights",
-    "subtitle",
-    "summary",
-    "tagline",
-    "title",
-}
-_HTML_TYPES = {"application/xhtml+xml", "text/html"}
-# Entry bodies: given as the feed wrote them (see _Replay.finish), unless they hold an end tag
-# of a void element, which feedparser's serialiser drops and an HTML parser reads as <br>.
-_BODIES = {"content", "description", "summary"}
-_VOID_END_TAG = re.compile(
-    r"</(?:area|base|basefont|br|col|command|embed|frame|hr|img|input|"
-    r"isindex|keygen|link|meta|param|source|track|wbr)\b",
-    re.I,
+from .feedrules import (
+    AMP_REF,
+    ATOM_NS,
+    BODIES,
+    C1,
+    CAN_BE_RELATIVE_URI,
+    CAN_CONTAIN_RELATIVE_URIS,
+    CONTENT_TYPES,
+    EMAIL,
+    ENCODING,
+    HTML_TYPES,
+    MAX_AUTHOR_SCAN,
+    NO_PREFIX,
+    PLAIN_URL,
+    PREFIXES,
+    READ_KEYS,
+    RESOLVER_BUDGET,
+    VOID_END_TAG,
+    VOID_END_TAG_ASCII,
 )
-# The same on lower-cased ASCII text (where re.I folds nothing else), grouped by first letter:
-# about half the time of the re.I alternation over a 2 KB body.
-_VOID_END_TAG_ASCII = re.compile(
-    r"</(?:area|b(?:asefont|ase|r)|c(?:ol|ommand)|embed|frame|hr|i(?:mg|nput|sindex)|keygen|"
-    r"link|meta|param|source|track|wbr)\b"
-)
-# Markup (a `<`, or two `&`) one document may hand to feedparser's relative-URI resolver, which
-# is slow (sgmllib; docs/benchmarks.md, hostile feed documents). Past it, a value is kept as the
-# feed wrote it (a body's links are still made absolute by the sanitiser; an end tag of a void
-# element then reads as a <br>).
-RESOLVER_BUDGET = 100_000
-# Keys aggregator.parse reads: an unknown element that would land on one of them is not replayed.
-_READ_KEYS = {
-    "title",
-    "title_detail",
-    "link",
-    "links",
-    "content",
-    "summary",
-    "id",
-    "author",
-    "authors",
-    "author_detail",
-    "published_parsed",
-    "updated_parsed",
-    "created_parsed",
-    "tags",
-    "media_thumbnail",
-    "media_content",
-    "enclosures",
-    "subtitle",
-    "subtitle_detail",
-    "ttl",
-}
-_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
-_EMAIL = re.compile(
-    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
-)
-_AMP_REF = re.compile("&([A-Za-z0-9_]+);")
-# feedparser looks for an email in an author with a pattern quadratic in the length of a run of
-# [A-Za-z0-9_.+-] (8,000 characters: 0.3 s; 300,000: minutes): both parsers look at this many
-# characters of it (aggregator.parse bounds feedparser's the same way).
-MAX_AUTHOR_SCAN = 256
-# URLs that urllib's urljoin gives back unchanged whatever the base (when the base itself
-# parses): an absolute http(s) URL with nothing its split-and-rejoin would drop or normalise
-# (an empty query or fragment, `;` parameters, whitespace, brackets, an upper-case scheme, extra
-# slashes), or a tag: or urn: URI (a scheme urljoin does not resolve, returned as given).
-_PLAIN_URL = re.compile(
-    r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?"
-    r"(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?"
-    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]+)?"
-    r"(?:#[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]+)?"
-    r"|(?:tag|urn):[!-.0-~][!-~]*"
-)
-# The characters feedparser's cp1252 table maps (a superset: the table only changes these).
-_C1 = re.compile("[\x80-\x9f]")
-_CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html"}
 
 
 @dataclass(frozen=True)
@@ -185,7 +82,7 @@ def _parse_tree(body: bytes, *, content_type: str | None, charset: str | None) -
     head = body[:1024]
     if b"<!DOCTYPE" in body or b"<!ENTITY" in head or b"xml:base" in body:
         raise _Decline
-    m = _ENCODING.match(head)
+    m = ENCODING.match(head)
     if m and m.group(1).lower() not in (b"utf-8", b"utf8"):
         raise _Decline
     if charset and charset.lower() not in ("utf-8", "utf8"):
@@ -239,9 +136,9 @@ def _tag_name(tag: object) -> tuple[str, str]:
         raise _Decline
     if "}" in tag:
         uri, _, local = tag.rpartition("}")
-        if uri.lower() in _NO_PREFIX:
+        if uri.lower() in NO_PREFIX:
             return local.lower(), uri
-        prefix = _PREFIXES.get(uri.lower())
+        prefix = PREFIXES.get(uri.lower())
         if prefix is None:
             raise _Decline  # a namespace whose feedparser prefix is not known here
         return (prefix + "_" if prefix else "") + local.lower(), uri
@@ -270,8 +167,8 @@ def _enforce_href(attrs: dict[str, str]) -> None:
 
 def _has_void_end_tag(text: str) -> bool:
     if text.isascii():
-        return _VOID_END_TAG_ASCII.search(text.lower()) is not None
-    return _VOID_END_TAG.search(text) is not None
+        return VOID_END_TAG_ASCII.search(text.lower()) is not None
+    return VOID_END_TAG.search(text) is not None
 
 
 def _text(el: ET.Element) -> str:
@@ -296,14 +193,14 @@ class _Replay:
         self.plain_base = helpers.urljoin(url, "http://a/") == "http://a/"
 
     def urljoin(self, uri: str) -> str:
-        if self.plain_base and _PLAIN_URL.fullmatch(uri):
+        if self.plain_base and PLAIN_URL.fullmatch(uri):
             return uri
         return self.h.urljoin(self.base, uri)
 
     # -- feedparser's pop() for an element expecting text --------------------------------------
     def finish(self, element: str, raw: str, *, guidislink: bool = False) -> str:
         out = raw.strip()
-        if out and element in _CAN_BE_RELATIVE_URI and (element != "id" or guidislink):
+        if out and element in CAN_BE_RELATIVE_URI and (element != "id" or guidislink):
             out = self.urljoin(out)
         # looks_like_html and the resolver need a tag or a reference
         markup = "<" in out or "&" in out
@@ -313,9 +210,9 @@ class _Replay:
             params["type"] = ctype = "text/html"
         if (
             markup
-            and ctype in _HTML_TYPES
-            and element in _CAN_CONTAIN_RELATIVE_URIS
-            and (element not in _BODIES or self.exact_bodies or _has_void_end_tag(out))
+            and ctype in HTML_TYPES
+            and element in CAN_CONTAIN_RELATIVE_URIS
+            and (element not in BODIES or self.exact_bodies or _has_void_end_tag(out))
         ):
             # feedparser re-serialises markup here (sgmllib, about 1 ms per 2 KB). Entry bodies
             # skip it: their links are made absolute against the same base when they are
@@ -333,11 +230,11 @@ class _Replay:
             out = out.encode("iso-8859-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
-        return out.translate(self.h.cp1252) if _C1.search(out) else out
+        return out.translate(self.h.cp1252) if C1.search(out) else out
 
     def push_content(self, attrs: dict[str, str], default: str) -> None:
         ctype = attrs.get("type", default).lower()
-        ctype = _CONTENT_TYPES.get(ctype, ctype)
+        ctype = CONTENT_TYPES.get(ctype, ctype)
         if ctype not in ("text/plain", "text/html") or "mode" in attrs or "src" in attrs:
             raise _Decline  # xhtml, base64, out-of-line content
         if not self.atom and "type" in attrs:
@@ -540,14 +437,14 @@ class _Replay:
             if len(el) or (el.text or "").strip():
                 raise _Decline
             ctype = attrs.get("type", "").lower()
-            if attrs.get("rel") == "alternate" and ctype in _HTML_TYPES:
+            if attrs.get("rel") == "alternate" and ctype in HTML_TYPES:
                 ctx["link"] = attrs["href"]
             return
         value = self.finish("link", _text(el))
         if not in_feed:
             value = value.replace("&amp;", "&")
         if "&" in value:
-            value = _AMP_REF.sub(r"&\g<1>", value)
+            value = AMP_REF.sub(r"&\g<1>", value)
         ctx["link"] = value
         if value or in_feed:
             links[-1]["href"] = value
@@ -588,7 +485,7 @@ class _Replay:
             return
         if len(author) > MAX_AUTHOR_SCAN:
             author = ctx["author"] = author[:MAX_AUTHOR_SCAN]
-        m = _EMAIL.search(author)
+        m = EMAIL.search(author)
         if m:
             email = m.group(0)
             author = author.replace(email, "").replace("()", "").replace("<>", "")
@@ -630,7 +527,7 @@ class _Replay:
         """An element feedparser has no handler for: stored as a plain value (no attributes)
         or as a dictionary of its attributes; declined when it holds elements or would land on
         a key aggregator.parse reads."""
-        if self.h.has_handler(name) or len(el) or name in _READ_KEYS:
+        if self.h.has_handler(name) or len(el) or name in READ_KEYS:
             raise _Decline
         if attrs:
             ctx[name] = attrs

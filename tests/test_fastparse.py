@@ -253,4 +253,4 @@ def test_plain_urls_are_what_urljoin_gives_back(
     ).map("".join)
 )
 def test_void_end_tag_check_matches_the_case_insensitive_pattern(text: str) -> None:
-    assert fastparse._has_void_end_tag(text) == bool(fastparse._VOID_END_TAG.search(text))
+    assert fastparse._has_void_end_tag(text) == bool(fastparse.VOID_END_TAG.search(text))

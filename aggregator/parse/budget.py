@@ -9,7 +9,7 @@ half its `&` and a quarter of its attributes (`="`). fastparse builds nodes only
 document's own elements: markup inside CDATA sections and escaped markup are text to it, which
 the sanitiser reads in linear time, so its
 budget counts the `<` and attributes outside CDATA sections (`structure_only`); the bodies it
-still hands to feedparser's resolver have a budget of their own (fastparse.RESOLVER_BUDGET).
+still hands to feedparser's resolver have a budget of their own (feedrules.RESOLVER_BUDGET).
 A document is cut at an entry boundary and closed once it has more than `max_entries` entries
 or more markup than its parser's budget; the entries before the cut are kept. A document whose
 markup before its first entry passes the budget is refused.

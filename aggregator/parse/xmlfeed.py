@@ -13,7 +13,7 @@ import feedparser
 import feedparser.mixin
 
 from ..errors import NotAFeedError, ParseError
-from ..fastparse import MAX_AUTHOR_SCAN
+from ..feedrules import MAX_AUTHOR_SCAN
 from ..models import Entry, ParsedFeed
 from ..sanitize import MAX_FIELD, clean_text, safe_url
 from .budget import FAST_MARKUP, SLOW_MARKUP, Cut, cut_document
