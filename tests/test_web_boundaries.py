@@ -5,6 +5,7 @@ short refusal in words, never a traceback."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
@@ -80,6 +81,18 @@ def test_a_search_sqlite_cannot_read_says_so_without_its_error(ds: Any) -> None:
     page = get(ds, "/aggregator/articles?_searchmode=raw&_search=%22")
     assert page.status_code == 400
     assert error_of(page) == "The search could not be read: check its quotes."
+
+
+def test_the_search_page_says_a_query_error_in_words(ds: Any) -> None:
+    # A canned query's SQLite error is shown inline by the page's template, not through the
+    # error hook; the template passes it through the same words as every other page.
+    template = ds.jinja_env.get_template("query-aggregator-search.html")
+    source = ds.jinja_env.loader.get_source(ds.jinja_env, template.name)[0]
+    assert "error|string|plain_sql_error" in source
+    said = ds.jinja_env.from_string("{{ error|string|plain_sql_error }}").render(
+        error=sqlite3.OperationalError('fts5: syntax error near "AND"')
+    )
+    assert said == "The search could not be read: check its quotes and operators."
 
 
 def test_an_id_past_sqlite_integers_is_not_found(ds: Any, visitor: dict[str, Any]) -> None:

@@ -138,6 +138,9 @@ def prepare_jinja2_environment(env: Any) -> None:
     env.filters["short_date"] = text.short_date
     env.filters["reading_html"] = text.reading_html
     env.filters["facet_sort"] = text.facet_sort
+    # A canned query shows SQLite's own message inline (not through handle_exception): the
+    # search page says it in the reader's words instead.
+    env.filters["plain_sql_error"] = errors.plain_sql_error
 
 
 # Pages that take no form (below the base URL): a POST there gets a 405 in one line. Datasette
