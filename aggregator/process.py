@@ -87,21 +87,3 @@ def parse_and_prepare(
             error=f"could not parse the feed: {type(exc).__name__}: {exc}"[:300],
             error_type="ParseError",
         )
-
-
-def exit_with_parent() -> None:
-    """Pool initializer: a worker ends itself when the process that started it is gone. A
-    fetch killed with kill -9 would otherwise leave its forked workers waiting forever, holding
-    the pipes (and memory) of a dead run."""
-    import os
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -109,7 +109,7 @@ def extractors(count: int, *, budget: float = EXTRACT_BUDGET) -> Workers:
         count,
         budget=budget,
         warm=_start_extractor,
-        preload=("aggregator.process", "aggregator.extract"),
+        preload=("aggregator.extract",),
     )
 
 
@@ -139,18 +139,37 @@ def _nothing() -> None:
     return None
 
 
+def exit_with_parent() -> None:
+    """Part of each worker's initializer: a worker ends itself when the process that started
+    it is gone. A fetch killed with kill -9 would otherwise leave its forked workers waiting
+    forever, holding the pipes (and memory) of a dead run. It lives here, not beside the parser:
+    an extraction worker that imported it from `aggregator.process` paid for the feed parser's
+    imports (feedparser, dateutil) it never uses."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _start_parser() -> None:
     """Initializer of a parsing worker: it ends with its parent, and loads the parser before
     its first feed, whose budget would otherwise pay for the imports."""
-    from .. import process
+    from .. import process  # noqa: F401
 
-    process.exit_with_parent()
+    exit_with_parent()
 
 
 def _start_extractor() -> None:
     """Initializer of an extraction worker: it ends with its parent, and loads the extractor
-    before its first page, whose budget would otherwise pay for the imports."""
+    (only: not the feed parser) before its first page, whose budget would otherwise pay for the
+    imports."""
     from .. import extract  # noqa: F401
-    from ..process import exit_with_parent
 
     exit_with_parent()
