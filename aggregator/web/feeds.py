@@ -17,6 +17,7 @@ from datasette.utils.asgi import NotFound, Response
 from .. import store
 from ..errors import AggregatorError
 from . import facets, refresher, settings, text
+from .errors import one_line
 from .settings import DATABASE
 from .views import _render, _rows, _write, checked_form
 
@@ -40,6 +41,7 @@ UNREAD_JOIN = """left join (
 FULL_TEXT = {"auto": None, "always": 1, "never": 0}
 FULL_TEXT_LABELS = {None: "auto", 1: "always", 0: "never"}
 ACTIONS = ("refresh", "pause", "resume", "unsubscribe", "fulltext")
+NAME_LIMIT = 120
 
 # Plain words for the errors a feed's row records (the technical message is shown beside them).
 HTTP_WORDS = {
@@ -158,6 +160,8 @@ async def feeds_page(request: Any, datasette: Any) -> Response:
         site = str(row["site_url"] or "")
         row["site_href"] = site if site.startswith(("https://", "http://")) else None
         row["plain_error"] = plain_error(row["last_error"])
+        # the recorded error may quote a server's answer (a redirect's address): one short line
+        row["last_error"] = one_line(row["last_error"]) if row["last_error"] else None
         row["last_check"] = when(row["last_fetched_at"]) or "never"
         row["next"] = next_check(row)
         row["full_text_choice"] = FULL_TEXT_LABELS.get(row["full_text"], "auto")
@@ -204,12 +208,18 @@ async def feed_action(request: Any, datasette: Any) -> Response:
     return await _act(request, datasette, int(request.url_vars["id"]), request.url_vars["action"])
 
 
+def feed_name(feed: dict[str, Any]) -> str:
+    """The feed in a message: its title (the feed's own, any length) or address, shortened.
+    Messages travel in a cookie, which browsers drop past 4 KB."""
+    return one_line(str(feed["title"] or feed["url"]), NAME_LIMIT)
+
+
 async def _act(request: Any, datasette: Any, feed_id: int, action: str) -> Response:
     if action not in ACTIONS:
         raise NotFound("Unknown action")
     form = await checked_form(request, datasette)
     feed = await _feed(datasette, feed_id)
-    name = feed["title"] or feed["url"]
+    name = feed_name(feed)
     if action == "pause":
         await _write(datasette, lambda db: store.update_feed(db, feed_id, status="paused"))
         datasette.add_message(request, f"Paused {name}: it is not checked until you resume it.")
@@ -249,7 +259,7 @@ async def _act(request: Any, datasette: Any, feed_id: int, action: str) -> Respo
 async def _refresh_one(request: Any, datasette: Any, feed: dict[str, Any]) -> None:
     from .. import service
 
-    name = feed["title"] or feed["url"]
+    name = feed_name(feed)
     db_path = datasette.get_database(DATABASE).path
     feed_id = int(feed["id"])
 
@@ -270,15 +280,13 @@ async def _refresh_one(request: Any, datasette: Any, feed: dict[str, Any]) -> No
         datasette.add_message(request, message, datasette.ERROR)
         return
     if summary.failed:
-        error = summary.errors[0][1] if summary.errors else "failed"
+        error = one_line(str(summary.errors[0][1]), 200) if summary.errors else "failed"
         datasette.add_message(
             request, f"Refreshed {name}: the check failed ({error}).", datasette.WARNING
         )
         return
     new = summary.new_entries
-    datasette.add_message(
-        request, f"Refreshed {name}: {new} new entr{'y' if new == 1 else 'ies'}."
-    )
+    datasette.add_message(request, f"Refreshed {name}: {new} new entr{'y' if new == 1 else 'ies'}.")
 
 
 def start_run(datasette: Any, *, every_feed: bool, what: str) -> bool:

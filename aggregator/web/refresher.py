@@ -117,13 +117,16 @@ async def off_loop(fn: Callable[[], T]) -> T:
 
 def one_line(exc: BaseException) -> str:
     """What a request that failed as a whole tells its visitor: our own errors as they are
-    worded, anything else by its type (and logged with its traceback)."""
+    worded, anything else by its type (and logged with its traceback); short either way (our
+    errors may quote a server's answer, such as a redirect's address)."""
+    from .errors import one_line as short
+
     if isinstance(exc, AggregatorError):
-        return str(exc)
+        return short(str(exc))
     log.error("request failed", exc_info=exc)
     from ..pipeline.boundary import describe
 
-    return describe(exc)
+    return short(describe(exc))
 
 
 @dataclass
@@ -202,7 +205,7 @@ class Runner:
                 line = run_with_db(self.db_path, lambda db, c: self._work(db, c, every_feed))
         except Exception as exc:
             self._update(
-                last_error=f"The {what} failed: {exc}",
+                last_error=f"The {what} failed: {one_line(exc)}",
                 running=False,
                 waiting=False,
                 finished_at=time.time(),
