@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator import store
+from aggregator.pipeline.subscribe import MAX_PAGE_FEED_LINKS
 from aggregator.web import feeds as web_feeds
 from aggregator.web import refresher
 from aggregator.web.app import build_datasette
@@ -648,3 +649,24 @@ def raw_answer(status: int, body: bytes, *, location: str | None = None) -> byte
     if location is not None:
         head += f"Location: {location}\r\n"
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_a_page_with_hundreds_of_feed_links_is_not_fetched_link_by_link(
+    ds: Any, db_file: Path, allowed: RawRoutes
+) -> None:
+    """Subscribing to a page that names 300 feeds, none of them a feed: a bounded number of
+    fetches (the page's first links and the usual paths), then one line saying none was found."""
+    prefix = fresh_prefix()
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="{prefix}/f{i}">'
+        for i in range(300)
+    )
+    page = f"<html><head><title>Many</title>{links}</head><body>Hi</body></html>".encode()
+    allowed.routes[f"{prefix}/"] = lambda: raw_answer(200, page)
+    for i in range(300):
+        allowed.routes[f"{prefix}/f{i}"] = lambda: raw_answer(404, b"")
+    response = Visitor(ds).post("/-/subscribe", {"url": allowed.url(f"{prefix}/")})
+    assert response.status_code == 422
+    named = re.compile(rf"{prefix}/f[0-9]+$")
+    asked = sum(n for path, n in allowed.hits.items() if named.match(path))
+    assert asked == MAX_PAGE_FEED_LINKS, asked

@@ -25,6 +25,10 @@ from .limits import CONCURRENCY, PER_HOST, host_key, run_limited
 from .refresh import next_check
 from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 
+# A page's own feed links tried at most (a page may name thousands, each one a request of up
+# to the deadline): the first ones are the site's main feeds.
+MAX_PAGE_FEED_LINKS = 10
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -87,7 +91,8 @@ async def discover_feed(
     if prepared.error_type == "NotAFeedError" and b"<" in result.content[:4096]:
         from ..extract import find_feed_links  # the page is HTML: look for its feeds
 
-        candidates += list(find_feed_links(result.content, url=result.final_url))
+        links = find_feed_links(result.content, url=result.final_url)
+        candidates += list(links[:MAX_PAGE_FEED_LINKS])
     candidates += _platform_candidates(result.final_url)
     root = urlunsplit(urlsplit(result.final_url)._replace(path="/", query="", fragment=""))
     here = result.final_url if result.final_url.endswith("/") else result.final_url + "/"
