@@ -28,7 +28,7 @@ from aggregator.web.app import build_datasette
 from aggregator.web.feeds import every_text, plain_error
 from tests.conftest import rows
 from tests.httpserver import LocalServer, Route
-from tests.webclient import get, post, run
+from tests.webclient import Visitor, get, post, run
 
 
 def rss(server: LocalServer, title: str, items: list[str]) -> bytes:
@@ -73,40 +73,6 @@ def db_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def ds(db_file: Path) -> Any:
     return build_datasette(db_file, fetch_saved=False)
-
-
-class Visitor:
-    """A browser's cookies and the CSRF token of the pages it was given."""
-
-    def __init__(self, ds: Any) -> None:
-        self.ds = ds
-        page = get(ds, "/-/feeds")
-        assert page.status_code == 200
-        self.cookies = {"ds_csrftoken": page.cookies["ds_csrftoken"]}
-        self.token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
-
-    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        response = post(
-            self.ds,
-            path,
-            data={"csrftoken": self.token, **(data or {})},
-            cookies=self.cookies,
-            **kwargs,
-        )
-        if "ds_messages" in response.cookies:
-            self.cookies["ds_messages"] = response.cookies["ds_messages"]
-        return response
-
-    def get(self, path: str) -> Any:
-        response = get(self.ds, path, cookies=self.cookies)
-        self.cookies.pop("ds_messages", None)
-        return response
-
-    def messages(self, page: str) -> list[str]:
-        return [
-            re.sub(r"\s+", " ", m).strip()
-            for m in re.findall(r'<p class="message-(?:info|warning|error)">(.*?)</p>', page, re.S)
-        ]
 
 
 def feed_rows(ds: Any, page: str | None = None) -> dict[str, dict[str, str]]:

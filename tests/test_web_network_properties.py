@@ -31,7 +31,7 @@ from aggregator.web import refresher
 from aggregator.web.app import build_datasette
 from tests.conftest import rows
 from tests.hostile import RawRoutes, closed_port, deflate_bomb
-from tests.webclient import get, post, run
+from tests.webclient import Visitor, run
 
 SETTINGS = settings(
     max_examples=12,
@@ -345,30 +345,6 @@ def db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def ds(db_file: Path) -> Any:
     return build_datasette(db_file, fetch_saved=True, refresh_every=3600)
-
-
-class Visitor:
-    """A browser's cookies and CSRF token; the messages the next page shows."""
-
-    def __init__(self, ds: Any) -> None:
-        self.ds = ds
-        page = get(ds, "/-/feeds")
-        assert page.status_code == 200
-        self.cookies = {"ds_csrftoken": page.cookies["ds_csrftoken"]}
-        self.token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
-
-    def post(self, path: str, data: dict[str, str] | None = None) -> Any:
-        response = post(
-            self.ds, path, data={"csrftoken": self.token, **(data or {})}, cookies=self.cookies
-        )
-        if "ds_messages" in response.cookies:
-            self.cookies["ds_messages"] = response.cookies["ds_messages"]
-        return response
-
-    def get(self, path: str) -> Any:
-        response = get(self.ds, path, cookies=self.cookies)
-        self.cookies.pop("ds_messages", None)
-        return response
 
 
 def text_of(html: str) -> str:
