@@ -211,6 +211,40 @@ def test_subscribe_reports_each_failing_url_and_keeps_the_others(
     assert rows(db_path, "SELECT url FROM feeds") == [(good,)]
 
 
+def test_discovery_gives_up_on_a_slow_site_within_its_deadline(server: LocalServer) -> None:
+    """A page naming feeds that never answer in time: discovery stops when its own deadline is
+    spent and says so, instead of waiting out every guess (each may take 30 s)."""
+    import time
+
+    from aggregator.errors import NotAFeedError
+    from aggregator.pipeline.subscribe import discover_feed
+
+    def slow(h: Any) -> None:
+        time.sleep(4)
+        raw(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n", b"")(h)
+
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="/slow{i}.xml">' for i in range(5)
+    )
+    page = server.add(
+        "/slow-site/",
+        Route(body=f"<html><head>{links}</head><body>Hi</body></html>".encode(), content_type=HTML),
+    )
+    for i in range(5):
+        server.add(f"/slow{i}.xml", slow)
+
+    async def go() -> str:
+        async with make_client(policy=AddressPolicy.from_env()) as client:
+            with pytest.raises(NotAFeedError) as caught:
+                await discover_feed(client, page, deadline=1.0)
+            return str(caught.value)
+
+    message = asyncio.run(go())
+    assert message.startswith(f"no feed found at {page} within 1 s"), message
+    asked = [path for _, path, _ in server.requests if path.startswith("/slow") and ".xml" in path]
+    assert asked == ["/slow0.xml"], asked  # the first guess used up the time; no other was tried
+
+
 def test_subscribe_exits_1_only_when_every_url_failed(server: LocalServer, db_path: Path) -> None:
     missing = server.add("/missing.xml", Route(status=404, body=b"no"))
     result = run("subscribe", missing, ok=False)

@@ -1,5 +1,6 @@
-"""Writes of many feeds grouped into few transactions: each feed in its own savepoint (a feed
-that fails undoes only its own writes), committed in batches. Used by refresh and subscribe."""
+"""Writes of many items (feeds, saved pages) grouped into few transactions: each item in its own
+savepoint (an item that fails undoes only its own writes), committed in batches. Used by
+refresh, subscribe and the fetch of saved pages; the names say "feed" for any item."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import hashlib
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 # A page's own feed links tried at most (a page may name thousands, each one a request of up
 # to the deadline): the first ones are the site's main feeds.
 MAX_PAGE_FEED_LINKS = 10
+# Seconds one URL's discovery may take in all (its page and every guess after it): a person is
+# waiting in the browser, and each guess may take a fetch's own deadline of 30 s.
+DISCOVERY_DEADLINE = 60.0
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -75,12 +79,18 @@ def _platform_candidates(url: str) -> list[str]:
 
 
 async def discover_feed(
-    client: Client, url: str, *, pool: Workers | None = None
+    client: Client,
+    url: str,
+    *,
+    pool: Workers | None = None,
+    deadline: float = DISCOVERY_DEADLINE,
 ) -> tuple[str, FetchResult, Prepared]:
     """Find the feed behind a URL: the URL itself when it is a feed; else the page's
-    `<link rel="alternate">` feeds in order; else platform rules; else the usual paths.
-    Returns (feed url, its fetch result, its parsed form); raises AggregatorError."""
-    result = await fetch_url(client, url, accept=FEED_ACCEPT)
+    `<link rel="alternate">` feeds in order; else platform rules; else the usual paths, all
+    within `deadline` seconds. Returns (feed url, its fetch result, its parsed form); raises
+    AggregatorError."""
+    give_up_at = time.monotonic() + deadline
+    result = await fetch_url(client, url, accept=FEED_ACCEPT, deadline=min(30.0, deadline))
     prepared = await parse_body(
         result.content, result.final_url, result.content_type, result.charset, pool
     )
@@ -104,8 +114,13 @@ async def discover_feed(
         if candidate in seen:
             continue
         seen.add(candidate)
+        left = give_up_at - time.monotonic()
+        if left <= 0:
+            raise NotAFeedError(
+                f"no feed found at {url} within {deadline:g} s ({first_error})", url=url
+            )
         try:
-            found = await fetch_url(client, candidate, accept=FEED_ACCEPT)
+            found = await fetch_url(client, candidate, accept=FEED_ACCEPT, deadline=min(30.0, left))
         except Exception:  # any type: a candidate is only a guess, the next one may be right
             continue
         parsed = await parse_body(
