@@ -299,8 +299,11 @@ def test_structure_pages_leave_out_navigation_sidebar_and_footer() -> None:
 
 def test_a_figure_outside_the_article_or_after_its_end_is_not_added() -> None:
     page = (STRUCTURES / "headings.html").read_text(encoding="utf-8")
+    # a thumbnail leads to its story (a picture right after the end that leads nowhere is the
+    # article's closing picture: tests/test_extract_layout.py)
     thumb = (
-        '<figure><img src="/thumbs/next.jpg" alt=""><figcaption>Next story</figcaption></figure>'
+        '<figure><a href="/2024/next-story"><img src="/thumbs/next.jpg" alt=""></a>'
+        '<figcaption><a href="/2024/next-story">Next story</a></figcaption></figure>'
     )
     page = page.replace("</article>", thumb + "</article>")
     aside = (

@@ -20,7 +20,7 @@ from trafilatura.xml import xmltotxt
 
 from .blocks import EMPTY, PROMO, Reference, block_features, block_text, source_elements
 from .classifier import BlockModel
-from .figures import Figure, insert_figures
+from .figures import Figure, Heading, insert_figures
 
 
 @dataclass(frozen=True)
@@ -240,9 +240,15 @@ def _fix_code(tree: etree._Element) -> None:
             code.text, pre.text = pre.text, None
 
 
-def body_html(body: etree._Element, figures: list[Figure] | None = None) -> str:
+def body_html(body: etree._Element, figures: list[Figure | Heading] | None = None) -> str:
     """The body as HTML (not yet sanitised), with the page's figures put back in place."""
-    tree = convert_to_html(deepcopy(body))
+    copy = deepcopy(body)
+    for lst in copy.iter("list"):
+        if lst.get("rend") == "ol":
+            # trafilatura's conversion writes every list as <ul>; an ordered list keeps numbers
+            lst.tag = "ol"
+            lst.attrib.clear()
+    tree = convert_to_html(copy)
     inner = tree.find("body")
     if inner is None:
         return ""
