@@ -72,7 +72,10 @@ def test_a_heading_of_something_else_than_the_article_is_not_brought_back() -> N
 
 
 def test_an_ordered_list_keeps_its_numbers() -> None:
-    steps = "<ol><li>Open the sluice gate.</li><li>Let the wheel run.</li><li>Engage the stones.</li></ol>"
+    steps = (
+        "<ol><li>Open the sluice gate.</li><li>Let the wheel run.</li>"
+        "<li>Engage the stones.</li></ol>"
+    )
     html = extract_article(page(steps, wrapper="article"), url=URL).content_html
     assert re.search(r"<ol><li>Open the sluice gate\.</li>", html), html
     assert "<ul>" not in html
