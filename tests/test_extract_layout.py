@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from aggregator.extract import extract_article
+from aggregator.sanitize import html_to_text as html_text
 
 URL = "https://mill.example/2024/the-water-mill"
 
@@ -112,3 +116,96 @@ def test_a_closing_picture_is_kept_and_related_thumbnails_are_not() -> None:
     assert in_order(shown, "rebuild the sluice gate", "/img/pond.jpg", "The mill pond in spring.")
     assert "ferry.jpg" not in shown
     assert "The mill pond in spring." not in html.text
+
+
+# --- generated pages ------------------------------------------------------------------------
+
+_WORDS = st.sampled_from(
+    "mill river wheel grain sack pond sluice stone miller flour lane cart diary flood drought "
+    "archive village valley scales door".split()
+)
+_SENTENCE = st.lists(_WORDS, min_size=2, max_size=24).map(lambda ws: " ".join(ws).capitalize())
+_TEXT = st.lists(_SENTENCE, min_size=1, max_size=4).map(lambda ss: ". ".join(ss) + ".")
+_N = st.integers(0, 9999)
+_SIDE = st.one_of(st.none(), st.integers(0, 2000).map(str), st.sampled_from(["", "x", "1e3", "²"]))
+
+
+def _img(n: int, width: str | None, lazy: bool) -> str:
+    size = f' width="{width}"' if width is not None else ""
+    if lazy:
+        return f'<img src="/loading.gif" data-src="/pic/{n}.jpg" alt="p{n}"{size}>'
+    return f'<img src="/pic/{n}.jpg" alt="p{n}"{size}>'
+
+
+_ARTICLE_BLOCK = st.one_of(
+    _TEXT.map(lambda t: f"<p>{t}</p>"),
+    st.tuples(st.sampled_from(["h1", "h2", "h3", "h4"]), _SENTENCE).map(
+        lambda p: f"<{p[0]}>{p[1]}</{p[0]}>"
+    ),
+    st.tuples(st.sampled_from(["ul", "ol"]), st.lists(_SENTENCE, min_size=1, max_size=5)).map(
+        lambda p: f"<{p[0]}>" + "".join(f"<li>{i}</li>" for i in p[1]) + f"</{p[0]}>"
+    ),
+    st.tuples(_N, _SIDE, st.booleans()).map(lambda p: _img(*p)),
+    st.tuples(_N, _SIDE, st.booleans(), _SENTENCE).map(
+        lambda p: f"<figure>{_img(*p[:3])}<figcaption>{p[3]}</figcaption></figure>"
+    ),
+    st.tuples(_N, _SENTENCE).map(
+        lambda p: f'<a href="/story/{p[0]}"><img src="/story-pic/{p[0]}.jpg"></a><p>{p[1]}</p>'
+    ),
+    _TEXT.map(lambda t: f"<blockquote><p>{t}</p></blockquote>"),
+)
+_FURNITURE = st.tuples(st.sampled_from(["aside", "nav", "footer"]), _N, _SENTENCE).map(
+    lambda p: f'<{p[0]}><h2>{p[2]}</h2><img src="/side-pic/{p[1]}.jpg"><p>{p[2]}</p></{p[0]}>'
+)
+_LAYOUT_PAGE = st.tuples(
+    st.lists(_FURNITURE, max_size=2),
+    st.lists(_ARTICLE_BLOCK, min_size=1, max_size=30),
+    st.lists(_FURNITURE, max_size=2),
+    st.sampled_from(["article", "section", "div", "main"]),
+).map(
+    lambda p: (
+        "<!DOCTYPE html><html><head><title>Gen</title></head><body>"
+        + "".join(p[0])
+        + f"<{p[3]}>"
+        + "".join(p[1])
+        + f"</{p[3]}>"
+        + "".join(p[2])
+        + "</body></html>"
+    )
+)
+
+
+def _may_show(tag: str) -> bool:
+    """Whether an article picture of the page may be shown: not declared under 100 px wide."""
+    width = re.search(r'width="([0-9]+)"', tag)
+    return width is None or int(width.group(1)) >= 100
+
+
+def _headings(html: str) -> list[str]:
+    return [" ".join(h.split()) for h in re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", html, re.S)]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(page=_LAYOUT_PAGE)
+def test_generated_pages_get_back_only_their_own_headings_and_pictures(page: str) -> None:
+    """Whatever the page: no heading, picture or word the page does not have; a heading no
+    more often than the page has it; no picture twice, none from the page's furniture or
+    declared small, none leading to another story; the text is the text alone."""
+    article = extract_article(page.encode(), url="https://gen.example/a")
+    html = article.content_html
+    page_headings = _headings(page)
+    for heading in set(_headings(html)):
+        assert _headings(html).count(heading) <= page_headings.count(heading), heading
+    shown = re.findall(r'<img src="https://gen\.example/pic/(\d+)\.jpg"', html)
+    assert len(shown) == len(set(shown))
+    for n in shown:
+        tags = re.findall(rf'<img[^>]*/pic/{n}\.jpg"[^>]*>', page)
+        assert tags, n  # the page's own picture
+        assert any(_may_show(tag) for tag in tags), n
+    # pictures of the page's furniture and those leading to another story are never shown
+    assert "side-pic" not in html and "story-pic" not in html
+    assert "loading.gif" not in html
+    assert "<img" not in article.text and "<h" not in article.text
+    assert set(re.findall(r"\w+", html_text(html).lower())) <= set(
+        re.findall(r"\w+", page.lower())
+    ) | {"https", "gen", "example", "pic", "jpg"}

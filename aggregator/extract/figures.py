@@ -70,6 +70,8 @@ def _start(el: etree._Element, chars: int) -> str:
 
 def _image(figure: etree._Element) -> tuple[str, str] | None:
     for img in figure.iter("img"):
+        if _declared_small(img):
+            continue
         # a lazily loaded picture names its file in a data- attribute; its src is a placeholder
         lazy = next((img.get(a, "").strip() for a in _LAZY_SRC if img.get(a)), "")
         src = lazy if lazy and not lazy.startswith("data:") else (img.get("src") or "").strip()
@@ -154,7 +156,8 @@ def find_figures(root: etree._Element, blocks: list[str]) -> list[Figure | Headi
     return found
 
 
-# Pictures declared smaller than this (either side, in CSS pixels) are icons, avatars, spacers.
+# Pictures declared smaller than this (in CSS pixels, every side they declare) are icons,
+# avatars, spacers, counters: never shown, in a <figure> or not.
 MIN_PICTURE_SIDE = 100
 _NOT_ARTICLE = frozenset({"aside", "nav", "header", "footer", "form", "button", "figure"})
 
@@ -163,16 +166,22 @@ def _is_free_picture(img: etree._Element) -> bool:
     """An <img> outside any <figure> that may be one of the article's pictures: not declared
     small, not in a page's furniture, not a link to another page (a link to the picture's own
     larger file is fine)."""
-    for side in ("width", "height"):
-        value = (img.get(side) or "").strip()
-        if value.isascii() and value.isdigit() and int(value[:6]) < MIN_PICTURE_SIDE:
-            return False
+    if _declared_small(img):
+        return False
     for a in img.iterancestors():
         if a.tag in _NOT_ARTICLE:
             return False
         if a.tag == "a" and not _is_picture_file(a.get("href") or ""):
             return False
     return True
+
+
+def _declared_small(img: etree._Element) -> bool:
+    """Every side the picture declares in pixels is under MIN_PICTURE_SIDE (one side alone
+    says little: a height of 0 or 1 is often a placeholder until the picture loads)."""
+    sides = [(img.get(side) or "").strip() for side in ("width", "height")]
+    pixels = [int(v[:6]) for v in sides if v.isascii() and v.isdigit()]
+    return bool(pixels) and all(p < MIN_PICTURE_SIDE for p in pixels)
 
 
 def _is_picture_file(href: str) -> bool:
