@@ -100,7 +100,7 @@ def find_figures(root: etree._Element, blocks: list[str]) -> list[Figure | Headi
     pending: list[tuple[etree._Element, int, int]] = []  # headings waiting for a text block
     closing: set[int] = set()  # figures (ids) with no other text since the last match
     loose = False  # other text since the last match
-    for order, el in enumerate(root.iter()):
+    for order, el in enumerate(root.iter("figure", "img", *_BLOCKS)):
         tag = el.tag
         # a loose picture before the article's first block is a logo or a byline's portrait
         # as often as the lead picture, which the page's metadata names anyway
