@@ -47,10 +47,8 @@ sys.path.insert(0, str(ROOT))
 from aggregator.extract import BodyOptions, decode_html, extract_article, prepare_page  # noqa: E402
 from aggregator.extract.blocks import (  # noqa: E402
     FEATURES,
-    Reference,
     block_text,
     source_elements,
-    tokens,
 )
 from aggregator.extract.body import learned_candidates  # noqa: E402
 from benchmarks.extraction import (  # noqa: E402
@@ -62,7 +60,7 @@ from benchmarks.extraction import (  # noqa: E402
     snippet_counts,
 )
 from benchmarks.extraction_corpora import Case  # noqa: E402
-from benchmarks.train_blocks import LABEL_SHARE, load  # noqa: E402
+from benchmarks.train_blocks import Example, fit_weights, label_blocks, load  # noqa: E402
 
 # Generic boilerplate and content vocabulary of the kind Readability, boilerpipe and dragnet
 # publish for class and id attributes; written here from that kind, never taken from a
@@ -222,36 +220,9 @@ class Keeper:
         return out
 
 
-Example = tuple[list[float], int, float]
-
-
 def examples(case: Case, page: Page | None, rows: Rows) -> list[Example]:
     """As train_blocks.examples: labelled against the reference text, weighted by 4-grams."""
-    if page is None:
-        return []
-    reference = Reference.of([case.reference])
-    words = [tokens(t) for t in page.texts]
-    sizes = [max(1, len(w) - 3) for w in words]
-    total = sum(sizes) or 1
-    return [
-        (row, int(reference.share(w) >= LABEL_SHARE), size / total)
-        for row, w, size in zip(rows(page), words, sizes, strict=True)
-    ]
-
-
-def fit_weights(data: list[Example]) -> tuple[object, float]:
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.array([d[0] for d in data], dtype=float)
-    scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=1.0, max_iter=5000).fit(
-        scaler.transform(x), [d[1] for d in data], sample_weight=[d[2] for d in data]
-    )
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    coef = model.coef_[0] / scale
-    return coef, float(model.intercept_[0] - np.sum(model.coef_[0] * scaler.mean_ / scale))
+    return label_blocks(case.reference, page.texts, rows(page)) if page is not None else []
 
 
 def fit(pages: list[list[Example]], bags: int = 0, seed: int = 0) -> tuple[object, float]:

@@ -51,7 +51,8 @@ from benchmarks.extraction import (  # noqa: E402
     snippet_counts,
 )
 from benchmarks.extraction_corpora import Case  # noqa: E402
-from benchmarks.train_blocks import LABEL_SHARE, load  # noqa: E402
+from benchmarks.extraction_levers import Keeper  # noqa: E402
+from benchmarks.train_blocks import Example, fit_weights, label_blocks, load  # noqa: E402
 
 
 @dataclass
@@ -157,51 +158,14 @@ SETTINGS: dict[str, Rows] = {
 }
 
 
-class Keeper:
-    """A fold model over the rows of one setting; `page` is set before each extraction, and
-    its rows replace the ones learned_body passes (the same blocks: trafilatura is
-    deterministic, checked by their count)."""
-
-    def __init__(self, coef: object, bias: float, rows: Rows) -> None:
-        self.coef, self.bias, self.rows = coef, bias, rows
-        self.page: Page | None = None
-
-    def keeps(self, rows: Sequence[Sequence[float]]) -> list[bool]:
-        import numpy as np
-
-        assert self.page is not None and len(rows) == len(self.page.rows)
-        x = np.asarray(self.rows(self.page), dtype=float).reshape(len(rows), -1)
-        return [bool(v) for v in (x @ self.coef + self.bias) >= 0]
-
-
-def examples(case: Case, page: Page | None, rows: Rows) -> list[tuple[list[float], int, float]]:
+def examples(case: Case, page: Page | None, rows: Rows) -> list[Example]:
     """As train_blocks.examples: labelled against the reference text, weighted by 4-grams."""
-    if page is None:
-        return []
-    reference = Reference.of([case.reference])
-    words = [tokens(t) for t in page.texts]
-    sizes = [max(1, len(w) - 3) for w in words]
-    total = sum(sizes) or 1
-    return [
-        (row, int(reference.share(w) >= LABEL_SHARE), size / total)
-        for row, w, size in zip(rows(page), words, sizes, strict=True)
-    ]
+    return label_blocks(case.reference, page.texts, rows(page)) if page is not None else []
 
 
-def fit(data: list[tuple[list[float], int, float]], rows: Rows) -> Keeper:
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.array([d[0] for d in data], dtype=float)
-    scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=1.0, max_iter=5000).fit(
-        scaler.transform(x), [d[1] for d in data], sample_weight=[d[2] for d in data]
-    )
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    coef = model.coef_[0] / scale
-    bias = float(model.intercept_[0] - np.sum(model.coef_[0] * scaler.mean_ / scale))
-    return Keeper(coef, bias, rows)
+def fit(data: list[Example], rows: Rows) -> Keeper:
+    coef, bias = fit_weights(data)
+    return Keeper(coef, bias, rows)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,14 +96,7 @@ def examples(case: Case) -> list[Example]:
         return []
     blocks = list(found.body)[: len(found.rows)]
     if case.reference or not (case.with_snippets or case.without_snippets):
-        reference = Reference.of([case.reference])
-        words = [tokens(block_text(b)) for b in blocks]
-        sizes = [max(1, len(w) - 3) for w in words]
-        total = sum(sizes) or 1
-        return [
-            (row, int(reference.share(w) >= LABEL_SHARE), size / total)
-            for row, w, size in zip(found.rows, words, sizes, strict=True)
-        ]
+        return label_blocks(case.reference, [block_text(b) for b in blocks], found.rows)
     out: list[Example] = []
     for row, block in zip(found.rows, blocks, strict=True):
         text = _flat(block_text(block))
@@ -114,9 +107,23 @@ def examples(case: Case) -> list[Example]:
     return [(r, y, w / labelled) for r, y, w in out] if labelled else []
 
 
-def fit(data: list[Example], c: float = C) -> BlockModel:
+def label_blocks(reference_text: str, texts: list[str], rows: list[list[float]]) -> list[Example]:
+    """(features, label, weight) of blocks against a reference text: labelled by the share of
+    its 4-grams the reference holds, weighted by its share of the page's 4-grams."""
+    reference = Reference.of([reference_text])
+    words = [tokens(t) for t in texts]
+    sizes = [max(1, len(w) - 3) for w in words]
+    total = sum(sizes) or 1
+    return [
+        (row, int(reference.share(w) >= LABEL_SHARE), size / total)
+        for row, w, size in zip(rows, words, sizes, strict=True)
+    ]
+
+
+def fit_weights(data: list[Example], c: float = C) -> tuple[Any, float]:
     """Logistic regression (inverse regularisation strength `c`) on standardised features,
-    with the scaling folded into the weights so that the runtime multiplies raw features."""
+    with the scaling folded into the weights so that the runtime multiplies raw features:
+    (weights as a numpy array, bias)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -128,7 +135,12 @@ def fit(data: list[Example], c: float = C) -> BlockModel:
     model = LogisticRegression(C=c, max_iter=5000).fit(scaler.transform(x), y, sample_weight=w)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     coef = model.coef_[0] / scale
-    bias = float(model.intercept_[0] - np.sum(model.coef_[0] * scaler.mean_ / scale))
+    return coef, float(model.intercept_[0] - np.sum(model.coef_[0] * scaler.mean_ / scale))
+
+
+def fit(data: list[Example], c: float = C) -> BlockModel:
+    """The shipped kind of model (see fit_weights)."""
+    coef, bias = fit_weights(data, c)
     return BlockModel(FEATURES, tuple(float(c) for c in coef), bias)
 
 
