@@ -86,11 +86,10 @@ def find_figures(root: etree._Element, blocks: list[str]) -> list[Figure | Headi
     texts of the extracted body, in order). Figures: its <figure> images; after the last of
     those blocks only when no other text comes between (a closing picture; related stories
     come with their headlines) and neither the picture nor its caption is a link. Section
-    headings: its h1-h6 that are not in the body, lie after one of
-    its blocks and open body text (the next text block of the page is one of the body's: a
-    heading followed by anything else names something that is not the article, such as
-    related stories or comments), short and not a link. Each is placed after the last body
-    block before it."""
+    headings: its h1-h6 that are not in the body, lie after one of its blocks and open body
+    text (the next text block of the page is one of the body's: a heading followed by
+    anything else names something that is not the article, such as related stories or
+    comments), short and not a link. Each is placed after the last body block before it."""
     if not blocks:
         return []
     index = {_key(b): i for i, b in reversed(list(enumerate(blocks))) if _key(b)}
@@ -108,7 +107,7 @@ def find_figures(root: etree._Element, blocks: list[str]) -> list[Figure | Headi
             extras.append((el, len(matched), order))
             if not loose and not _is_link(el):
                 closing.add(id(el))
-        elif tag in _BLOCKS and isinstance(el, lxml.html.HtmlElement):
+        elif tag in _BLOCKS:
             key = _key(el.text_content())
             i = index.get(key)
             if i is not None:
@@ -166,14 +165,22 @@ def _is_free_picture(img: etree._Element) -> bool:
     """An <img> outside any <figure> that may be one of the article's pictures: not declared
     small, not in a page's furniture, not a link to another page (a link to the picture's own
     larger file is fine)."""
-    if _declared_small(img):
+    if _declared_small(img) or _leads_elsewhere(img):
         return False
-    for a in img.iterancestors():
-        if a.tag in _NOT_ARTICLE:
-            return False
-        if a.tag == "a" and not _is_picture_file(a.get("href") or ""):
-            return False
-    return True
+    return not any(a.tag in _NOT_ARTICLE for a in img.iterancestors())
+
+
+def _leads_elsewhere(img: etree._Element) -> bool:
+    """The picture sits in a link to another page (not to its own larger file)."""
+    return any(
+        a.tag == "a" and not _is_picture_file(a.get("href") or "") for a in img.iterancestors()
+    )
+
+
+def _mostly_linked(el: etree._Element, text: str) -> bool:
+    """At least half of `text` (the element's words, whitespace collapsed) is link text."""
+    linked = sum(len(" ".join(a.text_content().split())) for a in el.iter("a"))
+    return linked >= len(text) / 2
 
 
 def _declared_small(img: etree._Element) -> bool:
@@ -191,26 +198,20 @@ def _is_picture_file(href: str) -> bool:
 
 def _is_link(figure: etree._Element) -> bool:
     """Whether a figure leads elsewhere: its picture in a link, or a caption mostly linked."""
-    if any(
-        a.tag == "a" and not _is_picture_file(a.get("href") or "")
-        for img in figure.iter("img")
-        for a in img.iterancestors()
-    ):
+    if any(_leads_elsewhere(img) for img in figure.iter("img")):
         return True
     caption = figure.find(".//figcaption")
     if caption is None:
         return False
     text = " ".join(caption.text_content().split())
-    linked = sum(len(" ".join(a.text_content().split())) for a in caption.iter("a"))
-    return bool(text) and linked >= len(text) / 2
+    return bool(text) and _mostly_linked(caption, text)
 
 
 def _is_section_name(heading: lxml.html.HtmlElement) -> bool:
     words = _start(heading, MAX_HEADING_CHARS + 1)
     if not words or len(words) > MAX_HEADING_CHARS or PROMO.match(words):
         return False
-    linked = sum(len(" ".join(a.text_content().split())) for a in heading.iter("a"))
-    return linked < len(words) / 2
+    return not _mostly_linked(heading, words)
 
 
 def insert_figures(body: etree._Element, figures: list[Figure | Heading]) -> None:
