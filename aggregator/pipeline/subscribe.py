@@ -22,7 +22,7 @@ from ..sanitize import normalise_input_url
 from .batch import Batch
 from .boundary import describe, is_run_failure
 from .fulltext import mark_for_full_text
-from .limits import CONCURRENCY, PER_HOST, host_key, run_limited
+from .limits import CONCURRENCY, DEADLINE, PER_HOST, host_key, run_limited
 from .refresh import next_check
 from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 
@@ -30,7 +30,7 @@ from .workers import POOL_THRESHOLD, Workers, parse_body, parsers
 # to the deadline): the first ones are the site's main feeds.
 MAX_PAGE_FEED_LINKS = 10
 # Seconds one URL's discovery may take in all (its page and every guess after it): a person is
-# waiting in the browser, and each guess may take a fetch's own deadline of 30 s.
+# waiting in the browser, and each guess may take a fetch's own DEADLINE.
 DISCOVERY_DEADLINE = 60.0
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ async def discover_feed(
     within `deadline` seconds. Returns (feed url, its fetch result, its parsed form); raises
     AggregatorError."""
     give_up_at = time.monotonic() + deadline
-    result = await fetch_url(client, url, accept=FEED_ACCEPT, deadline=min(30.0, deadline))
+    result = await fetch_url(client, url, accept=FEED_ACCEPT, deadline=min(DEADLINE, deadline))
     prepared = await parse_body(
         result.content, result.final_url, result.content_type, result.charset, pool
     )
@@ -120,7 +120,9 @@ async def discover_feed(
                 f"no feed found at {url} within {deadline:g} s ({first_error})", url=url
             )
         try:
-            found = await fetch_url(client, candidate, accept=FEED_ACCEPT, deadline=min(30.0, left))
+            found = await fetch_url(
+                client, candidate, accept=FEED_ACCEPT, deadline=min(DEADLINE, left)
+            )
         except Exception:  # any type: a candidate is only a guess, the next one may be right
             continue
         parsed = await parse_body(
